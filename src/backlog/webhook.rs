@@ -1,0 +1,454 @@
+//! Backlog's two webhook formats, read strictly and normalised into a [`Push`].
+//!
+//! - Project webhook: a JSON activity; type 12 is a Git push (reference `backlog.md` §2).
+//! - Git webhook (per repository): `application/x-www-form-urlencoded` with one field `payload`
+//!   holding JSON (§3). A raw JSON body of the same shape is accepted too.
+//!
+//! The format is recognised from the Content-Type and the body, never from the URL.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::intake::filter::Ignored;
+use crate::intake::trigger::{Push, Revision};
+
+/// What a well-formed delivery asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Push(Push),
+    Ignored(Ignored),
+}
+
+/// Why a delivery cannot be read. Each message is one line and names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error(
+        "unsupported content type {0}: expected application/json or application/x-www-form-urlencoded"
+    )]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+fn malformed(reason: impl Into<String>) -> WebhookError {
+    WebhookError::Malformed(reason.into())
+}
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+/// Reads a webhook body. `content_type` is the raw header value, if any.
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Delivery, WebhookError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(malformed("body is empty"));
+    }
+    match body_kind(content_type, body)? {
+        BodyKind::Form => parse_form(body),
+        BodyKind::Json => {
+            let value = parse_json(body, "body")?;
+            let Value::Object(object) = &value else {
+                return Err(malformed("body: expected a JSON object"));
+            };
+            if object.contains_key("type") {
+                parse_activity(value)
+            } else if object.contains_key("after") || object.contains_key("ref") {
+                parse_git_push(value, "")
+            } else {
+                Err(malformed(
+                    "body is not a Backlog webhook: expected `type` (project webhook) or `after` (Git webhook)",
+                ))
+            }
+        }
+    }
+}
+
+/// Backlog's project-webhook Content-Type is undocumented, so a missing header or `text/plain`
+/// is read by looking at the body; any other type is refused.
+fn body_kind(content_type: Option<&str>, body: &[u8]) -> Result<BodyKind, WebhookError> {
+    let essence = content_type
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    match essence.as_str() {
+        "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
+        "application/json" | "text/json" => Ok(BodyKind::Json),
+        essence if essence.starts_with("application/") && essence.ends_with("+json") => {
+            Ok(BodyKind::Json)
+        }
+        "" | "text/plain" => {
+            if body.starts_with(b"payload=") {
+                Ok(BodyKind::Form)
+            } else {
+                Ok(BodyKind::Json)
+            }
+        }
+        _ => Err(WebhookError::UnsupportedMediaType(
+            content_type.unwrap_or_default().to_owned(),
+        )),
+    }
+}
+
+fn parse_form(body: &[u8]) -> Result<Delivery, WebhookError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|err| malformed(format!("body is not a valid form: {err}")))?;
+    let mut payloads = fields.into_iter().filter(|(name, _)| name == "payload");
+    let Some((_, payload)) = payloads.next() else {
+        return Err(malformed("form field `payload` is missing"));
+    };
+    if payloads.next().is_some() {
+        return Err(malformed("form field `payload` is given more than once"));
+    }
+    let value = parse_json(payload.as_bytes(), "payload")?;
+    if !value.is_object() {
+        return Err(malformed("payload: expected a JSON object"));
+    }
+    parse_git_push(value, "payload.")
+}
+
+fn parse_json(bytes: &[u8], what: &str) -> Result<Value, WebhookError> {
+    // serde_json caps nesting at 128 levels, so a deeply nested body is an error, not a crash.
+    serde_json::from_slice(bytes)
+        .map_err(|err| malformed(format!("{what} is not valid JSON: {err}")))
+}
+
+/// Deserializes with the failing field's path in the message, e.g.
+/// `content.revisions[0].rev: invalid type: integer `5`, expected a string`.
+fn typed<'de, T: Deserialize<'de>>(value: &'de Value, prefix: &str) -> Result<T, WebhookError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." {
+            malformed(
+                format!("{}{inner}", prefix.trim_end_matches('.'))
+                    .trim()
+                    .to_owned(),
+            )
+        } else {
+            malformed(format!("{prefix}{path}: {inner}"))
+        }
+    })
+}
+
+// ---- Project webhook (JSON activity) ----
+
+#[derive(Deserialize)]
+struct ActivityHead {
+    id: Option<i64>,
+    #[serde(rename = "type")]
+    kind: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GitPushActivity {
+    project: ActivityProject,
+    content: GitPushContent,
+    created_user: Option<ActivityUser>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityProject {
+    project_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityUser {
+    user_id: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GitPushContent {
+    repository: NamedRepository,
+    #[serde(rename = "ref")]
+    git_ref: String,
+    change_type: Option<String>,
+    #[serde(default)]
+    revisions: Vec<ActivityRevision>,
+}
+
+#[derive(Deserialize)]
+struct NamedRepository {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ActivityRevision {
+    rev: String,
+    comment: Option<String>,
+}
+
+const GIT_PUSH: i64 = 12;
+
+fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
+    let head: ActivityHead = typed(&value, "")?;
+    if head.id == Some(0) {
+        return Ok(Delivery::Ignored(Ignored::TestSend));
+    }
+    if head.kind != GIT_PUSH {
+        return Ok(Delivery::Ignored(Ignored::ActivityType(head.kind)));
+    }
+    let activity: GitPushActivity = typed(&value, "")?;
+    let project_key = project_key(&activity.project.project_key, "project.projectKey")?;
+    let repository = repository_name(&activity.content.repository.name, "content.repository.name")?;
+    if is_test_send(&project_key, &repository) {
+        return Ok(Delivery::Ignored(Ignored::TestSend));
+    }
+    let git_ref = git_ref(&activity.content.git_ref, "content.ref")?;
+    let revisions = activity
+        .content
+        .revisions
+        .into_iter()
+        .enumerate()
+        .map(|(index, revision)| {
+            Ok(Revision {
+                id: commit_id(&revision.rev, &format!("content.revisions[{index}].rev"))?,
+                message: revision.comment.unwrap_or_default(),
+                author: None,
+            })
+        })
+        .collect::<Result<Vec<_>, WebhookError>>()?;
+    let actor = activity
+        .created_user
+        .and_then(|user| user.name.or(user.user_id));
+    Ok(Delivery::Push(Push {
+        project_key,
+        repository,
+        git_ref,
+        before: None,
+        // Type 12 has no before/after; both formats list revisions oldest first, so the pushed
+        // head is the last one (the reference's examples of one push agree on this).
+        after: revisions.last().map(|revision| revision.id.clone()),
+        deleted: activity.content.change_type.as_deref() == Some("delete"),
+        revisions,
+        pr_number: None,
+        actor,
+    }))
+}
+
+/// The "Test" button sends sample data, not a real activity. Its contents are undocumented;
+/// public captures show activity id 10, project key `TEST` and repository `app`. A body with
+/// activity id 0, or with project `TEST` *and* repository `app`, is taken as a test send.
+fn is_test_send(project_key: &str, repository: &str) -> bool {
+    project_key == "TEST" && repository == "app"
+}
+
+// ---- Git webhook (per repository) ----
+
+#[derive(Deserialize)]
+struct GitWebhookPush {
+    before: Option<String>,
+    after: String,
+    #[serde(rename = "ref")]
+    git_ref: String,
+    repository: GitWebhookRepository,
+    #[serde(default)]
+    revisions: Vec<GitWebhookRevision>,
+}
+
+#[derive(Deserialize)]
+struct GitWebhookRepository {
+    url: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct GitWebhookRevision {
+    id: String,
+    #[serde(default)]
+    message: Option<String>,
+    author: Option<GitWebhookAuthor>,
+}
+
+#[derive(Deserialize)]
+struct GitWebhookAuthor {
+    name: Option<String>,
+}
+
+fn parse_git_push(value: Value, prefix: &str) -> Result<Delivery, WebhookError> {
+    let push: GitWebhookPush = typed(&value, prefix)?;
+    let field = |name: &str| format!("{prefix}{name}");
+    let key_in_url = project_key_from_url(&push.repository.url).ok_or_else(|| {
+        malformed(format!(
+            "{}: no project key in the URL (expected …/git/PROJECT/repository)",
+            field("repository.url")
+        ))
+    })?;
+    let project_key = project_key(&key_in_url, &field("repository.url"))?;
+    let repository = repository_name(&push.repository.name, &field("repository.name"))?;
+    let git_ref = git_ref(&push.git_ref, &field("ref"))?;
+    let after = commit_id(&push.after, &field("after"))?;
+    let before = push
+        .before
+        .filter(|before| !before.is_empty())
+        .map(|before| commit_id(&before, &field("before")))
+        .transpose()?;
+    let revisions = push
+        .revisions
+        .into_iter()
+        .enumerate()
+        .map(|(index, revision)| {
+            Ok(Revision {
+                id: commit_id(&revision.id, &field(&format!("revisions[{index}].id")))?,
+                message: revision.message.unwrap_or_default(),
+                author: revision.author.and_then(|author| author.name),
+            })
+        })
+        .collect::<Result<Vec<_>, WebhookError>>()?;
+    // The Git webhook names no pusher; the author of the pushed head stands in for one.
+    let actor = revisions
+        .last()
+        .and_then(|revision| revision.author.clone());
+    Ok(Delivery::Push(Push {
+        project_key,
+        repository,
+        git_ref,
+        before,
+        after: Some(after),
+        deleted: false,
+        revisions,
+        pr_number: None,
+        actor,
+    }))
+}
+
+/// `https://space.backlog.com/git/INFRA/cfn-templates` → `INFRA`.
+fn project_key_from_url(url: &str) -> Option<String> {
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let mut segments = path
+        .split('/')
+        .skip(1)
+        .skip_while(|segment| *segment != "git");
+    segments.next()?;
+    let key = segments.next()?;
+    segments.next()?;
+    Some(key.to_owned())
+}
+
+// ---- Field checks: these values reach git, CodeBuild and DynamoDB keys ----
+
+fn project_key(value: &str, field: &str) -> Result<String, WebhookError> {
+    let valid = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(malformed(format!(
+            "{field}: not a Backlog project key (letters, digits and _)"
+        )))
+    }
+}
+
+fn repository_name(value: &str, field: &str) -> Result<String, WebhookError> {
+    let valid = (1..=100).contains(&value.len())
+        && !value.starts_with(['.', '-'])
+        && !value.contains("..")
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(malformed(format!(
+            "{field}: not a repository name (letters, digits, - _ and .)"
+        )))
+    }
+}
+
+fn git_ref(value: &str, field: &str) -> Result<String, WebhookError> {
+    let valid = value.starts_with("refs/")
+        && value.len() <= 255
+        && !value.contains("..")
+        && !value.ends_with('/')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"~^:?*[\\".contains(&b));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(malformed(format!("{field}: not a git ref name")))
+    }
+}
+
+/// A full commit id: 40 hex digits (SHA-1) or 64 (SHA-256 repositories). Lower-cased.
+fn commit_id(value: &str, field: &str) -> Result<String, WebhookError> {
+    if matches!(value.len(), 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(malformed(format!("{field}: not a full commit id")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_key_comes_from_the_repository_url() {
+        assert_eq!(
+            project_key_from_url("https://example-space.backlog.com/git/INFRA/cfn-templates"),
+            Some("INFRA".into())
+        );
+        assert_eq!(
+            project_key_from_url("https://demo.backlog.jp/git/DORA/himitsu.git"),
+            Some("DORA".into())
+        );
+        assert_eq!(
+            project_key_from_url("https://demo.backlog.jp/DORA/himitsu"),
+            None
+        );
+        assert_eq!(
+            project_key_from_url("https://demo.backlog.jp/git/DORA"),
+            None
+        );
+    }
+
+    #[test]
+    fn field_checks_refuse_what_could_reach_a_command_line() {
+        assert!(repository_name("-upload-pack=evil", "f").is_err());
+        assert!(repository_name("../etc", "f").is_err());
+        assert!(repository_name("cfn templates", "f").is_err());
+        assert!(repository_name("cfn-templates_v2.0", "f").is_ok());
+        assert!(project_key("IN FRA", "f").is_err());
+        assert!(git_ref("refs/heads/a b", "f").is_err());
+        assert!(git_ref("refs/heads/../x", "f").is_err());
+        assert!(git_ref("main", "f").is_err());
+        assert_eq!(
+            commit_id("D3ADB33FC0FFEE00112233445566778899AABBCC", "f").unwrap(),
+            "d3adb33fc0ffee00112233445566778899aabbcc"
+        );
+        assert!(commit_id("d3adb33", "f").is_err());
+    }
+
+    #[test]
+    fn content_types_are_recognised_with_parameters_and_sniffed_when_absent() {
+        let json = br#"{"type": 13}"#;
+        for content_type in [
+            Some("application/json"),
+            Some("application/json; charset=UTF-8"),
+            Some("Application/JSON"),
+            Some("text/plain;charset=utf-8"),
+            None,
+        ] {
+            assert_eq!(
+                parse(content_type, json).unwrap(),
+                Delivery::Ignored(Ignored::ActivityType(13)),
+                "{content_type:?}"
+            );
+        }
+        let err = parse(Some("text/xml"), json).unwrap_err();
+        assert_eq!(err, WebhookError::UnsupportedMediaType("text/xml".into()));
+    }
+}

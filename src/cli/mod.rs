@@ -1,0 +1,137 @@
+//! The command line: one binary, one subcommand per job. Every setting is a flag with a
+//! `CFN_CHATOPS_*` environment equivalent.
+
+mod settings;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use settings::IntakeArgs;
+
+use crate::host;
+use crate::logging::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "cfn-chatops",
+    version,
+    about = "ChatOps for CloudFormation: Backlog Git pushes in, reviewed change sets out",
+    after_help = "With no subcommand and AWS_LAMBDA_RUNTIME_API set (as on AWS Lambda), runs `lambda`."
+)]
+pub struct Cli {
+    /// Log format; defaults to json on Lambda and text elsewhere.
+    #[arg(long, global = true, env = "CFN_CHATOPS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the webhook endpoint over HTTP on this machine.
+    Serve(ServeArgs),
+    /// Run as an AWS Lambda function (API Gateway HTTP API or function URL).
+    Lambda(LambdaArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the chosen address is logged).
+    #[arg(long, env = "CFN_CHATOPS_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub intake: IntakeArgs,
+}
+
+#[derive(clap::Args)]
+pub struct LambdaArgs {
+    /// Which function this is; both are built from this binary.
+    #[arg(
+        long,
+        env = "CFN_CHATOPS_LAMBDA",
+        value_enum,
+        default_value = "webhook"
+    )]
+    pub function: LambdaFunction,
+
+    #[command(flatten)]
+    pub intake: IntakeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LambdaFunction {
+    /// Webhook intake behind API Gateway (payload v2) or a function URL.
+    Webhook,
+}
+
+const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// A failure that ends the process: exit code and a one-line reason.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Settings that cannot work: nothing was started.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let on_lambda = std::env::var_os(LAMBDA_RUNTIME_API).is_some();
+    let mut args: Vec<_> = std::env::args_os().collect();
+    if on_lambda && args.len() == 1 {
+        args.push("lambda".into());
+    }
+    let cli = Cli::parse_from(args);
+    logging::init(cli.log_format.unwrap_or(if on_lambda {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    }));
+    let Some(command) = cli.command else {
+        eprintln!("error: no subcommand given; see `cfn-chatops --help`");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => host::serve::run(args).await,
+            Command::Lambda(args) => host::lambda::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            tracing::error!(code = failure.code, "{}", failure.message);
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Hosts of the router: a local HTTP server and AWS Lambda.
+
+pub mod lambda;
+pub mod serve;

@@ -1,0 +1,301 @@
+//! The HTTP surface: `POST /webhook/{secret}` and `GET /healthz`. The same router is served
+//! locally by `cfn-chatops serve` and on Lambda behind API Gateway or a function URL.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use lambda_http::request::RequestContext;
+use serde::Serialize;
+
+use super::filter::admit;
+use super::guard::{SourceAllowlist, WebhookSecret};
+use super::runner::Runner;
+use super::trigger::DeliveryKey;
+use crate::backlog::webhook::{self, Delivery, WebhookError};
+use crate::ledger::{Claim, Ledger};
+
+/// Bodies above this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Everything the webhook endpoint needs, built once at start-up.
+pub struct Intake {
+    pub secret: WebhookSecret,
+    pub allowlist: SourceAllowlist,
+    pub target_branch: String,
+    pub ledger: Ledger,
+    pub runner: Runner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyStatus {
+    Dispatched,
+    Duplicate,
+    Ignored,
+    Error,
+}
+
+/// The small JSON body of every answer but 404.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    pub status: ReplyStatus,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+}
+
+/// How one delivery ended: the HTTP answer and what the log line says about it.
+struct Answer {
+    code: StatusCode,
+    reply: Option<Reply>,
+    delivery: Option<DeliveryKey>,
+}
+
+impl Answer {
+    fn reply(code: StatusCode, status: ReplyStatus, reason: impl AsRef<str>) -> Self {
+        Self {
+            code,
+            reply: Some(Reply {
+                status,
+                reason: one_line(reason.as_ref()),
+                build_id: None,
+            }),
+            delivery: None,
+        }
+    }
+
+    fn error(code: StatusCode, reason: impl AsRef<str>) -> Self {
+        Self::reply(code, ReplyStatus::Error, reason)
+    }
+
+    /// No body and no detail, exactly like an unknown route.
+    fn not_found() -> Self {
+        Self {
+            code: StatusCode::NOT_FOUND,
+            reply: None,
+            delivery: None,
+        }
+    }
+
+    fn for_delivery(mut self, key: &DeliveryKey) -> Self {
+        self.delivery = Some(key.clone());
+        self
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self.reply {
+            Some(reply) => (self.code, Json(reply)).into_response(),
+            None => self.code.into_response(),
+        }
+    }
+}
+
+pub fn router(intake: Arc<Intake>) -> Router {
+    Router::new()
+        .route("/webhook/{secret}", post(webhook).fallback(not_found))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(intake)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+async fn webhook(
+    State(intake): State<Arc<Intake>>,
+    secret: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let answer = intake.answer(secret.ok().map(|Path(s)| s), request).await;
+    let reply = answer.reply.as_ref();
+    // One line per delivery. The route is logged as a template: the path holds the secret.
+    tracing::info!(
+        route = "/webhook/{secret}",
+        code = answer.code.as_u16(),
+        status = reply
+            .map(|r| r.status)
+            .map(|s| format!("{s:?}").to_lowercase()),
+        reason = reply.map(|r| r.reason.as_str()),
+        delivery = answer.delivery.as_ref().map(DeliveryKey::as_str),
+        build_id = reply.and_then(|r| r.build_id.as_deref()),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "webhook delivery"
+    );
+    answer.into_response()
+}
+
+impl Intake {
+    async fn answer(&self, secret: Option<String>, request: Request) -> Answer {
+        if !self.allowlist.allows(source_address(&request)) {
+            return Answer::error(StatusCode::FORBIDDEN, "source address not allowed");
+        }
+        if !secret.is_some_and(|secret| self.secret.matches(&secret)) {
+            return Answer::not_found();
+        }
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let body = match read_body(request).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        };
+        self.deliver(content_type.as_deref(), &body).await
+    }
+
+    /// Parse, filter, de-duplicate, dispatch.
+    async fn deliver(&self, content_type: Option<&str>, body: &[u8]) -> Answer {
+        let push = match webhook::parse(content_type, body) {
+            Ok(Delivery::Push(push)) => push,
+            Ok(Delivery::Ignored(reason)) => {
+                return Answer::reply(StatusCode::OK, ReplyStatus::Ignored, reason.to_string());
+            }
+            Err(err @ WebhookError::UnsupportedMediaType(_)) => {
+                return Answer::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, err.to_string());
+            }
+            Err(err @ WebhookError::Malformed(_)) => {
+                return Answer::error(StatusCode::BAD_REQUEST, err.to_string());
+            }
+        };
+        let trigger = match admit(push, &self.target_branch) {
+            Ok(trigger) => trigger,
+            Err(reason) => {
+                return Answer::reply(StatusCode::OK, ReplyStatus::Ignored, reason.to_string());
+            }
+        };
+        let key = trigger.delivery_key();
+        let token = match self
+            .ledger
+            .claim_delivery(&trigger, self.runner.name())
+            .await
+        {
+            Ok(Claim::Claimed(token)) => token,
+            Ok(Claim::Duplicate) => {
+                return Answer::reply(
+                    StatusCode::OK,
+                    ReplyStatus::Duplicate,
+                    format!("{key} was already received"),
+                )
+                .for_delivery(&key);
+            }
+            Err(err) => {
+                // 5xx asks Backlog to retry once the ledger is back.
+                return Answer::error(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+                    .for_delivery(&key);
+            }
+        };
+        match self.runner.dispatch(&trigger).await {
+            Ok(dispatched) => {
+                if let Err(err) = self
+                    .ledger
+                    .confirm_delivery(&key, &token, dispatched.build_id.as_deref())
+                    .await
+                {
+                    // The plan is running; an unconfirmed claim only goes stale after its lease.
+                    tracing::warn!(delivery = %key, error = %err, "dispatch not recorded");
+                }
+                let mut answer = Answer::reply(
+                    StatusCode::OK,
+                    ReplyStatus::Dispatched,
+                    format!("planning {key} on {}", trigger.branch),
+                )
+                .for_delivery(&key);
+                if let Some(reply) = answer.reply.as_mut() {
+                    reply.build_id = dispatched.build_id;
+                }
+                answer
+            }
+            Err(err) => {
+                if let Err(release) = self.ledger.release_delivery(&key, &token).await {
+                    tracing::error!(delivery = %key, error = %release, "claim not released; a retry can take it over after the lease");
+                }
+                Answer::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("dispatch failed: {err}"),
+                )
+                .for_delivery(&key)
+            }
+        }
+    }
+}
+
+/// On Lambda, API Gateway's view of the caller (it cannot be forged by a header); locally, the
+/// TCP peer. `X-Forwarded-For` is never read: any client can write it.
+fn source_address(request: &Request) -> Option<IpAddr> {
+    if let Some(context) = request.extensions().get::<RequestContext>() {
+        return match context {
+            RequestContext::ApiGatewayV2(context) => {
+                context.http.source_ip.as_deref()?.parse().ok()
+            }
+            _ => None,
+        };
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip())
+}
+
+async fn read_body(request: Request) -> Result<Vec<u8>, Answer> {
+    let too_large = || {
+        Answer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = request.into_body();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            Answer::error(
+                StatusCode::BAD_REQUEST,
+                format!("body could not be read: {err}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes)
+}
+
+/// Reasons quote untrusted input: keep them to one printable line of bounded length.
+fn one_line(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_CHARS)
+        .collect();
+    if text.chars().count() > MAX_CHARS {
+        line.push('…');
+    }
+    line
+}

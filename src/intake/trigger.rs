@@ -1,0 +1,70 @@
+//! The one shape every webhook format is normalised into.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A push as Backlog reported it, before the filters have looked at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    pub project_key: String,
+    pub repository: String,
+    /// Full ref name, e.g. `refs/heads/main`.
+    pub git_ref: String,
+    pub before: Option<String>,
+    /// `None` when the format does not name the pushed commit (a type-12 push without revisions).
+    pub after: Option<String>,
+    /// The format said the ref was deleted.
+    pub deleted: bool,
+    pub revisions: Vec<Revision>,
+    pub pr_number: Option<u64>,
+    pub actor: Option<String>,
+}
+
+/// One pushed commit. Oldest first, as both Backlog formats list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    pub id: String,
+    pub message: String,
+    pub author: Option<String>,
+}
+
+/// A push that passed the filters: something to plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    pub project_key: String,
+    pub repository: String,
+    pub branch: String,
+    pub before: Option<String>,
+    pub after: String,
+    pub revisions: Vec<Revision>,
+    pub pr_number: Option<u64>,
+    pub actor: Option<String>,
+}
+
+impl Trigger {
+    /// Depends only on the repository and the pushed commit, so the same commit arriving through
+    /// the project webhook and the Git webhook (or as a retry) maps to the same key.
+    pub fn delivery_key(&self) -> DeliveryKey {
+        DeliveryKey(format!(
+            "{}/{}@{}",
+            self.project_key, self.repository, self.after
+        ))
+    }
+}
+
+/// `{project}/{repo}@{after}`: the de-duplication key of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct DeliveryKey(String);
+
+impl DeliveryKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeliveryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

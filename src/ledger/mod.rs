@@ -1,0 +1,210 @@
+//! The durable ledger: one DynamoDB table shared by the intake, the planner and the outcome
+//! handler. Key schema is fixed (`pk` and `sk` strings, TTL attribute `expires_at` in epoch
+//! seconds) so that infra, tests and tools can create it. The item layout is in the README.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::intake::trigger::{DeliveryKey, Trigger};
+
+/// How long a delivery is remembered: longer than any redelivery Backlog makes.
+pub const DELIVERY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A claim older than this whose dispatch never finished (the process died) may be taken over
+/// by a redelivery, so a crash cannot swallow a push. Dispatch itself times out well before.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+#[error("ledger table {table}: {message}")]
+pub struct LedgerError {
+    table: String,
+    message: String,
+}
+
+/// The outcome of claiming a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This delivery is the first: dispatch it, then confirm or release the claim.
+    Claimed(ClaimToken),
+    /// Seen before (or being dispatched right now by another delivery).
+    Duplicate,
+}
+
+/// Identifies one claim, so that only its owner confirms or releases it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimToken(String);
+
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    client: Client,
+    table: String,
+}
+
+/// Partition key of a webhook delivery record.
+pub fn delivery_pk(key: &DeliveryKey) -> String {
+    format!("delivery#{key}")
+}
+
+pub const DELIVERY_SK: &str = "delivery";
+
+impl Ledger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn error(&self, err: impl std::error::Error) -> LedgerError {
+        LedgerError {
+            table: self.table.clone(),
+            message: DisplayErrorContext(err).to_string(),
+        }
+    }
+
+    /// Conditional put: succeeds for a new delivery, or one whose earlier claim went stale
+    /// without a dispatch.
+    pub async fn claim_delivery(
+        &self,
+        trigger: &Trigger,
+        runner: &str,
+    ) -> Result<Claim, LedgerError> {
+        let now = epoch_seconds(SystemTime::now());
+        let token = ClaimToken(new_token());
+        let mut item = vec![
+            ("pk", s(delivery_pk(&trigger.delivery_key()))),
+            ("sk", s(DELIVERY_SK)),
+            ("kind", s("delivery")),
+            ("state", s("dispatching")),
+            ("claim", s(&token.0)),
+            ("claimed_at", n(now)),
+            ("received_at", n(now)),
+            ("project", s(&trigger.project_key)),
+            ("repository", s(&trigger.repository)),
+            ("branch", s(&trigger.branch)),
+            ("after", s(&trigger.after)),
+            ("runner", s(runner)),
+            ("expires_at", n(now + DELIVERY_TTL.as_secs())),
+        ];
+        if let Some(before) = &trigger.before {
+            item.push(("before", s(before)));
+        }
+        if let Some(pr) = trigger.pr_number {
+            item.push(("pr", n(pr)));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(
+                item.into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect(),
+            ))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :dispatching AND claimed_at < :stale)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":dispatching", s("dispatching"))
+            .expression_attribute_values(":stale", n(now.saturating_sub(CLAIM_LEASE.as_secs())))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Claimed(token)),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Claim::Duplicate)
+            }
+            Err(err) => Err(self.error(err)),
+        }
+    }
+
+    /// Records a successful dispatch.
+    pub async fn confirm_delivery(
+        &self,
+        key: &DeliveryKey,
+        token: &ClaimToken,
+        build_id: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let now = epoch_seconds(SystemTime::now());
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(delivery_pk(key)))
+            .key("sk", s(DELIVERY_SK))
+            .condition_expression("claim = :claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(&token.0))
+            .expression_attribute_values(":dispatched", s("dispatched"))
+            .expression_attribute_values(":now", n(now));
+        update = match build_id {
+            Some(build_id) => update
+                .update_expression(
+                    "SET #state = :dispatched, dispatched_at = :now, build_id = :build",
+                )
+                .expression_attribute_values(":build", s(build_id)),
+            None => update.update_expression("SET #state = :dispatched, dispatched_at = :now"),
+        };
+        update.send().await.map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Forgets a claim whose dispatch failed, so that Backlog's retry can dispatch it.
+    pub async fn release_delivery(
+        &self,
+        key: &DeliveryKey,
+        token: &ClaimToken,
+    ) -> Result<(), LedgerError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(delivery_pk(key)))
+            .key("sk", s(DELIVERY_SK))
+            .condition_expression("claim = :claim")
+            .expression_attribute_values(":claim", s(&token.0))
+            .send()
+            .await
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn epoch_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Unique enough to tell two claims of one key apart: the process-random hasher seed mixed
+/// with the current time.
+fn new_token() -> String {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("{:016x}", hasher.finish())
+}

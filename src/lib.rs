@@ -1,0 +1,9 @@
+//! cfn-chatops: ChatOps for CloudFormation on Backlog Git, AWS and Slack.
+
+pub mod aws;
+pub mod backlog;
+pub mod cli;
+pub mod host;
+pub mod intake;
+pub mod ledger;
+pub mod logging;
