@@ -125,14 +125,12 @@ fn typed<'de, T: Deserialize<'de>>(value: &'de Value, prefix: &str) -> Result<T,
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if path == "." {
-            malformed(
-                format!("{}{inner}", prefix.trim_end_matches('.'))
-                    .trim()
-                    .to_owned(),
-            )
-        } else {
+        if path != "." {
             malformed(format!("{prefix}{path}: {inner}"))
+        } else if prefix.is_empty() {
+            malformed(inner.to_string())
+        } else {
+            malformed(format!("{}: {inner}", prefix.trim_end_matches('.')))
         }
     })
 }
@@ -394,6 +392,165 @@ fn commit_id(value: &str, field: &str) -> Result<String, WebhookError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::filter::admit;
+
+    const TYPE12: &str = include_str!("../../tests/fixtures/backlog/project-type12-push.json");
+    const TYPE18: &str = include_str!("../../tests/fixtures/backlog/project-type18-pr-added.json");
+    const TYPE19: &str = include_str!("../../tests/fixtures/backlog/project-type19-pr-merged.json");
+    const TEST_SEND: &str = include_str!("../../tests/fixtures/backlog/project-test-send.json");
+    const GIT_JSON: &str = include_str!("../../tests/fixtures/backlog/git-webhook-push.json");
+    const GIT_FORM: &str = include_str!("../../tests/fixtures/backlog/git-webhook-push.form");
+    const SEED003: &str = include_str!("../../tests/fixtures/backlog/git-webhook-seed003.json");
+    const JSON: Option<&str> = Some("application/json");
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    fn push(content_type: Option<&str>, body: &str) -> Push {
+        match parse(content_type, body.as_bytes()) {
+            Ok(Delivery::Push(push)) => push,
+            other => panic!("expected a push, got {other:?}"),
+        }
+    }
+
+    fn reason(content_type: Option<&str>, body: &str) -> String {
+        match parse(content_type, body.as_bytes()) {
+            Err(WebhookError::Malformed(reason)) => reason,
+            other => panic!("expected a malformed body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn type_12_example_from_the_reference() {
+        let push = push(JSON, TYPE12);
+        assert_eq!(push.project_key, "INFRA");
+        assert_eq!(push.repository, "cfn-templates");
+        assert_eq!(push.git_ref, "refs/heads/main");
+        assert_eq!(push.before, None);
+        assert_eq!(
+            push.after.as_deref(),
+            Some("d3adb33fc0ffee00112233445566778899aabbcc")
+        );
+        assert_eq!(push.revisions.len(), 2);
+        assert_eq!(
+            push.revisions[0].message,
+            "INFRA-42 Raise worker Lambda timeout to 60s"
+        );
+        assert_eq!(push.actor.as_deref(), Some("Aiko Tanaka"));
+        assert!(!push.deleted);
+    }
+
+    #[test]
+    fn git_webhook_reads_the_same_from_the_wire_form_and_from_raw_json() {
+        let from_form = push(FORM, GIT_FORM);
+        assert_eq!(from_form, push(JSON, GIT_JSON));
+        assert_eq!(from_form, push(None, GIT_FORM), "sniffed without a header");
+        assert_eq!(from_form.project_key, "INFRA");
+        assert_eq!(
+            from_form.before.as_deref(),
+            Some("4b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c")
+        );
+        assert_eq!(from_form.revisions[1].author.as_deref(), Some("Ken Sato"));
+        assert_eq!(from_form.actor.as_deref(), Some("Ken Sato"));
+        // %20 for spaces decodes like +.
+        let percent = GIT_FORM.replace('+', "%20");
+        assert_eq!(push(FORM, &percent), from_form);
+    }
+
+    #[test]
+    fn both_routes_of_one_push_share_the_delivery_key() {
+        let by_project = admit(push(JSON, TYPE12), "main").unwrap();
+        let by_git = admit(push(FORM, GIT_FORM), "main").unwrap();
+        assert_eq!(by_project.delivery_key(), by_git.delivery_key());
+        assert_eq!(
+            by_project.delivery_key().as_str(),
+            "INFRA/cfn-templates@d3adb33fc0ffee00112233445566778899aabbcc"
+        );
+    }
+
+    #[test]
+    fn seed_003_sample_is_a_push_to_master() {
+        let push = push(JSON, SEED003);
+        assert_eq!(
+            (push.project_key.as_str(), push.repository.as_str()),
+            ("DORA", "himitsu")
+        );
+        assert_eq!(
+            push.revisions[1].message,
+            "DORA-1 竹でできているヘリコプターが壊れました #fixed"
+        );
+        assert!(admit(push.clone(), "master").is_ok());
+        assert!(matches!(
+            admit(push, "main"),
+            Err(Ignored::OtherBranch { .. })
+        ));
+    }
+
+    #[test]
+    fn other_activity_types_and_test_sends_are_ignored() {
+        let delivery = |body: &str| parse(JSON, body.as_bytes()).unwrap();
+        assert_eq!(
+            delivery(TYPE18),
+            Delivery::Ignored(Ignored::ActivityType(18))
+        );
+        assert_eq!(
+            delivery(TYPE19),
+            Delivery::Ignored(Ignored::ActivityType(19))
+        );
+        assert_eq!(delivery(TEST_SEND), Delivery::Ignored(Ignored::TestSend));
+        let id_zero = TYPE12.replace("\"id\": 3141592", "\"id\": 0");
+        assert_eq!(delivery(&id_zero), Delivery::Ignored(Ignored::TestSend));
+        // A real project keyed TEST with another repository is not a test send.
+        let real = TEST_SEND.replace("\"name\": \"app\"", "\"name\": \"infra\"");
+        assert!(matches!(delivery(&real), Delivery::Push(_)));
+    }
+
+    #[test]
+    fn malformed_bodies_name_the_field_at_fault() {
+        let wrong_type = TYPE12.replace("\"type\": 12", "\"type\": \"12\"");
+        assert!(reason(JSON, &wrong_type).starts_with("type: invalid type: string"));
+
+        let rev_number = TYPE12.replace(
+            "\"rev\": \"7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b\"",
+            "\"rev\": 5",
+        );
+        assert_eq!(
+            reason(JSON, &rev_number),
+            "content.revisions[0].rev: invalid type: integer `5`, expected a string"
+        );
+
+        let short_rev = TYPE12.replace("7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b", "7e6d5c4");
+        assert_eq!(
+            reason(JSON, &short_rev),
+            "content.revisions[0].rev: not a full commit id"
+        );
+
+        let mut no_project: Value = serde_json::from_str(TYPE12).unwrap();
+        no_project.as_object_mut().unwrap().remove("project");
+        assert_eq!(
+            reason(JSON, &no_project.to_string()),
+            "missing field `project`"
+        );
+
+        let mut no_after: Value = serde_json::from_str(GIT_JSON).unwrap();
+        no_after.as_object_mut().unwrap().remove("after");
+        let form = serde_urlencoded::to_string([("payload", no_after.to_string())]).unwrap();
+        assert_eq!(reason(FORM, &form), "payload: missing field `after`");
+
+        let bad_url = GIT_JSON.replace("/git/INFRA/", "/repos/INFRA/");
+        assert!(reason(JSON, &bad_url).starts_with("repository.url: no project key"));
+
+        assert!(reason(JSON, &TYPE12[..TYPE12.len() / 2]).starts_with("body is not valid JSON"));
+        assert!(reason(JSON, "[1, 2]").starts_with("body: expected a JSON object"));
+        assert!(reason(JSON, "{\"hello\": 1}").starts_with("body is not a Backlog webhook"));
+        assert!(reason(JSON, "   ").starts_with("body is empty"));
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(reason(JSON, &deep).contains("recursion limit exceeded"));
+        assert_eq!(reason(FORM, "other=1"), "form field `payload` is missing");
+        assert_eq!(
+            reason(FORM, "payload=%7B&payload=%7B"),
+            "form field `payload` is given more than once"
+        );
+        assert!(reason(FORM, "payload=not-json").starts_with("payload is not valid JSON"));
+    }
 
     #[test]
     fn project_key_comes_from_the_repository_url() {
