@@ -1,0 +1,32 @@
+//! Shared test harness: moto on loopback, a recording proxy in front of it, the real
+//! `cfn-chatops` binary as a child process, and AWS set-up through the real SDK.
+#![allow(dead_code)] // Each test binary uses its own part of the harness.
+
+pub mod aws;
+pub mod bot;
+pub mod lambda_api;
+pub mod moto;
+pub mod proxy;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name no other test in this process uses, for tables, projects and topics in the shared moto.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A webhook secret long enough for the bot to start.
+pub const SECRET: &str = "s3cr3t-0123456789abcdefghijklmnopqrstuv";
+
+pub fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/backlog/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
