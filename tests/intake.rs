@@ -276,7 +276,10 @@ async fn type_12_push_dispatches_one_build_and_every_redelivery_is_a_duplicate()
     let week = 7 * 24 * 3600;
     assert!((now() + week - 60..=now() + week + 60).contains(&expires_at));
 
-    let deliveries = world.bot.log_entries("webhook delivery");
+    let deliveries = world
+        .bot
+        .wait_for_logs("webhook delivery", 3, Duration::from_secs(10))
+        .await;
     let outcomes: Vec<_> = deliveries.iter().map(|e| e["status"].clone()).collect();
     assert_eq!(
         outcomes,
@@ -1026,11 +1029,14 @@ async fn the_lambda_host_serves_the_same_router_for_http_api_and_function_url_ev
     assert_eq!(recorder.requests("StartBuild").len(), 1);
 
     // JSON logs on Lambda, one object per line, no secret.
+    let deliveries = function
+        .wait_for_logs("webhook delivery", 4, Duration::from_secs(10))
+        .await;
+    assert_eq!(deliveries.len(), 4);
     let lines = function.log_lines();
     assert!(!lines.is_empty());
     for line in &lines {
         serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         assert!(!line.contains(SECRET), "secret in {line}");
     }
-    assert_eq!(function.log_entries("webhook delivery").len(), 4);
 }

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
@@ -264,10 +264,11 @@ async fn read_body(request: Request) -> Result<Vec<u8>, Answer> {
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
+    let mut body = request.into_body();
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        discard_rest(body).await;
         return Err(too_large());
     }
-    let mut body = request.into_body();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| {
@@ -278,12 +279,32 @@ async fn read_body(request: Request) -> Result<Vec<u8>, Answer> {
         })?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > MAX_BODY_BYTES {
+                discard_rest(body).await;
                 return Err(too_large());
             }
             bytes.extend_from_slice(&data);
         }
     }
     Ok(bytes)
+}
+
+/// Reads and drops what is left of a refused body, within a bound, before answering: a server
+/// that answers and closes mid-upload makes the client see a reset instead of the 413.
+async fn discard_rest(mut body: axum::body::Body) {
+    const MAX_DISCARD_BYTES: usize = 8 * MAX_BODY_BYTES;
+    const MAX_DISCARD_TIME: Duration = Duration::from_secs(2);
+    let drain = async {
+        let mut discarded = 0;
+        while discarded < MAX_DISCARD_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    discarded += frame.data_ref().map_or(0, |data| data.len());
+                }
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(MAX_DISCARD_TIME, drain).await;
 }
 
 /// Reasons quote untrusted input: keep them to one printable line of bounded length.

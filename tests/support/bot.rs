@@ -105,15 +105,27 @@ impl Bot {
 
     /// Waits (polling the collected log, up to `timeout`) for an entry with `message`.
     pub async fn wait_for_log(&self, message: &str, timeout: Duration) -> Value {
+        self.wait_for_logs(message, 1, timeout).await.remove(0)
+    }
+
+    /// Waits until `count` entries with `message` were logged; the log is read by another
+    /// thread, so a line written just before an answer can arrive just after it.
+    pub async fn wait_for_logs(
+        &self,
+        message: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pause = Duration::from_millis(10);
         loop {
-            if let Some(entry) = self.log_entries(message).into_iter().next() {
-                return entry;
+            let entries = self.log_entries(message);
+            if entries.len() >= count {
+                return entries;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no log entry {message:?} within {timeout:?}: {:#?}",
+                "{count} log entries {message:?} within {timeout:?}: {:#?}",
                 self.log_lines()
             );
             tokio::time::sleep(pause).await;
