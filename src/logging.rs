@@ -9,9 +9,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Crates that see whole requests or Lambda events, whose paths carry the webhook secret, and
+/// log them at debug or trace (lambda_runtime logs every raw event at trace). Capped whatever
+/// `RUST_LOG` says.
+const SECRET_SEEING: [&str; 4] = ["lambda_runtime", "lambda_http", "hyper", "axum"];
+
 /// Level from `RUST_LOG`, `info` when unset.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in SECRET_SEEING {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -9,8 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::intake::filter::Ignored;
-use crate::intake::trigger::{Push, Revision};
+use crate::intake::trigger::{Ignored, Push, Revision};
 
 /// What a well-formed delivery asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +170,7 @@ struct GitPushContent {
     #[serde(rename = "ref")]
     git_ref: String,
     change_type: Option<String>,
+    revision_count: Option<u64>,
     #[serde(default)]
     revisions: Vec<ActivityRevision>,
 }
@@ -203,19 +203,16 @@ fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
         return Ok(Delivery::Ignored(Ignored::TestSend));
     }
     let git_ref = git_ref(&activity.content.git_ref, "content.ref")?;
-    let revisions = activity
-        .content
-        .revisions
-        .into_iter()
-        .enumerate()
-        .map(|(index, revision)| {
-            Ok(Revision {
-                id: commit_id(&revision.rev, &format!("content.revisions[{index}].rev"))?,
-                message: revision.comment.unwrap_or_default(),
-                author: None,
-            })
-        })
-        .collect::<Result<Vec<_>, WebhookError>>()?;
+    let revisions = revisions(activity.content.revisions, "content.revisions")?;
+    // Whether Backlog truncates long pushes is undocumented: never guess the head of one.
+    if let Some(count) = activity.content.revision_count
+        && count != revisions.len() as u64
+    {
+        return Ok(Delivery::Ignored(Ignored::RevisionsTruncated {
+            listed: revisions.len(),
+            count,
+        }));
+    }
     let actor = activity
         .created_user
         .and_then(|user| user.name.or(user.user_id));
@@ -224,8 +221,8 @@ fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
         repository,
         git_ref,
         before: None,
-        // Type 12 has no before/after; both formats list revisions oldest first, so the pushed
-        // head is the last one (the reference's examples of one push agree on this).
+        // Type 12 has no before/after. The reference's examples of one push list revisions
+        // oldest first in both formats (undocumented), so the pushed head is the last one.
         after: revisions.last().map(|revision| revision.id.clone()),
         deleted: activity.content.change_type.as_deref() == Some("delete"),
         revisions,
@@ -235,8 +232,8 @@ fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
 }
 
 /// The "Test" button sends sample data, not a real activity. Its contents are undocumented;
-/// public captures show activity id 10, project key `TEST` and repository `app`. A body with
-/// activity id 0, or with project `TEST` *and* repository `app`, is taken as a test send.
+/// public captures show activity id 10, project key `TEST` and repository `app`. Such a body
+/// (project `TEST` *and* repository `app`) is a test send, as is any activity with id 0.
 fn is_test_send(project_key: &str, repository: &str) -> bool {
     project_key == "TEST" && repository == "app"
 }
@@ -263,7 +260,6 @@ struct GitWebhookRepository {
 #[derive(Deserialize)]
 struct GitWebhookRevision {
     id: String,
-    #[serde(default)]
     message: Option<String>,
     author: Option<GitWebhookAuthor>,
 }
@@ -276,14 +272,20 @@ struct GitWebhookAuthor {
 fn parse_git_push(value: Value, prefix: &str) -> Result<Delivery, WebhookError> {
     let push: GitWebhookPush = typed(&value, prefix)?;
     let field = |name: &str| format!("{prefix}{name}");
-    let key_in_url = project_key_from_url(&push.repository.url).ok_or_else(|| {
-        malformed(format!(
-            "{}: no project key in the URL (expected …/git/PROJECT/repository)",
-            field("repository.url")
-        ))
-    })?;
-    let project_key = project_key(&key_in_url, &field("repository.url"))?;
+    let url_field = field("repository.url");
+    let (key_in_url, repository_in_url) =
+        repository_path(&push.repository.url).ok_or_else(|| {
+            malformed(format!(
+                "{url_field}: no project key in the URL (expected …/git/PROJECT/repository)"
+            ))
+        })?;
+    let project_key = project_key(key_in_url, &url_field)?;
     let repository = repository_name(&push.repository.name, &field("repository.name"))?;
+    if repository_in_url != repository {
+        return Err(malformed(format!(
+            "{url_field}: names repository {repository_in_url}, not {repository}"
+        )));
+    }
     let git_ref = git_ref(&push.git_ref, &field("ref"))?;
     let after = commit_id(&push.after, &field("after"))?;
     let before = push
@@ -291,18 +293,7 @@ fn parse_git_push(value: Value, prefix: &str) -> Result<Delivery, WebhookError> 
         .filter(|before| !before.is_empty())
         .map(|before| commit_id(&before, &field("before")))
         .transpose()?;
-    let revisions = push
-        .revisions
-        .into_iter()
-        .enumerate()
-        .map(|(index, revision)| {
-            Ok(Revision {
-                id: commit_id(&revision.id, &field(&format!("revisions[{index}].id")))?,
-                message: revision.message.unwrap_or_default(),
-                author: revision.author.and_then(|author| author.name),
-            })
-        })
-        .collect::<Result<Vec<_>, WebhookError>>()?;
+    let revisions = revisions(push.revisions, &field("revisions"))?;
     // The Git webhook names no pusher; the author of the pushed head stands in for one.
     let actor = revisions
         .last()
@@ -320,31 +311,69 @@ fn parse_git_push(value: Value, prefix: &str) -> Result<Delivery, WebhookError> 
     }))
 }
 
-/// `https://space.backlog.com/git/INFRA/cfn-templates` → `INFRA`.
-fn project_key_from_url(url: &str) -> Option<String> {
-    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
+/// `https://space.backlog.com/git/INFRA/cfn-templates` → (`INFRA`, `cfn-templates`). Only the
+/// path is read; a `.git` suffix is dropped.
+fn repository_path(url: &str) -> Option<(&str, &str)> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.split(['?', '#']).next()?;
     let mut segments = path
         .split('/')
         .skip(1)
         .skip_while(|segment| *segment != "git");
     segments.next()?;
-    let key = segments.next()?;
-    segments.next()?;
-    Some(key.to_owned())
+    let key = segments.next().filter(|key| !key.is_empty())?;
+    let repository = segments.next()?;
+    let repository = repository.strip_suffix(".git").unwrap_or(repository);
+    (!repository.is_empty()).then_some((key, repository))
+}
+
+/// A pushed commit as either format lists it.
+trait PushedRevision {
+    fn into_revision(self, field: &str) -> Result<Revision, WebhookError>;
+}
+
+impl PushedRevision for ActivityRevision {
+    fn into_revision(self, field: &str) -> Result<Revision, WebhookError> {
+        Ok(Revision {
+            id: commit_id(&self.rev, &format!("{field}.rev"))?,
+            message: self.comment.unwrap_or_default(),
+            author: None,
+        })
+    }
+}
+
+impl PushedRevision for GitWebhookRevision {
+    fn into_revision(self, field: &str) -> Result<Revision, WebhookError> {
+        Ok(Revision {
+            id: commit_id(&self.id, &format!("{field}.id"))?,
+            message: self.message.unwrap_or_default(),
+            author: self.author.and_then(|author| author.name),
+        })
+    }
+}
+
+fn revisions<R: PushedRevision>(items: Vec<R>, path: &str) -> Result<Vec<Revision>, WebhookError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| item.into_revision(&format!("{path}[{index}]")))
+        .collect()
 }
 
 // ---- Field checks: these values reach git, CodeBuild and DynamoDB keys ----
 
+/// Backlog project keys: upper-case letters, digits and `_`, starting with a letter.
 fn project_key(value: &str, field: &str) -> Result<String, WebhookError> {
     let valid = (1..=64).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     if valid {
         Ok(value.to_owned())
     } else {
         Err(malformed(format!(
-            "{field}: not a Backlog project key (letters, digits and _)"
+            "{field}: not a Backlog project key (upper-case letters, digits and _)"
         )))
     }
 }
@@ -365,11 +394,19 @@ fn repository_name(value: &str, field: &str) -> Result<String, WebhookError> {
     }
 }
 
+/// The rules of `git check-ref-format`, plus no component starting with `-` (it would read as
+/// an option on a command line).
 fn git_ref(value: &str, field: &str) -> Result<String, WebhookError> {
     let valid = value.starts_with("refs/")
         && value.len() <= 255
         && !value.contains("..")
-        && !value.ends_with('/')
+        && !value.contains("@{")
+        && value.split('/').all(|component| {
+            !component.is_empty()
+                && !component.starts_with(['.', '-'])
+                && !component.ends_with(".lock")
+                && !component.ends_with('.')
+        })
         && value
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"~^:?*[\\".contains(&b));
@@ -501,6 +538,14 @@ mod tests {
         // A real project keyed TEST with another repository is not a test send.
         let real = TEST_SEND.replace("\"name\": \"app\"", "\"name\": \"infra\"");
         assert!(matches!(delivery(&real), Delivery::Push(_)));
+        let truncated = TYPE12.replace("\"revision_count\": 2", "\"revision_count\": 30");
+        assert_eq!(
+            delivery(&truncated),
+            Delivery::Ignored(Ignored::RevisionsTruncated {
+                listed: 2,
+                count: 30
+            })
+        );
     }
 
     #[test]
@@ -537,6 +582,11 @@ mod tests {
 
         let bad_url = GIT_JSON.replace("/git/INFRA/", "/repos/INFRA/");
         assert!(reason(JSON, &bad_url).starts_with("repository.url: no project key"));
+        let other_repo = GIT_JSON.replace("/git/INFRA/cfn-templates\"", "/git/INFRA/other\"");
+        assert_eq!(
+            reason(JSON, &other_repo),
+            "repository.url: names repository other, not cfn-templates"
+        );
 
         assert!(reason(JSON, &TYPE12[..TYPE12.len() / 2]).starts_with("body is not valid JSON"));
         assert!(reason(JSON, "[1, 2]").starts_with("body: expected a JSON object"));
@@ -553,21 +603,23 @@ mod tests {
     }
 
     #[test]
-    fn project_key_comes_from_the_repository_url() {
+    fn project_key_and_repository_come_from_the_url_path() {
         assert_eq!(
-            project_key_from_url("https://example-space.backlog.com/git/INFRA/cfn-templates"),
-            Some("INFRA".into())
+            repository_path("https://example-space.backlog.com/git/INFRA/cfn-templates"),
+            Some(("INFRA", "cfn-templates"))
         );
         assert_eq!(
-            project_key_from_url("https://demo.backlog.jp/git/DORA/himitsu.git"),
-            Some("DORA".into())
+            repository_path("https://demo.backlog.jp/git/DORA/himitsu.git"),
+            Some(("DORA", "himitsu"))
         );
         assert_eq!(
-            project_key_from_url("https://demo.backlog.jp/DORA/himitsu"),
+            repository_path("https://demo.backlog.jp/DORA/himitsu"),
             None
         );
+        assert_eq!(repository_path("https://demo.backlog.jp/git/DORA"), None);
+        assert_eq!(repository_path("https://demo.backlog.jp/git/DORA/"), None);
         assert_eq!(
-            project_key_from_url("https://demo.backlog.jp/git/DORA"),
+            repository_path("https://demo.backlog.jp/x?next=/git/DORA/himitsu"),
             None
         );
     }
@@ -579,9 +631,23 @@ mod tests {
         assert!(repository_name("cfn templates", "f").is_err());
         assert!(repository_name("cfn-templates_v2.0", "f").is_ok());
         assert!(project_key("IN FRA", "f").is_err());
-        assert!(git_ref("refs/heads/a b", "f").is_err());
-        assert!(git_ref("refs/heads/../x", "f").is_err());
-        assert!(git_ref("main", "f").is_err());
+        assert!(project_key("infra", "f").is_err());
+        assert!(project_key("1NFRA", "f").is_err());
+        assert!(project_key("INFRA_2", "f").is_ok());
+        for bad in [
+            "refs/heads/a b",
+            "refs/heads/../x",
+            "main",
+            "refs/heads/-x",
+            "refs/heads/.hidden",
+            "refs/heads/x.lock",
+            "refs/heads/a@{1}",
+            "refs/heads//x",
+            "refs/heads/x/",
+        ] {
+            assert!(git_ref(bad, "f").is_err(), "{bad}");
+        }
+        assert!(git_ref("refs/heads/feature/INFRA-42_alarms.v2", "f").is_ok());
         assert_eq!(
             commit_id("D3ADB33FC0FFEE00112233445566778899AABBCC", "f").unwrap(),
             "d3adb33fc0ffee00112233445566778899aabbcc"

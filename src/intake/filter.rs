@@ -1,41 +1,6 @@
 //! Which pushes are planned. Every refusal is a 200 with its reason, so Backlog does not retry.
 
-use std::fmt;
-
-use super::trigger::{Push, Trigger};
-
-/// Why a well-formed delivery is not planned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ignored {
-    /// A project-webhook activity type the bot does not act on.
-    ActivityType(i64),
-    /// Sample data from the "Test" button in Backlog's webhook settings.
-    TestSend,
-    BranchDeleted(String),
-    TagRef(String),
-    NotABranch(String),
-    OtherBranch {
-        branch: String,
-        target: String,
-    },
-    NoRevisions,
-}
-
-impl fmt::Display for Ignored {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ignored::ActivityType(kind) => write!(f, "type {kind}"),
-            Ignored::TestSend => f.write_str("test send from Backlog's webhook settings"),
-            Ignored::BranchDeleted(branch) => write!(f, "branch {branch} was deleted"),
-            Ignored::TagRef(git_ref) => write!(f, "tag ref {git_ref}"),
-            Ignored::NotABranch(git_ref) => write!(f, "ref {git_ref} is not a branch"),
-            Ignored::OtherBranch { branch, target } => {
-                write!(f, "branch {branch} is not the target branch {target}")
-            }
-            Ignored::NoRevisions => f.write_str("push has no revisions"),
-        }
-    }
-}
+use super::trigger::{Ignored, Push, Trigger};
 
 /// Decides whether a push is planned. Pure: the order of the checks is the order of the reasons
 /// a user would want to read (a deleted branch has no revisions, but "deleted" is the answer).

@@ -69,13 +69,9 @@ impl SourceAllowlist {
         Self { networks }
     }
 
-    pub fn is_enabled(&self) -> bool {
-        !self.networks.is_empty()
-    }
-
     /// An unknown source is refused when the list is on: failing closed is the point of it.
     pub fn allows(&self, source: Option<IpAddr>) -> bool {
-        if !self.is_enabled() {
+        if self.networks.is_empty() {
             return true;
         }
         let Some(source) = source else {

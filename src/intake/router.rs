@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::filter::admit;
 use super::guard::{SourceAllowlist, WebhookSecret};
 use super::runner::Runner;
-use super::trigger::DeliveryKey;
+use super::trigger::{DeliveryKey, Trigger};
 use crate::backlog::webhook::{self, Delivery, WebhookError};
 use crate::ledger::{Claim, Ledger};
 
@@ -43,6 +43,17 @@ pub enum ReplyStatus {
     Error,
 }
 
+impl ReplyStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReplyStatus::Dispatched => "dispatched",
+            ReplyStatus::Duplicate => "duplicate",
+            ReplyStatus::Ignored => "ignored",
+            ReplyStatus::Error => "error",
+        }
+    }
+}
+
 /// The small JSON body of every answer but 404.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reply {
@@ -57,6 +68,9 @@ struct Answer {
     code: StatusCode,
     reply: Option<Reply>,
     delivery: Option<DeliveryKey>,
+    actor: Option<String>,
+    /// Logged, never answered: AWS error texts name tables, projects and accounts.
+    detail: Option<String>,
 }
 
 impl Answer {
@@ -69,7 +83,13 @@ impl Answer {
                 build_id: None,
             }),
             delivery: None,
+            actor: None,
+            detail: None,
         }
+    }
+
+    fn ignored(reason: impl ToString) -> Self {
+        Self::reply(StatusCode::OK, ReplyStatus::Ignored, reason.to_string())
     }
 
     fn error(code: StatusCode, reason: impl AsRef<str>) -> Self {
@@ -82,11 +102,19 @@ impl Answer {
             code: StatusCode::NOT_FOUND,
             reply: None,
             delivery: None,
+            actor: None,
+            detail: None,
         }
     }
 
-    fn for_delivery(mut self, key: &DeliveryKey) -> Self {
-        self.delivery = Some(key.clone());
+    fn for_trigger(mut self, trigger: &Trigger) -> Self {
+        self.delivery = Some(trigger.delivery_key());
+        self.actor = trigger.actor.clone();
+        self
+    }
+
+    fn with_detail(mut self, detail: impl ToString) -> Self {
+        self.detail = Some(detail.to_string());
         self
     }
 }
@@ -128,12 +156,12 @@ async fn webhook(
     tracing::info!(
         route = "/webhook/{secret}",
         code = answer.code.as_u16(),
-        status = reply
-            .map(|r| r.status)
-            .map(|s| format!("{s:?}").to_lowercase()),
+        status = reply.map(|r| r.status.as_str()),
         reason = reply.map(|r| r.reason.as_str()),
         delivery = answer.delivery.as_ref().map(DeliveryKey::as_str),
+        actor = answer.actor.as_deref(),
         build_id = reply.and_then(|r| r.build_id.as_deref()),
+        error = answer.detail.as_deref(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "webhook delivery"
     );
@@ -142,11 +170,12 @@ async fn webhook(
 
 impl Intake {
     async fn answer(&self, secret: Option<String>, request: Request) -> Answer {
-        if !self.allowlist.allows(source_address(&request)) {
-            return Answer::error(StatusCode::FORBIDDEN, "source address not allowed");
-        }
+        // The secret first: without it, nothing about this endpoint is revealed.
         if !secret.is_some_and(|secret| self.secret.matches(&secret)) {
             return Answer::not_found();
+        }
+        if !self.allowlist.allows(source_address(&request)) {
+            return Answer::error(StatusCode::FORBIDDEN, "source address not allowed");
         }
         let content_type = request
             .headers()
@@ -163,9 +192,7 @@ impl Intake {
     async fn deliver(&self, content_type: Option<&str>, body: &[u8]) -> Answer {
         let push = match webhook::parse(content_type, body) {
             Ok(Delivery::Push(push)) => push,
-            Ok(Delivery::Ignored(reason)) => {
-                return Answer::reply(StatusCode::OK, ReplyStatus::Ignored, reason.to_string());
-            }
+            Ok(Delivery::Ignored(reason)) => return Answer::ignored(reason),
             Err(err @ WebhookError::UnsupportedMediaType(_)) => {
                 return Answer::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, err.to_string());
             }
@@ -175,11 +202,10 @@ impl Intake {
         };
         let trigger = match admit(push, &self.target_branch) {
             Ok(trigger) => trigger,
-            Err(reason) => {
-                return Answer::reply(StatusCode::OK, ReplyStatus::Ignored, reason.to_string());
-            }
+            Err(reason) => return Answer::ignored(reason),
         };
         let key = trigger.delivery_key();
+        // Every 503 asks Backlog to retry; the retry finds nothing recorded.
         let token = match self
             .ledger
             .claim_delivery(&trigger, self.runner.name())
@@ -192,12 +218,20 @@ impl Intake {
                     ReplyStatus::Duplicate,
                     format!("{key} was already received"),
                 )
-                .for_delivery(&key);
+                .for_trigger(&trigger);
+            }
+            Ok(Claim::InFlight) => {
+                // If that dispatch fails, this sender's retry must still be able to plan it.
+                return Answer::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{key} is being dispatched by another delivery; retry"),
+                )
+                .for_trigger(&trigger);
             }
             Err(err) => {
-                // 5xx asks Backlog to retry once the ledger is back.
-                return Answer::error(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
-                    .for_delivery(&key);
+                return Answer::error(StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable; retry")
+                    .for_trigger(&trigger)
+                    .with_detail(err);
             }
         };
         match self.runner.dispatch(&trigger).await {
@@ -215,7 +249,7 @@ impl Intake {
                     ReplyStatus::Dispatched,
                     format!("planning {key} on {}", trigger.branch),
                 )
-                .for_delivery(&key);
+                .for_trigger(&trigger);
                 if let Some(reply) = answer.reply.as_mut() {
                     reply.build_id = dispatched.build_id;
                 }
@@ -227,9 +261,13 @@ impl Intake {
                 }
                 Answer::error(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!("dispatch failed: {err}"),
+                    format!(
+                        "{} runner could not start the plan; retry",
+                        self.runner.name()
+                    ),
                 )
-                .for_delivery(&key)
+                .for_trigger(&trigger)
+                .with_detail(err)
             }
         }
     }

@@ -171,6 +171,8 @@ impl LocalRunner {
             command.arg(input.flag).arg(input.value);
         }
         command
+            // The plan has no use for the webhook secret, and its output goes to the log.
+            .env_remove("CFN_CHATOPS_WEBHOOK_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 /// A push as Backlog reported it, before the filters have looked at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
@@ -22,7 +20,7 @@ pub struct Push {
 }
 
 /// One pushed commit. Oldest first, as both Backlog formats list them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
     pub id: String,
     pub message: String,
@@ -30,7 +28,7 @@ pub struct Revision {
 }
 
 /// A push that passed the filters: something to plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trigger {
     pub project_key: String,
     pub repository: String,
@@ -54,7 +52,7 @@ impl Trigger {
 }
 
 /// `{project}/{repo}@{after}`: the de-duplication key of a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryKey(String);
 
 impl DeliveryKey {
@@ -66,5 +64,47 @@ impl DeliveryKey {
 impl fmt::Display for DeliveryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Why a well-formed delivery is not planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// A project-webhook activity type the bot does not act on.
+    ActivityType(i64),
+    /// Sample data from the "Test" button in Backlog's webhook settings.
+    TestSend,
+    BranchDeleted(String),
+    TagRef(String),
+    NotABranch(String),
+    OtherBranch {
+        branch: String,
+        target: String,
+    },
+    NoRevisions,
+    /// A type-12 push listing fewer revisions than it counts: its head commit is unknown.
+    RevisionsTruncated {
+        listed: usize,
+        count: u64,
+    },
+}
+
+impl fmt::Display for Ignored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ignored::ActivityType(kind) => write!(f, "type {kind}"),
+            Ignored::TestSend => f.write_str("test send from Backlog's webhook settings"),
+            Ignored::BranchDeleted(branch) => write!(f, "branch {branch} was deleted"),
+            Ignored::TagRef(git_ref) => write!(f, "tag ref {git_ref}"),
+            Ignored::NotABranch(git_ref) => write!(f, "ref {git_ref} is not a branch"),
+            Ignored::OtherBranch { branch, target } => {
+                write!(f, "branch {branch} is not the target branch {target}")
+            }
+            Ignored::NoRevisions => f.write_str("push has no revisions"),
+            Ignored::RevisionsTruncated { listed, count } => write!(
+                f,
+                "push lists {listed} of {count} revisions, so its head commit is unknown; the Git webhook carries it"
+            ),
+        }
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::intake::trigger::{DeliveryKey, Trigger};
 
@@ -31,8 +32,10 @@ pub struct LedgerError {
 pub enum Claim {
     /// This delivery is the first: dispatch it, then confirm or release the claim.
     Claimed(ClaimToken),
-    /// Seen before (or being dispatched right now by another delivery).
+    /// Seen and dispatched before.
     Duplicate,
+    /// Another delivery of the same push holds a live claim and is dispatching it now.
+    InFlight,
 }
 
 /// Identifies one claim, so that only its owner confirms or releases it.
@@ -46,11 +49,11 @@ pub struct Ledger {
 }
 
 /// Partition key of a webhook delivery record.
-pub fn delivery_pk(key: &DeliveryKey) -> String {
+fn delivery_pk(key: &DeliveryKey) -> String {
     format!("delivery#{key}")
 }
 
-pub const DELIVERY_SK: &str = "delivery";
+const DELIVERY_SK: &str = "delivery";
 
 impl Ledger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -116,18 +119,22 @@ impl Ledger {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":dispatching", s("dispatching"))
             .expression_attribute_values(":stale", n(now.saturating_sub(CLAIM_LEASE.as_secs())))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(Claim::Claimed(token)),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Claim::Duplicate)
-            }
-            Err(err) => Err(self.error(err)),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let state = failed.item.as_ref().and_then(|item| item.get("state"));
+                    if state == Some(&s("dispatching")) {
+                        Ok(Claim::InFlight)
+                    } else {
+                        Ok(Claim::Duplicate)
+                    }
+                }
+                other => Err(self.error(other)),
+            },
         }
     }
 
@@ -190,7 +197,7 @@ fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-pub fn epoch_seconds(time: SystemTime) -> u64 {
+fn epoch_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()

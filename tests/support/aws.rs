@@ -135,3 +135,18 @@ pub async fn builds(config: &SdkConfig, project: &str) -> Vec<String> {
         .ids
         .unwrap_or_default()
 }
+
+/// Writes a ledger item as another process would have (string and number attributes).
+pub async fn put_ledger_item(config: &SdkConfig, table: &str, item: &[(&str, AttributeValue)]) {
+    aws_sdk_dynamodb::Client::new(config)
+        .put_item()
+        .table_name(table)
+        .set_item(Some(
+            item.iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+}
