@@ -71,6 +71,19 @@ impl World {
         }
     }
 
+    /// The reference's type-12 example: a push of `HEAD` to `INFRA/cfn-templates` main.
+    async fn post_type12(&self) -> (u16, Value) {
+        self.post(Some(JSON), fixture("project-type12-push.json"))
+            .await
+    }
+
+    /// The first delivery line the bot logged.
+    async fn logged_delivery(&self) -> Value {
+        self.bot
+            .wait_for_log("webhook delivery", Duration::from_secs(10))
+            .await
+    }
+
     async fn post(&self, content_type: Option<&str>, body: impl Into<Vec<u8>>) -> (u16, Value) {
         post_to(
             &self.http,
@@ -159,6 +172,14 @@ async fn post_to(
     (status, body)
 }
 
+fn assert_answer(status: u16, body: &Value, code: u16, outcome: &str) {
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (code, Some(outcome)),
+        "{body}"
+    );
+}
+
 fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
@@ -213,9 +234,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 async fn type_12_push_dispatches_one_build_and_every_redelivery_is_a_duplicate() {
     let world = World::start(Setup::default()).await;
 
-    let (status, body) = world
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
+    let (status, body) = world.post_type12().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "dispatched");
     let build_id = body["build_id"].as_str().expect("build id").to_owned();
@@ -246,18 +265,12 @@ async fn type_12_push_dispatches_one_build_and_every_redelivery_is_a_duplicate()
     );
 
     // Backlog's retry, and the same commit through the Git webhook: one build still.
-    let (status, body) = world
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
+    let (status, body) = world.post_type12().await;
     assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
     let (status, body) = world
         .post(Some(FORM), fixture("git-webhook-push.form"))
         .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("duplicate")),
-        "{body}"
-    );
+    assert_answer(status, &body, 200, "duplicate");
     assert_eq!(world.start_builds().len(), 1);
     assert_eq!(aws::builds(&world.aws, &world.project).await.len(), 1);
 
@@ -305,11 +318,7 @@ async fn git_webhook_form_dispatches_with_its_before_commit() {
     let (status, body) = world
         .post(Some(FORM), fixture("git-webhook-push.form"))
         .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("dispatched")),
-        "{body}"
-    );
+    assert_answer(status, &body, 200, "dispatched");
     let starts = world.start_builds();
     assert_eq!(starts.len(), 1);
     assert_eq!(
@@ -326,9 +335,7 @@ async fn git_webhook_form_dispatches_with_its_before_commit() {
         ])
     );
     // The project webhook for the same push arrives second: not planned twice.
-    let (_, body) = world
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
+    let (_, body) = world.post_type12().await;
     assert_eq!(body["status"], "duplicate");
     assert_eq!(world.start_builds().len(), 1);
 }
@@ -717,9 +724,7 @@ async fn a_failed_dispatch_answers_503_releases_the_claim_and_the_retry_succeeds
         ..Setup::default()
     })
     .await;
-    let (status, body) = world
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
+    let (status, body) = world.post_type12().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "error");
     assert_eq!(
@@ -727,10 +732,7 @@ async fn a_failed_dispatch_answers_503_releases_the_claim_and_the_retry_succeeds
         "codebuild runner could not start the plan; retry"
     );
     // The AWS detail goes to the log, not to the sender.
-    let logged = world
-        .bot
-        .wait_for_log("webhook delivery", Duration::from_secs(10))
-        .await;
+    let logged = world.logged_delivery().await;
     let detail = logged["error"].as_str().unwrap();
     assert!(
         detail.starts_with("CodeBuild StartBuild on project"),
@@ -742,14 +744,8 @@ async fn a_failed_dispatch_answers_503_releases_the_claim_and_the_retry_succeeds
 
     // The project exists now; Backlog's retry goes through.
     aws::create_codebuild_project(&world.aws, &world.project).await;
-    let (status, body) = world
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("dispatched")),
-        "{body}"
-    );
+    let (status, body) = world.post_type12().await;
+    assert_answer(status, &body, 200, "dispatched");
     assert_eq!(aws::builds(&world.aws, &world.project).await.len(), 1);
     assert_eq!(world.ledger().await.len(), 1);
 }
@@ -761,15 +757,10 @@ async fn an_unreachable_ledger_answers_503_and_dispatches_nothing() {
         ..Setup::default()
     })
     .await;
-    let (status, body) = world
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
+    let (status, body) = world.post_type12().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["reason"], "ledger unavailable; retry");
-    let logged = world
-        .bot
-        .wait_for_log("webhook delivery", Duration::from_secs(10))
-        .await;
+    let logged = world.logged_delivery().await;
     assert!(
         logged["error"]
             .as_str()
@@ -827,14 +818,8 @@ async fn the_source_allowlist_checks_the_peer_and_ignores_x_forwarded_for() {
         ..Setup::default()
     })
     .await;
-    let (status, body) = loopback
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("dispatched")),
-        "{body}"
-    );
+    let (status, body) = loopback.post_type12().await;
+    assert_answer(status, &body, 200, "dispatched");
 }
 
 #[test]
@@ -953,11 +938,7 @@ async fn the_local_runner_starts_the_plan_on_the_clone_and_logs_its_output() {
     .await;
     let push = fixture("git-webhook-push.json").replace(HEAD, &head);
     let (status, body) = world.post(Some(JSON), push).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("dispatched")),
-        "{body}"
-    );
+    assert_answer(status, &body, 200, "dispatched");
     assert_eq!(body.get("build_id"), None, "a local run has no build id");
     assert!(world.start_builds().is_empty(), "nothing sent to CodeBuild");
 
@@ -1000,18 +981,13 @@ async fn the_local_runner_starts_the_plan_on_the_clone_and_logs_its_output() {
         ..Setup::default()
     })
     .await;
-    let (status, body) = missing
-        .post(Some(JSON), fixture("project-type12-push.json"))
-        .await;
+    let (status, body) = missing.post_type12().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(
         body["reason"],
         "local runner could not start the plan; retry"
     );
-    let logged = missing
-        .bot
-        .wait_for_log("webhook delivery", Duration::from_secs(10))
-        .await;
+    let logged = missing.logged_delivery().await;
     assert!(
         logged["error"]
             .as_str()
@@ -1146,11 +1122,7 @@ async fn a_live_claim_asks_the_sender_to_retry_and_a_stale_one_is_taken_over() {
     let (status, body) = world
         .post(Some(FORM), fixture("git-webhook-push.form"))
         .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("dispatched")),
-        "{body}"
-    );
+    assert_answer(status, &body, 200, "dispatched");
     assert_eq!(world.start_builds().len(), 1);
     let items = world.ledger().await;
     assert_eq!(s(&items[0], "state"), "dispatched");
