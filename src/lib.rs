@@ -7,3 +7,4 @@ pub mod host;
 pub mod intake;
 pub mod ledger;
 pub mod logging;
+pub mod plan;

@@ -256,6 +256,10 @@ async fn type_12_push_dispatches_one_build_and_every_redelivery_is_a_duplicate()
             ("CFN_CHATOPS_PROJECT", "INFRA"),
             ("CFN_CHATOPS_REPOSITORY", "cfn-templates"),
             ("CFN_CHATOPS_BRANCH", "main"),
+            (
+                "CFN_CHATOPS_FIRST_REVISION",
+                "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b",
+            ),
             ("CFN_CHATOPS_AFTER", HEAD),
         ])
     );

@@ -29,13 +29,8 @@ pub struct IntakeArgs {
     #[arg(long = "allow-source", env = "CFN_CHATOPS_ALLOWED_SOURCES", value_delimiter = ',', value_parser = parse_network)]
     pub allowed_sources: Vec<IpNet>,
 
-    /// DynamoDB ledger table (keys `pk`, `sk`; TTL attribute `expires_at`).
-    #[arg(
-        long,
-        env = "CFN_CHATOPS_LEDGER_TABLE",
-        default_value = "cfn-chatops-ledger"
-    )]
-    pub ledger_table: String,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 
     /// Where plans run.
     #[arg(
@@ -61,6 +56,23 @@ pub struct IntakeArgs {
         required_if_eq("runner", "local")
     )]
     pub local_clone: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct LedgerArgs {
+    /// DynamoDB ledger table (keys `pk`, `sk`; TTL attribute `expires_at`).
+    #[arg(
+        long,
+        env = "CFN_CHATOPS_LEDGER_TABLE",
+        default_value = "cfn-chatops-ledger"
+    )]
+    pub ledger_table: String,
+}
+
+impl LedgerArgs {
+    pub fn ledger(&self, aws: &aws_config::SdkConfig) -> Ledger {
+        Ledger::new(aws_sdk_dynamodb::Client::new(aws), &self.ledger_table)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,7 +116,7 @@ impl IntakeArgs {
             secret,
             allowlist: SourceAllowlist::new(self.allowed_sources),
             target_branch: self.target_branch,
-            ledger: Ledger::new(aws_sdk_dynamodb::Client::new(aws), self.ledger_table),
+            ledger: self.ledger.ledger(aws),
             runner,
         })
     }

@@ -22,6 +22,7 @@ pub mod env {
     pub const BRANCH: &str = "CFN_CHATOPS_BRANCH";
     pub const BEFORE: &str = "CFN_CHATOPS_BEFORE";
     pub const AFTER: &str = "CFN_CHATOPS_AFTER";
+    pub const FIRST_REVISION: &str = "CFN_CHATOPS_FIRST_REVISION";
     pub const PR: &str = "CFN_CHATOPS_PR";
 }
 
@@ -45,8 +46,13 @@ pub fn plan_inputs(trigger: &Trigger) -> Vec<PlanInput> {
         input(env::REPOSITORY, "--repository", &trigger.repository),
         input(env::BRANCH, "--branch", &trigger.branch),
     ];
-    if let Some(before) = &trigger.before {
-        inputs.push(input(env::BEFORE, "--before", before));
+    match (&trigger.before, trigger.revisions.first()) {
+        (Some(before), _) => inputs.push(input(env::BEFORE, "--before", before)),
+        // Without "before", the plan diffs from the parent of the oldest pushed revision.
+        (None, Some(oldest)) => {
+            inputs.push(input(env::FIRST_REVISION, "--first-revision", &oldest.id))
+        }
+        (None, None) => {}
     }
     inputs.push(input(env::AFTER, "--after", &trigger.after));
     if let Some(pr) = trigger.pr_number {
@@ -227,6 +233,7 @@ async fn log_lines(stream: impl AsyncRead + Unpin, delivery: &str, name: &'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::trigger::Revision;
 
     fn trigger() -> Trigger {
         Trigger {
@@ -235,7 +242,11 @@ mod tests {
             branch: "main".into(),
             before: None,
             after: "d3adb33fc0ffee00112233445566778899aabbcc".into(),
-            revisions: vec![],
+            revisions: vec![Revision {
+                id: "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into(),
+                message: "Raise worker Lambda timeout".into(),
+                author: None,
+            }],
             pr_number: Some(57),
             actor: None,
         }
@@ -251,11 +262,16 @@ mod tests {
                 env::PROJECT,
                 env::REPOSITORY,
                 env::BRANCH,
+                env::FIRST_REVISION,
                 env::AFTER,
                 env::PR
             ]
         );
         assert_eq!(inputs.last().unwrap().value, "57");
+        let mut with_before = trigger();
+        with_before.before = Some("4b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c".into());
+        let names: Vec<_> = plan_inputs(&with_before).iter().map(|i| i.env).collect();
+        assert!(names.contains(&env::BEFORE) && !names.contains(&env::FIRST_REVISION));
     }
 
     #[test]

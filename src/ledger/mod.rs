@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
 use crate::intake::trigger::{DeliveryKey, Trigger};
 
@@ -46,6 +48,42 @@ pub struct ClaimToken(String);
 pub struct Ledger {
     client: Client,
     table: String,
+}
+
+/// How long change-set records are kept: long after any button could still be pressed.
+pub const CHANGE_SET_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// A change set the planner created, as the outcome handler will need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetRecord {
+    pub stack: String,
+    pub region: String,
+    pub name: String,
+    pub arn: String,
+    pub project: Option<String>,
+    pub repository: Option<String>,
+    pub branch: String,
+    pub pr: Option<u64>,
+    pub commit: String,
+    /// The plan's classification (`changes`, `drift`, `no_changes`, `failed`).
+    pub classification: String,
+    /// `pending` (executable), `no_changes` or `failed` (deleted), later `superseded`, …
+    pub status: String,
+}
+
+/// Partition key of a stack's change-set records: `stack#{region}/{stack}`.
+pub fn stack_pk(region: &str, stack: &str) -> String {
+    format!("stack#{region}/{stack}")
+}
+
+/// Sort key of a change-set record under its stack.
+pub fn change_set_sk(name: &str) -> String {
+    format!("changeset#{name}")
+}
+
+/// Partition key of the pointer from a change-set ARN to its record.
+pub fn change_set_pk(arn: &str) -> String {
+    format!("changeset#{arn}")
 }
 
 /// Partition key of a webhook delivery record.
@@ -166,6 +204,97 @@ impl Ledger {
             None => update.update_expression("SET #state = :dispatched, dispatched_at = :now"),
         };
         update.send().await.map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Records a planned change set: the record under its stack (which later updates change),
+    /// and a pointer from its ARN (which never changes), written together.
+    pub async fn record_change_set(&self, record: &ChangeSetRecord) -> Result<(), LedgerError> {
+        let now = epoch_seconds(SystemTime::now());
+        let expires_at = n(now + CHANGE_SET_TTL.as_secs());
+        let mut item = vec![
+            ("pk", s(stack_pk(&record.region, &record.stack))),
+            ("sk", s(change_set_sk(&record.name))),
+            ("kind", s("changeset")),
+            ("stack", s(&record.stack)),
+            ("region", s(&record.region)),
+            ("name", s(&record.name)),
+            ("arn", s(&record.arn)),
+            ("branch", s(&record.branch)),
+            ("commit", s(&record.commit)),
+            ("classification", s(&record.classification)),
+            ("status", s(&record.status)),
+            ("planned_at", n(now)),
+            ("expires_at", expires_at.clone()),
+        ];
+        let optional = [
+            ("project", record.project.clone().map(s)),
+            ("repository", record.repository.clone().map(s)),
+            ("pr", record.pr.map(n)),
+        ];
+        item.extend(
+            optional
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?))),
+        );
+        let pointer = vec![
+            ("pk", s(change_set_pk(&record.arn))),
+            ("sk", s("changeset")),
+            ("kind", s("changeset-arn")),
+            ("stack", s(&record.stack)),
+            ("region", s(&record.region)),
+            ("name", s(&record.name)),
+            ("expires_at", expires_at),
+        ];
+        let put = |item: Vec<(&str, AttributeValue)>| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(
+                    item.into_iter()
+                        .map(|(name, value)| (name.to_owned(), value))
+                        .collect(),
+                ))
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+        };
+        let items = [put(item), put(pointer)]
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| self.error(err))?;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Marks an older change set of the stack as superseded by `by_commit`.
+    pub async fn mark_superseded(
+        &self,
+        region: &str,
+        stack: &str,
+        name: &str,
+        by_commit: &str,
+    ) -> Result<(), LedgerError> {
+        let now = epoch_seconds(SystemTime::now());
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(stack_pk(region, stack)))
+            .key("sk", s(change_set_sk(name)))
+            .update_expression(
+                "SET #status = :superseded, superseded_by = :commit, updated_at = :now, expires_at = if_not_exists(expires_at, :expires)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":superseded", s("superseded"))
+            .expression_attribute_values(":commit", s(by_commit))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":expires", n(now + CHANGE_SET_TTL.as_secs()))
+            .send()
+            .await
+            .map_err(|err| self.error(err))?;
         Ok(())
     }
 

@@ -1,0 +1,360 @@
+//! From a described change set to what a reviewer must know: no changes, changes (with the
+//! destructive ones marked), drift, or failure. Pure: the input is DescribeChangeSet as AWS
+//! documents it, so the documented responses in `shared/reference/fixtures/` drive it directly.
+
+use serde::Deserialize;
+
+use super::report::{
+    ActionCounts, Classification, DriftedProperty, PropertyChange, ResourceChangeSummary,
+};
+
+/// DescribeChangeSet's answer (all pages merged), in AWS's JSON names. Every field may be
+/// missing or null, as the documented examples show.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ChangeSetDescription {
+    pub change_set_id: Option<String>,
+    pub change_set_name: Option<String>,
+    pub stack_id: Option<String>,
+    pub status: Option<String>,
+    pub status_reason: Option<String>,
+    pub execution_status: Option<String>,
+    pub stack_drift_status: Option<String>,
+    pub deployment_mode: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Change {
+    pub resource_change: Option<ResourceChange>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ResourceChange {
+    pub action: Option<String>,
+    pub logical_resource_id: Option<String>,
+    pub physical_resource_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub replacement: Option<String>,
+    pub policy_action: Option<String>,
+    pub resource_drift_status: Option<String>,
+    pub details: Option<Vec<Detail>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Detail {
+    pub target: Option<Target>,
+    pub evaluation: Option<String>,
+    pub change_source: Option<String>,
+    pub causing_entity: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Target {
+    pub attribute: Option<String>,
+    pub name: Option<String>,
+    pub requires_recreation: Option<String>,
+    pub path: Option<String>,
+    pub before_value: Option<String>,
+    pub after_value: Option<String>,
+    pub before_value_from: Option<String>,
+    pub drift: Option<TargetDrift>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TargetDrift {
+    pub previous_value: Option<String>,
+    pub actual_value: Option<String>,
+}
+
+/// The two StatusReason texts CloudFormation gives a change set with nothing to change.
+const NO_CHANGE_REASONS: [&str; 2] = [
+    "The submitted information didn't contain changes.",
+    "No updates are to be performed.",
+];
+
+/// The `[WARN]` reason: with IncludePropertyValues some changes were dropped.
+pub const INCOMPLETE_PROPERTY_VALUES: &str =
+    "[WARN] --include-property-values option can return incomplete ChangeSet data";
+
+impl ChangeSetDescription {
+    /// Creation has ended, one way or the other.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self.status.as_deref(),
+            Some("CREATE_COMPLETE" | "FAILED" | "DELETE_COMPLETE" | "DELETE_FAILED")
+        )
+    }
+
+    pub fn is_no_change_failure(&self) -> bool {
+        self.status.as_deref() == Some("FAILED")
+            && self.status_reason.as_deref().is_some_and(|reason| {
+                NO_CHANGE_REASONS
+                    .iter()
+                    .any(|text| reason.starts_with(text))
+            })
+    }
+
+    pub fn has_incomplete_property_values(&self) -> bool {
+        self.status_reason
+            .as_deref()
+            .is_some_and(|reason| reason.starts_with(INCOMPLETE_PROPERTY_VALUES))
+    }
+
+    /// The change set can be executed now (the only state in which buttons make sense).
+    pub fn is_executable(&self) -> bool {
+        self.status.as_deref() == Some("CREATE_COMPLETE")
+            && self.execution_status.as_deref() == Some("AVAILABLE")
+    }
+
+    /// Replaces rows of `self` (read without property values, so complete) with their richer
+    /// twins from `with_values` where both have the resource.
+    pub fn enrich_from(&mut self, with_values: &ChangeSetDescription) {
+        for change in self.changes.iter_mut() {
+            let Some(resource) = &change.resource_change else {
+                continue;
+            };
+            let twin = with_values.changes.iter().find(|other| {
+                other.resource_change.as_ref().is_some_and(|other| {
+                    other.logical_resource_id == resource.logical_resource_id
+                        && other.action == resource.action
+                })
+            });
+            if let Some(twin) = twin {
+                *change = twin.clone();
+            }
+        }
+    }
+}
+
+/// What a settled change set means for the reviewer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    pub classification: Classification,
+    pub counts: ActionCounts,
+    pub changes: Vec<ResourceChangeSummary>,
+    pub drift: Vec<DriftedProperty>,
+    /// StatusReason for a failure, verbatim.
+    pub reason: Option<String>,
+}
+
+/// Classifies a settled change set.
+pub fn classify(description: &ChangeSetDescription) -> Assessment {
+    let resources: Vec<&ResourceChange> = description
+        .changes
+        .iter()
+        .filter_map(|change| change.resource_change.as_ref())
+        .collect();
+    if description.is_no_change_failure() {
+        return Assessment {
+            classification: Classification::NoChanges,
+            counts: ActionCounts::default(),
+            changes: vec![],
+            drift: vec![],
+            reason: description.status_reason.clone(),
+        };
+    }
+    if description.status.as_deref() != Some("CREATE_COMPLETE") {
+        return Assessment {
+            classification: Classification::Failed,
+            counts: ActionCounts::default(),
+            changes: vec![],
+            drift: vec![],
+            reason: Some(description.status_reason.clone().unwrap_or_else(|| {
+                format!(
+                    "change set ended in {}",
+                    description.status.as_deref().unwrap_or("an unknown status")
+                )
+            })),
+        };
+    }
+    let mut counts = ActionCounts::default();
+    let mut changes = Vec::new();
+    let mut drift = Vec::new();
+    for resource in resources {
+        counts.count(resource.action.as_deref().unwrap_or_default());
+        changes.push(summarise(resource));
+        drift.extend(drifted_properties(resource));
+    }
+    let drifted = !drift.is_empty();
+    Assessment {
+        classification: if drifted {
+            Classification::Drift
+        } else {
+            Classification::Changes
+        },
+        counts,
+        changes,
+        drift,
+        reason: None,
+    }
+}
+
+fn summarise(resource: &ResourceChange) -> ResourceChangeSummary {
+    let details = resource.details.as_deref().unwrap_or_default();
+    let action = resource.action.clone().unwrap_or_default();
+    let forcing: Vec<String> = unique(
+        details
+            .iter()
+            .filter_map(|detail| detail.target.as_ref())
+            .filter(|target| {
+                matches!(
+                    target.requires_recreation.as_deref(),
+                    Some("Always" | "Conditionally")
+                )
+            })
+            .filter_map(property_name),
+    );
+    let replacement = resource.replacement.clone();
+    let mut reasons = Vec::new();
+    if action == "Remove" {
+        reasons.push("removed".to_owned());
+    }
+    if let Some(kind @ ("True" | "Conditional")) = replacement.as_deref() {
+        let certainty = if kind == "True" {
+            "replaced"
+        } else {
+            "may be replaced"
+        };
+        if forcing.is_empty() {
+            reasons.push(certainty.to_owned());
+        } else {
+            reasons.push(format!("{certainty} (forced by {})", forcing.join(", ")));
+        }
+    }
+    if let Some(policy @ ("Delete" | "ReplaceAndDelete")) = resource.policy_action.as_deref() {
+        reasons.push(format!("physical resource deleted (PolicyAction {policy})"));
+    }
+    ResourceChangeSummary {
+        logical_id: resource.logical_resource_id.clone().unwrap_or_default(),
+        resource_type: resource.resource_type.clone().unwrap_or_default(),
+        physical_id: resource.physical_resource_id.clone(),
+        action,
+        replacement,
+        policy_action: resource.policy_action.clone(),
+        destructive: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        drift_status: resource.resource_drift_status.clone(),
+        properties: property_changes(details),
+    }
+}
+
+/// One row per changed property: a `Ref` to a parameter yields two details (Dynamic and
+/// Static) for one property, so they are merged on (attribute, name, source, entity).
+fn property_changes(details: &[Detail]) -> Vec<PropertyChange> {
+    let mut rows: Vec<PropertyChange> = Vec::new();
+    for detail in details {
+        let Some(target) = &detail.target else {
+            continue;
+        };
+        let row = PropertyChange {
+            attribute: target.attribute.clone().unwrap_or_default(),
+            name: property_name(target),
+            requires_recreation: target.requires_recreation.clone(),
+            change_source: detail.change_source.clone(),
+            causing_entity: detail.causing_entity.clone().filter(|e| !e.is_empty()),
+            before: target.before_value.clone(),
+            after: target.after_value.clone(),
+        };
+        let same = rows.iter_mut().find(|existing| {
+            existing.attribute == row.attribute
+                && existing.name == row.name
+                && existing.change_source == row.change_source
+                && existing.causing_entity == row.causing_entity
+        });
+        match same {
+            Some(existing) => {
+                existing.before = existing.before.take().or(row.before);
+                existing.after = existing.after.take().or(row.after);
+                if recreation_rank(&row.requires_recreation)
+                    > recreation_rank(&existing.requires_recreation)
+                {
+                    existing.requires_recreation = row.requires_recreation;
+                }
+            }
+            None => rows.push(row),
+        }
+    }
+    rows
+}
+
+fn recreation_rank(value: &Option<String>) -> u8 {
+    match value.as_deref() {
+        Some("Always") => 3,
+        Some("Conditionally") => 2,
+        Some("Never") => 1,
+        _ => 0,
+    }
+}
+
+/// The property a target names: `Name` for properties, else the path, else the attribute.
+fn property_name(target: &Target) -> Option<String> {
+    target
+        .name
+        .clone()
+        .or_else(|| target.path.clone())
+        .or_else(|| target.attribute.clone())
+}
+
+/// Drift shown by a drift-aware change set: the resource's drift status, and each property
+/// whose "before" is the actual state or that carries drift values.
+fn drifted_properties(resource: &ResourceChange) -> Vec<DriftedProperty> {
+    let logical_id = resource.logical_resource_id.clone().unwrap_or_default();
+    let resource_type = resource.resource_type.clone().unwrap_or_default();
+    let resource_status = resource
+        .resource_drift_status
+        .clone()
+        .filter(|status| matches!(status.as_str(), "MODIFIED" | "DELETED"));
+    let mut drifted: Vec<DriftedProperty> = resource
+        .details
+        .iter()
+        .flatten()
+        .filter_map(|detail| detail.target.as_ref())
+        .filter(|target| {
+            target.before_value_from.as_deref() == Some("ACTUAL_STATE") || target.drift.is_some()
+        })
+        .map(|target| DriftedProperty {
+            logical_id: logical_id.clone(),
+            resource_type: resource_type.clone(),
+            status: resource_status.clone().unwrap_or_else(|| "MODIFIED".into()),
+            property: property_name(target),
+            actual: target
+                .drift
+                .as_ref()
+                .and_then(|drift| drift.actual_value.clone())
+                .or_else(|| target.before_value.clone()),
+            previous: target
+                .drift
+                .as_ref()
+                .and_then(|drift| drift.previous_value.clone()),
+        })
+        .collect();
+    drifted.dedup_by(|a, b| a.property == b.property);
+    if drifted.is_empty()
+        && let Some(status) = resource_status
+    {
+        drifted.push(DriftedProperty {
+            logical_id,
+            resource_type,
+            status,
+            property: None,
+            actual: None,
+            previous: None,
+        });
+    }
+    drifted
+}
+
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}

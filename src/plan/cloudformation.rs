@@ -1,0 +1,728 @@
+//! One stack's plan against CloudFormation: gate on the stack's state, create (or find) the
+//! change set for the commit, wait with backoff, read every page, classify, clean up.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::Region;
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::types::{
+    Capability as SdkCapability, ChangeSetSummary, ChangeSetType, DeploymentMode, Parameter, Tag,
+};
+
+use super::classify::{
+    Change, ChangeSetDescription, Detail, ResourceChange, Target, TargetDrift, classify,
+};
+use super::names::{CHANGE_SET_PREFIX, change_set_name, client_token, commit_of};
+use super::report::{ActionCounts, ChangeSetRef, Classification, StackPlan};
+use super::template::{Capability, Template};
+
+/// Everything needed to plan one stack.
+#[derive(Debug, Clone)]
+pub struct StackRequest {
+    pub stack: String,
+    pub region: String,
+    pub template_path: String,
+    pub renamed_from: Option<String>,
+    pub template: Template,
+    pub parameters: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    pub capabilities: Vec<Capability>,
+    pub role_arn: Option<String>,
+    pub commit: String,
+    pub description: String,
+}
+
+/// Where templates over the TemplateBody limit are uploaded.
+#[derive(Debug, Clone)]
+pub struct TemplateBucket {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+/// How long and how often to wait for a change set.
+#[derive(Debug, Clone, Copy)]
+pub struct Polling {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            timeout: Duration::from_secs(900),
+        }
+    }
+}
+
+/// The state of the stack decides what can be planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Create,
+    Update,
+    Busy(String),
+    Blocked(String),
+}
+
+/// Pure: from DescribeStacks' status (`None`: no such stack) to what to do.
+pub fn gate(status: Option<&str>) -> Gate {
+    match status {
+        None | Some("REVIEW_IN_PROGRESS") | Some("DELETE_COMPLETE") => Gate::Create,
+        Some(status) if status.ends_with("_IN_PROGRESS") => Gate::Busy(format!(
+            "stack is {status}: nothing planned; push again (or re-run the plan) when it settles"
+        )),
+        Some("ROLLBACK_COMPLETE") => Gate::Blocked(
+            "stack is ROLLBACK_COMPLETE (its creation failed): delete the stack, then plan again"
+                .into(),
+        ),
+        Some("UPDATE_ROLLBACK_FAILED") => Gate::Blocked(
+            "stack is UPDATE_ROLLBACK_FAILED: run continue-update-rollback, then plan again".into(),
+        ),
+        Some(
+            status @ ("ROLLBACK_FAILED"
+            | "DELETE_FAILED"
+            | "CREATE_FAILED"
+            | "UPDATE_FAILED"
+            | "IMPORT_ROLLBACK_FAILED"),
+        ) => Gate::Blocked(format!(
+            "stack is {status} and cannot be updated: repair it in the console, then plan again"
+        )),
+        Some(_) => Gate::Update,
+    }
+}
+
+/// CloudFormation clients per region, sharing one SDK configuration.
+pub struct CloudFormation {
+    sdk: SdkConfig,
+    clients: Mutex<HashMap<String, Client>>,
+    pub bucket: Option<TemplateBucket>,
+    pub polling: Polling,
+}
+
+/// How another commit relates to the one being planned (from git).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// An ancestor: its change set is superseded by this plan.
+    Older,
+    /// A descendant: this plan is the stale one.
+    Newer,
+    /// Neither, or unknown to this clone: left alone.
+    Unrelated,
+}
+
+/// Places another commit relative to the planned one (answered by git).
+pub type CommitOrder =
+    Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Relation> + Send>> + Send + Sync>;
+
+/// What CreateChangeSet gave.
+struct Created {
+    arn: String,
+    drift_aware: bool,
+}
+
+/// A change set of ours found on the stack.
+struct Existing {
+    name: String,
+    arn: Option<String>,
+    execution_status: Option<String>,
+}
+
+impl CloudFormation {
+    pub fn new(sdk: SdkConfig, bucket: Option<TemplateBucket>, polling: Polling) -> Self {
+        Self {
+            sdk,
+            clients: Mutex::new(HashMap::new()),
+            bucket,
+            polling,
+        }
+    }
+
+    /// CloudFormation throttles with "Rate exceeded": more attempts and longer backoff than the
+    /// SDK's default of 3 attempts.
+    fn client(&self, region: &str) -> Client {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_cloudformation::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_owned()))
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(8)
+                            .with_initial_backoff(Duration::from_secs(1))
+                            .with_max_backoff(Duration::from_secs(20)),
+                    )
+                    .build();
+                Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// Plans one stack. Never returns an error: every failure is a `failed` stack plan.
+    /// `order` places another commit relative to the planned one (for superseding).
+    pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> StackPlan {
+        let mut plan = StackPlan {
+            stack: request.stack.clone(),
+            region: request.region.clone(),
+            template: request.template_path.clone(),
+            renamed_from: request.renamed_from.clone(),
+            classification: Classification::Failed,
+            reason: None,
+            change_set: None,
+            counts: ActionCounts::default(),
+            changes: vec![],
+            drift: vec![],
+            superseded: vec![],
+            notes: vec![],
+        };
+        let client = self.client(&request.region);
+        let arn_of = |plan: &StackPlan| {
+            plan.change_set
+                .as_ref()
+                .and_then(|c| c.arn.clone())
+                .unwrap_or_default()
+        };
+        let status = match stack_status(&client, &request.stack).await {
+            Ok(status) => status,
+            Err(reason) => return plan.failed(reason),
+        };
+        let change_set_type = match gate(status.as_deref()) {
+            Gate::Create => ChangeSetType::Create,
+            Gate::Update => ChangeSetType::Update,
+            Gate::Busy(reason) => return plan.ended(Classification::Busy, reason),
+            Gate::Blocked(reason) => return plan.ended(Classification::Blocked, reason),
+        };
+        let name = change_set_name(&request.commit);
+        let existing = match status {
+            Some(_) => match our_change_sets(&client, &request.stack).await {
+                Ok(existing) => existing,
+                Err(reason) => return plan.failed(reason),
+            },
+            None => vec![],
+        };
+        // A newer commit already has a change set here (a late or replayed webhook): planning
+        // this one would put old code behind a button.
+        let mut relations = Vec::with_capacity(existing.len());
+        for other in &existing {
+            let relation = match commit_of(&other.name) {
+                Some(commit) if other.name != name => order(commit.to_owned()).await,
+                _ => Relation::Unrelated,
+            };
+            if relation == Relation::Newer && is_pending(other) {
+                return plan.ended(
+                    Classification::Superseded,
+                    format!(
+                        "a newer commit already has change set {}: nothing planned",
+                        other.name
+                    ),
+                );
+            }
+            relations.push(relation);
+        }
+        let mut template_url = None;
+        let created = match existing.iter().find(|other| other.name == name) {
+            Some(found) => {
+                plan.notes
+                    .push(format!("change set {name} already existed: reused"));
+                Created {
+                    arn: found.arn.clone().unwrap_or_else(|| name.clone()),
+                    drift_aware: change_set_type == ChangeSetType::Update,
+                }
+            }
+            None => {
+                if request.template.needs_s3() {
+                    match self.upload(request).await {
+                        Ok(url) => template_url = Some(url),
+                        Err(reason) => return plan.failed(reason),
+                    }
+                }
+                let created = self
+                    .create(
+                        &client,
+                        request,
+                        &name,
+                        &change_set_type,
+                        template_url.as_deref(),
+                    )
+                    .await;
+                match created {
+                    Ok((created, note)) => {
+                        plan.notes.extend(note);
+                        created
+                    }
+                    Err(ended) => return plan.ended(ended.0, ended.1),
+                }
+            }
+        };
+        let mut change_set = ChangeSetRef {
+            name: name.clone(),
+            arn: Some(created.arn.clone()),
+            stack_id: None,
+            change_set_type: change_set_type.as_str().to_owned(),
+            drift_aware: created.drift_aware,
+            executable: false,
+            template_url,
+        };
+        let description = match self
+            .wait_and_read(&client, &request.stack, &created.arn)
+            .await
+        {
+            Ok(description) => description,
+            Err(reason) => {
+                plan.change_set = Some(change_set);
+                return plan.failed(reason);
+            }
+        };
+        let assessment = classify(&description);
+        change_set.arn = description.change_set_id.clone().or(change_set.arn);
+        change_set.stack_id = description.stack_id.clone();
+        change_set.executable = description.is_executable();
+        if description.deployment_mode.as_deref() == Some("REVERT_DRIFT") {
+            change_set.drift_aware = true;
+        }
+        plan.change_set = Some(change_set);
+        plan.classification = assessment.classification;
+        plan.reason = assessment.reason;
+        plan.counts = assessment.counts;
+        plan.changes = assessment.changes;
+        plan.drift = assessment.drift;
+        match plan.classification {
+            Classification::NoChanges | Classification::Failed => {
+                // FAILED change sets count toward the stack's limit and are never executable.
+                let arn = arn_of(&plan);
+                if let Err(reason) = delete_change_set(&client, &request.stack, &arn).await {
+                    plan.notes
+                        .push(format!("could not delete the change set: {reason}"));
+                } else if let Some(change_set) = plan.change_set.as_mut() {
+                    change_set.executable = false;
+                }
+            }
+            _ => {
+                let older = existing
+                    .iter()
+                    .zip(&relations)
+                    .filter(|(other, relation)| **relation == Relation::Older && is_pending(other));
+                for (other, _) in older {
+                    let target = other.arn.as_deref().unwrap_or(&other.name);
+                    match delete_change_set(&client, &request.stack, target).await {
+                        Ok(()) => plan.superseded.push(other.name.clone()),
+                        Err(reason) => plan.notes.push(format!(
+                            "could not delete superseded {}: {reason}",
+                            other.name
+                        )),
+                    }
+                }
+            }
+        }
+        plan
+    }
+
+    /// CreateChangeSet, drift-aware for updates, falling back to a standard change set (with a
+    /// note) when the service refuses the mode. Errors end the stack's plan with a class.
+    async fn create(
+        &self,
+        client: &Client,
+        request: &StackRequest,
+        name: &str,
+        change_set_type: &ChangeSetType,
+        template_url: Option<&str>,
+    ) -> Result<(Created, Option<String>), (Classification, String)> {
+        let drift_aware = *change_set_type == ChangeSetType::Update;
+        let build = |revert_drift: bool| {
+            let mut call = client
+                .create_change_set()
+                .stack_name(&request.stack)
+                .change_set_name(name)
+                .change_set_type(change_set_type.clone())
+                .client_token(client_token(&request.stack, &request.commit))
+                .description(&request.description)
+                .set_capabilities(Some(
+                    request
+                        .capabilities
+                        .iter()
+                        .map(|c| SdkCapability::from(c.as_str()))
+                        .collect(),
+                ))
+                .set_parameters(Some(
+                    request
+                        .parameters
+                        .iter()
+                        .map(|(key, value)| {
+                            Parameter::builder()
+                                .parameter_key(key)
+                                .parameter_value(value)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .set_role_arn(request.role_arn.clone());
+            for (key, value) in &request.tags {
+                call = call.tags(Tag::builder().key(key).value(value).build());
+            }
+            call = match template_url {
+                Some(url) => call.template_url(url),
+                None => call.template_body(&request.template.body),
+            };
+            if revert_drift {
+                call = call.deployment_mode(DeploymentMode::RevertDrift);
+            }
+            call
+        };
+        let mut result = build(drift_aware).send().await;
+        let mut note = None;
+        let refused_mode = |message: &str| {
+            let lower = message.to_ascii_lowercase();
+            lower.contains("deploymentmode")
+                || lower.contains("revert_drift")
+                || lower.contains("drift")
+        };
+        if drift_aware
+            && let Err(err) = &result
+            && err.code() == Some("ValidationError")
+            && err.message().is_some_and(refused_mode)
+        {
+            note = Some(format!(
+                "drift-aware change set refused ({}): created a standard change set, which does not show drift",
+                err.message().unwrap_or_default()
+            ));
+            result = build(false).send().await;
+        }
+        let err = match result {
+            Ok(output) => {
+                let created = Created {
+                    arn: output.id.unwrap_or_else(|| name.to_owned()),
+                    drift_aware: drift_aware && note.is_none(),
+                };
+                return Ok((created, note));
+            }
+            Err(err) => err,
+        };
+        let message = err.message().unwrap_or_default().to_owned();
+        Err(match err.code().unwrap_or_default() {
+            "AlreadyExistsException" => {
+                // Planned by a concurrent run of the same commit: read that one.
+                let created = Created {
+                    arn: name.to_owned(),
+                    drift_aware: drift_aware && note.is_none(),
+                };
+                return Ok((
+                    created,
+                    Some(format!("change set {name} already existed: reused")),
+                ));
+            }
+            "InsufficientCapabilitiesException" => (
+                Classification::Failed,
+                format!("{message}: add `capabilities` to the stack in .cfn-chatops.yml"),
+            ),
+            "ValidationError" if message.contains("_IN_PROGRESS state") => {
+                (Classification::Busy, message)
+            }
+            "ValidationError" if message.contains("ROLLBACK_COMPLETE state") => {
+                (Classification::Blocked, message)
+            }
+            _ if message.is_empty() => (
+                Classification::Failed,
+                format!("CreateChangeSet: {}", DisplayErrorContext(&err)),
+            ),
+            _ => (Classification::Failed, message),
+        })
+    }
+
+    async fn upload(&self, request: &StackRequest) -> Result<String, String> {
+        let Some(bucket) = &self.bucket else {
+            return Err(format!(
+                "template is {} bytes, over CloudFormation's 51,200-byte TemplateBody limit: set CFN_CHATOPS_TEMPLATE_BUCKET so it can go through S3",
+                request.template.body.len()
+            ));
+        };
+        let key = format!(
+            "cfn-chatops/templates/{}/{}/{}.template",
+            request.commit, request.region, request.stack
+        );
+        bucket
+            .client
+            .put_object()
+            .bucket(&bucket.bucket)
+            .key(&key)
+            .body(request.template.body.clone().into_bytes().into())
+            .send()
+            .await
+            .map_err(|err| {
+                format!(
+                    "uploading the template to s3://{}/{key}: {}",
+                    bucket.bucket,
+                    DisplayErrorContext(err)
+                )
+            })?;
+        Ok(format!(
+            "https://{}.s3.{}.amazonaws.com/{key}",
+            bucket.bucket, request.region
+        ))
+    }
+
+    /// Polls with exponential backoff until the change set settles, then reads every page with
+    /// property values (and without them too, when CloudFormation warns they are incomplete).
+    async fn wait_and_read(
+        &self,
+        client: &Client,
+        stack: &str,
+        arn: &str,
+    ) -> Result<ChangeSetDescription, String> {
+        let deadline = tokio::time::Instant::now() + self.polling.timeout;
+        let mut delay = self.polling.first_delay;
+        loop {
+            let first = read_change_set(client, stack, arn, false, false).await?;
+            if first.is_settled() {
+                break;
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                return Err(format!(
+                    "timed out after {} s waiting for the change set (still {})",
+                    self.polling.timeout.as_secs(),
+                    first.status.as_deref().unwrap_or("unknown")
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.polling.max_delay);
+        }
+        let mut description = read_change_set(client, stack, arn, true, true).await?;
+        if description.has_incomplete_property_values() {
+            let mut complete = read_change_set(client, stack, arn, false, true).await?;
+            complete.enrich_from(&description);
+            complete.status_reason = description.status_reason.take();
+            description = complete;
+        }
+        Ok(description)
+    }
+}
+
+impl StackPlan {
+    fn failed(self, reason: String) -> StackPlan {
+        self.ended(Classification::Failed, reason)
+    }
+
+    fn ended(mut self, classification: Classification, reason: String) -> StackPlan {
+        self.classification = classification;
+        self.reason = Some(reason);
+        self
+    }
+}
+
+fn is_pending(change_set: &Existing) -> bool {
+    !matches!(
+        change_set.execution_status.as_deref(),
+        Some("EXECUTE_IN_PROGRESS" | "EXECUTE_COMPLETE" | "EXECUTE_FAILED" | "OBSOLETE")
+    )
+}
+
+/// The stack's status, or `None` when it does not exist.
+async fn stack_status(client: &Client, stack: &str) -> Result<Option<String>, String> {
+    match client.describe_stacks().stack_name(stack).send().await {
+        Ok(output) => Ok(output
+            .stacks()
+            .first()
+            .and_then(|stack| stack.stack_status())
+            .map(|status| status.as_str().to_owned())),
+        Err(err)
+            if err.code() == Some("ValidationError")
+                && err.message().is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(format!("DescribeStacks: {}", DisplayErrorContext(err))),
+    }
+}
+
+/// The bot's change sets on the stack (every page).
+async fn our_change_sets(client: &Client, stack: &str) -> Result<Vec<Existing>, String> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let output = client
+            .list_change_sets()
+            .stack_name(stack)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|err| format!("ListChangeSets: {}", DisplayErrorContext(err)))?;
+        found.extend(
+            output
+                .summaries()
+                .iter()
+                .filter(|summary| {
+                    summary
+                        .change_set_name()
+                        .is_some_and(|name| name.starts_with(CHANGE_SET_PREFIX))
+                })
+                .map(|summary: &ChangeSetSummary| Existing {
+                    name: summary.change_set_name().unwrap_or_default().to_owned(),
+                    arn: summary.change_set_id().map(str::to_owned),
+                    execution_status: summary.execution_status().map(|s| s.as_str().to_owned()),
+                }),
+        );
+        token = output.next_token;
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+async fn delete_change_set(client: &Client, stack: &str, change_set: &str) -> Result<(), String> {
+    client
+        .delete_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("DeleteChangeSet: {}", DisplayErrorContext(err)))
+}
+
+/// DescribeChangeSet; with `all_pages`, every page merged (status fields from the first).
+async fn read_change_set(
+    client: &Client,
+    stack: &str,
+    change_set: &str,
+    include_property_values: bool,
+    all_pages: bool,
+) -> Result<ChangeSetDescription, String> {
+    let mut description: Option<ChangeSetDescription> = None;
+    let mut token: Option<String> = None;
+    loop {
+        let output = client
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .include_property_values(include_property_values)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|err| format!("DescribeChangeSet: {}", DisplayErrorContext(err)))?;
+        let next = output.next_token().map(str::to_owned);
+        let page = description_of(&output);
+        match description.as_mut() {
+            None => description = Some(page),
+            Some(merged) => merged.changes.extend(page.changes),
+        }
+        // Stop on the last page, or on a repeated token.
+        if !all_pages || next.is_none() || next == token {
+            break;
+        }
+        token = next;
+    }
+    Ok(description.unwrap_or_default())
+}
+
+/// The SDK's DescribeChangeSet output in the classifier's terms.
+fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
+    let text = |value: Option<&str>| value.map(str::to_owned);
+    ChangeSetDescription {
+        change_set_id: text(output.change_set_id()),
+        change_set_name: text(output.change_set_name()),
+        stack_id: text(output.stack_id()),
+        status: output.status().map(|s| s.as_str().to_owned()),
+        status_reason: text(output.status_reason()),
+        execution_status: output.execution_status().map(|s| s.as_str().to_owned()),
+        stack_drift_status: output.stack_drift_status().map(|s| s.as_str().to_owned()),
+        deployment_mode: output.deployment_mode().map(|s| s.as_str().to_owned()),
+        changes: output
+            .changes()
+            .iter()
+            .map(|change| Change {
+                resource_change: change.resource_change().map(|resource| ResourceChange {
+                    action: resource.action().map(|a| a.as_str().to_owned()),
+                    logical_resource_id: text(resource.logical_resource_id()),
+                    physical_resource_id: text(resource.physical_resource_id()),
+                    resource_type: text(resource.resource_type()),
+                    replacement: resource.replacement().map(|r| r.as_str().to_owned()),
+                    policy_action: resource.policy_action().map(|p| p.as_str().to_owned()),
+                    resource_drift_status: resource
+                        .resource_drift_status()
+                        .map(|s| s.as_str().to_owned()),
+                    details: Some(
+                        resource
+                            .details()
+                            .iter()
+                            .map(|detail| Detail {
+                                target: detail.target().map(|target| Target {
+                                    attribute: target.attribute().map(|a| a.as_str().to_owned()),
+                                    name: text(target.name()),
+                                    requires_recreation: target
+                                        .requires_recreation()
+                                        .map(|r| r.as_str().to_owned()),
+                                    path: text(target.path()),
+                                    before_value: text(target.before_value()),
+                                    after_value: text(target.after_value()),
+                                    before_value_from: target
+                                        .before_value_from()
+                                        .map(|b| b.as_str().to_owned()),
+                                    drift: target.drift().map(|drift| TargetDrift {
+                                        previous_value: text(drift.previous_value()),
+                                        actual_value: text(drift.actual_value()),
+                                    }),
+                                }),
+                                evaluation: detail.evaluation().map(|e| e.as_str().to_owned()),
+                                change_source: detail
+                                    .change_source()
+                                    .map(|c| c.as_str().to_owned()),
+                                causing_entity: text(detail.causing_entity()),
+                            })
+                            .collect(),
+                    ),
+                }),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_state_gates_what_is_planned() {
+        assert_eq!(gate(None), Gate::Create);
+        assert_eq!(gate(Some("REVIEW_IN_PROGRESS")), Gate::Create);
+        for status in [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "IMPORT_COMPLETE",
+        ] {
+            assert_eq!(gate(Some(status)), Gate::Update, "{status}");
+        }
+        for status in [
+            "UPDATE_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            "DELETE_IN_PROGRESS",
+        ] {
+            assert!(matches!(gate(Some(status)), Gate::Busy(_)), "{status}");
+        }
+        for status in [
+            "ROLLBACK_COMPLETE",
+            "UPDATE_ROLLBACK_FAILED",
+            "ROLLBACK_FAILED",
+            "DELETE_FAILED",
+        ] {
+            assert!(matches!(gate(Some(status)), Gate::Blocked(_)), "{status}");
+        }
+        let Gate::Blocked(reason) = gate(Some("UPDATE_ROLLBACK_FAILED")) else {
+            unreachable!()
+        };
+        assert!(reason.contains("continue-update-rollback"));
+    }
+}

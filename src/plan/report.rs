@@ -1,0 +1,318 @@
+//! The plan report: what `cfn-chatops plan` found for each stack. One serde type, printed by
+//! `plan --output json`; Slack notifications and Backlog comments are rendered from it. Fields
+//! are only ever added (with defaults), never renamed: `version` changes if that ever breaks.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    pub version: u32,
+    pub project: Option<String>,
+    pub repository: Option<String>,
+    pub branch: String,
+    /// The pushed head: what was planned.
+    pub after: String,
+    /// The commit before the push, when the webhook named it.
+    pub before: Option<String>,
+    /// The commit the changes were computed against (`None`: the empty tree, a first commit).
+    pub base: Option<String>,
+    pub pr: Option<u64>,
+    /// One entry per stack the push touched, sorted by stack and region.
+    pub stacks: Vec<StackPlan>,
+    /// Stacks whose template or config entry went away: never deleted by the bot.
+    #[serde(default)]
+    pub left_in_place: Vec<LeftInPlace>,
+    /// Failures of the run itself (git, the config file), not of one stack.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackPlan {
+    pub stack: String,
+    pub region: String,
+    /// Template path in the repository.
+    pub template: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    pub classification: Classification,
+    /// Why it failed, is blocked or busy (CloudFormation's text verbatim where it gave one).
+    pub reason: Option<String>,
+    pub change_set: Option<ChangeSetRef>,
+    #[serde(default)]
+    pub counts: ActionCounts,
+    /// Every resource change, in CloudFormation's order.
+    #[serde(default)]
+    pub changes: Vec<ResourceChangeSummary>,
+    #[serde(default)]
+    pub drift: Vec<DriftedProperty>,
+    /// Older pending change sets of ours on this stack, deleted because this commit supersedes them.
+    #[serde(default)]
+    pub superseded: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// Nothing to change; the change set was deleted.
+    NoChanges,
+    /// A change set ready to execute.
+    Changes,
+    /// A change set ready to execute that also overwrites out-of-band changes.
+    Drift,
+    /// No usable change set; `reason` says why.
+    Failed,
+    /// The stack cannot be updated until a human acts (e.g. ROLLBACK_COMPLETE).
+    Blocked,
+    /// The stack is in the middle of an operation; nothing was created.
+    Busy,
+    /// A newer commit already has a pending change set on the stack (a late or replayed
+    /// webhook); nothing was created.
+    Superseded,
+}
+
+impl Classification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::NoChanges => "no_changes",
+            Classification::Changes => "changes",
+            Classification::Drift => "drift",
+            Classification::Failed => "failed",
+            Classification::Blocked => "blocked",
+            Classification::Busy => "busy",
+            Classification::Superseded => "superseded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSetRef {
+    pub name: String,
+    pub arn: Option<String>,
+    pub stack_id: Option<String>,
+    /// `CREATE` or `UPDATE`.
+    #[serde(rename = "type")]
+    pub change_set_type: String,
+    /// Created with `DeploymentMode=REVERT_DRIFT`.
+    pub drift_aware: bool,
+    /// `CREATE_COMPLETE` and `AVAILABLE`: the buttons can act on it.
+    pub executable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_url: Option<String>,
+}
+
+/// Resource changes per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionCounts {
+    pub add: u32,
+    pub modify: u32,
+    pub remove: u32,
+    pub import: u32,
+    pub dynamic: u32,
+    pub sync_with_actual: u32,
+}
+
+impl ActionCounts {
+    pub fn count(&mut self, action: &str) {
+        match action {
+            "Add" => self.add += 1,
+            "Modify" => self.modify += 1,
+            "Remove" => self.remove += 1,
+            "Import" => self.import += 1,
+            "Dynamic" => self.dynamic += 1,
+            "SyncWithActual" => self.sync_with_actual += 1,
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceChangeSummary {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: Option<String>,
+    /// Add, Modify, Remove, Import, Dynamic or SyncWithActual.
+    pub action: String,
+    /// `True`, `False` or `Conditional` for Modify.
+    pub replacement: Option<String>,
+    pub policy_action: Option<String>,
+    /// Why this change destroys something (removal, replacement and the properties forcing
+    /// it, a Delete policy action); `None` when it does not.
+    pub destructive: Option<String>,
+    pub drift_status: Option<String>,
+    #[serde(default)]
+    pub properties: Vec<PropertyChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyChange {
+    /// Properties, Tags, Metadata, …
+    pub attribute: String,
+    pub name: Option<String>,
+    pub requires_recreation: Option<String>,
+    pub change_source: Option<String>,
+    pub causing_entity: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftedProperty {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// MODIFIED or DELETED.
+    pub status: String,
+    pub property: Option<String>,
+    /// The live value the change set will overwrite.
+    pub actual: Option<String>,
+    /// The value of the previous deployment.
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftInPlace {
+    pub stack: String,
+    pub template: String,
+    pub reason: String,
+}
+
+impl PlanReport {
+    /// Every stack classified and the run itself sound: exit 0.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty()
+            && self
+                .stacks
+                .iter()
+                .all(|stack| stack.classification != Classification::Failed)
+    }
+
+    /// What made the run fail, one line each.
+    pub fn failures(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .cloned()
+            .chain(
+                self.stacks
+                    .iter()
+                    .filter(|stack| stack.classification == Classification::Failed)
+                    .map(|stack| {
+                        format!(
+                            "{} ({}): {}",
+                            stack.stack,
+                            stack.region,
+                            stack.reason.as_deref().unwrap_or("failed")
+                        )
+                    }),
+            )
+            .collect()
+    }
+
+    /// The report for people: one line per stack, then what needs attention.
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        let repository = match (&self.project, &self.repository) {
+            (Some(project), Some(repository)) => format!("{project}/{repository} "),
+            _ => String::new(),
+        };
+        let pr = self.pr.map(|pr| format!(" (PR #{pr})")).unwrap_or_default();
+        let base = self
+            .base
+            .as_deref()
+            .map_or("the empty tree".to_owned(), short);
+        let _ = writeln!(
+            text,
+            "{repository}{} @ {}{pr}, changes since {base}",
+            self.branch,
+            short(&self.after)
+        );
+        if self.stacks.is_empty() && self.left_in_place.is_empty() && self.errors.is_empty() {
+            let _ = writeln!(text, "  no stack touched");
+        }
+        for stack in &self.stacks {
+            let counts = &stack.counts;
+            let _ = write!(
+                text,
+                "  {:<28} {:<10} {:<11}",
+                stack.stack,
+                stack.region,
+                stack.classification.as_str()
+            );
+            match stack.classification {
+                Classification::Changes | Classification::Drift => {
+                    let _ = write!(
+                        text,
+                        " +{} ~{} -{}",
+                        counts.add, counts.modify, counts.remove
+                    );
+                    if let Some(change_set) = &stack.change_set {
+                        let _ =
+                            write!(text, "  {} {}", change_set.change_set_type, change_set.name);
+                    }
+                }
+                _ => {
+                    if let Some(reason) = &stack.reason {
+                        let _ = write!(text, " {reason}");
+                    }
+                }
+            }
+            text.push('\n');
+            if let Some(from) = &stack.renamed_from {
+                let _ = writeln!(text, "      renamed from {from}");
+            }
+            for change in stack.changes.iter().filter(|c| c.destructive.is_some()) {
+                let _ = writeln!(
+                    text,
+                    "      ! {} {} {}: {}",
+                    change.action,
+                    change.logical_id,
+                    change.resource_type,
+                    change.destructive.as_deref().unwrap_or_default()
+                );
+            }
+            for drift in &stack.drift {
+                let _ = writeln!(
+                    text,
+                    "      ≠ drift {} {} {}: actual {} previous {}",
+                    drift.status,
+                    drift.logical_id,
+                    drift.property.as_deref().unwrap_or("(resource)"),
+                    drift.actual.as_deref().unwrap_or("?"),
+                    drift.previous.as_deref().unwrap_or("?")
+                );
+            }
+            for superseded in &stack.superseded {
+                let _ = writeln!(text, "      superseded and deleted {superseded}");
+            }
+            for note in &stack.notes {
+                let _ = writeln!(text, "      note: {note}");
+            }
+        }
+        for left in &self.left_in_place {
+            let _ = writeln!(
+                text,
+                "  {:<28} left in place: {} ({})",
+                left.stack, left.reason, left.template
+            );
+        }
+        for error in &self.errors {
+            let _ = writeln!(text, "  error: {error}");
+        }
+        for note in &self.notes {
+            let _ = writeln!(text, "  note: {note}");
+        }
+        text
+    }
+}
+
+/// A commit's short form, as people read it.
+pub fn short(commit: &str) -> String {
+    commit.chars().take(7).collect()
+}
