@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per job. Every setting is a flag with a
 //! `CFN_CHATOPS_*` environment equivalent.
 
+mod plan;
 mod settings;
 
 use std::net::SocketAddr;
@@ -8,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use settings::IntakeArgs;
+pub use plan::PlanArgs;
+pub use settings::{IntakeArgs, LedgerArgs};
 
 use crate::host;
 use crate::logging::{self, LogFormat};
@@ -35,6 +37,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run as an AWS Lambda function (API Gateway HTTP API or function URL).
     Lambda(LambdaArgs),
+    /// Plan a pushed commit: drift-aware change sets for the stacks it touched.
+    Plan(PlanArgs),
 }
 
 #[derive(clap::Args)]
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
         match command {
             Command::Serve(args) => host::serve::run(args).await,
             Command::Lambda(args) => host::lambda::run(args).await,
+            Command::Plan(args) => plan::run(args).await,
         }
     });
     match result {

@@ -81,7 +81,9 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         if matches!(value.len(), 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(value.to_ascii_lowercase())
         } else {
-            Err(Failure::usage(format!("{flag} {value:?} is not a full commit id")))
+            Err(Failure::usage(format!(
+                "{flag} {value:?} is not a full commit id"
+            )))
         }
     };
     let after = commit(&args.after, "--after")?;
@@ -137,7 +139,8 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         Output::Text => print!("{}", report.to_text()),
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&report).map_err(|err| Failure::runtime(err.to_string()))?
+            serde_json::to_string_pretty(&report)
+                .map_err(|err| Failure::runtime(err.to_string()))?
         ),
     }
     if report.succeeded() {

@@ -358,3 +358,206 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
     }
     seen
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fixtures: documented AWS examples and synthetic ones from the API model (see the README
+    /// in tests/fixtures/cloudformation).
+    fn fixture(name: &str) -> ChangeSetDescription {
+        let path = format!(
+            "{}/tests/fixtures/cloudformation/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}"))
+    }
+
+    fn destructive(assessment: &Assessment) -> Vec<(&str, &str)> {
+        assessment
+            .changes
+            .iter()
+            .filter_map(|c| Some((c.logical_id.as_str(), c.destructive.as_deref()?)))
+            .collect()
+    }
+
+    #[test]
+    fn both_documented_no_change_reasons_mean_no_changes() {
+        for name in [
+            "synthetic-no-changes.json",
+            "synthetic-no-updates-transform.json",
+        ] {
+            let description = fixture(name);
+            assert!(description.is_settled() && !description.is_executable());
+            assert_eq!(
+                classify(&description).classification,
+                Classification::NoChanges,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_other_failure_is_failed_with_the_reason_verbatim() {
+        let assessment = classify(&fixture("synthetic-failed-template.json"));
+        assert_eq!(assessment.classification, Classification::Failed);
+        assert_eq!(
+            assessment.reason.as_deref(),
+            Some(
+                "Template format error: Unresolved resource dependencies [AlarmTopic] in the Resources block of the template"
+            )
+        );
+    }
+
+    #[test]
+    fn a_documented_executable_change_set_has_changes() {
+        let description = fixture("dcs-awscli-lambda-timeout.json");
+        assert!(description.is_executable());
+        let assessment = classify(&description);
+        assert_eq!(assessment.classification, Classification::Changes);
+        assert_eq!(assessment.counts.modify, 1);
+        assert!(destructive(&assessment).is_empty());
+        assert_eq!(
+            assessment.changes[0].properties[0].name.as_deref(),
+            Some("Timeout")
+        );
+    }
+
+    #[test]
+    fn replacement_names_the_properties_that_force_it() {
+        let assessment = classify(&fixture("dcs-replacement-true.json"));
+        assert_eq!(assessment.classification, Classification::Changes);
+        assert_eq!(
+            destructive(&assessment),
+            [(
+                "MyEC2Instance",
+                "replaced (forced by KeyName, InstanceType)"
+            )]
+        );
+        // Six details, two per property (Dynamic and Static ParameterReference): deduplicated
+        // on attribute, name, source and entity.
+        let properties = &assessment.changes[0].properties;
+        assert_eq!(properties.len(), 6);
+        assert_eq!(
+            properties
+                .iter()
+                .filter(|p| p.name.as_deref() == Some("KeyName"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn additions_and_removals_are_counted_and_removals_are_destructive() {
+        let assessment = classify(&fixture("dcs-add-remove.json"));
+        assert_eq!((assessment.counts.add, assessment.counts.remove), (2, 1));
+        let removed: Vec<_> = destructive(&assessment)
+            .into_iter()
+            .map(|(_, why)| why)
+            .collect();
+        assert_eq!(removed, ["removed"]);
+    }
+
+    #[test]
+    fn parameter_changes_and_direct_modifications_are_not_destructive() {
+        for name in ["dcs-parameter-change.json", "dcs-direct-modification.json"] {
+            let assessment = classify(&fixture(name));
+            assert_eq!(assessment.classification, Classification::Changes, "{name}");
+            assert!(destructive(&assessment).is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn policy_actions_and_conditional_replacements_are_destructive() {
+        let assessment = classify(&fixture("synthetic-destructive.json"));
+        assert_eq!(
+            destructive(&assessment),
+            [
+                (
+                    "OldBucket",
+                    "removed; physical resource deleted (PolicyAction Delete)"
+                ),
+                ("Logs", "removed"),
+                (
+                    "Table",
+                    "may be replaced (forced by KeySchema); physical resource deleted (PolicyAction ReplaceAndDelete)"
+                ),
+            ]
+        );
+        assert_eq!(assessment.counts.add, 1);
+    }
+
+    #[test]
+    fn drift_aware_change_sets_show_actual_and_previous_values() {
+        let description = fixture("synthetic-drift-aware.json");
+        let assessment = classify(&description);
+        assert_eq!(assessment.classification, Classification::Drift);
+        assert_eq!(assessment.counts.sync_with_actual, 1);
+        let drift: Vec<_> = assessment
+            .drift
+            .iter()
+            .map(|d| {
+                (
+                    d.logical_id.as_str(),
+                    d.status.as_str(),
+                    d.property.as_deref(),
+                    d.actual.as_deref(),
+                    d.previous.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            drift,
+            [
+                (
+                    "WorkerFunction",
+                    "MODIFIED",
+                    Some("Timeout"),
+                    Some("45"),
+                    Some("30")
+                ),
+                (
+                    "WorkerFunction",
+                    "MODIFIED",
+                    Some("MemorySize"),
+                    Some("256"),
+                    Some("128")
+                ),
+                ("WorkerAlarm", "DELETED", None, None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_change_sets_parse_and_the_child_is_not_executable() {
+        let root = fixture("dcs-nested-root.json");
+        assert!(root.is_executable());
+        let child = fixture("dcs-nested-child.json");
+        assert!(!child.is_executable());
+        assert_eq!(classify(&child).classification, Classification::Changes);
+    }
+
+    #[test]
+    fn a_warned_description_is_completed_without_property_values_and_enriched() {
+        let with_values = fixture("synthetic-warn-incomplete.json");
+        assert!(with_values.has_incomplete_property_values());
+        let mut complete: ChangeSetDescription = serde_json::from_value(serde_json::json!({
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Changes": [
+                {"ResourceChange": {"Action": "Modify", "LogicalResourceId": "WorkerFunction", "ResourceType": "AWS::Lambda::Function", "Replacement": "False"}},
+                {"ResourceChange": {"Action": "Modify", "LogicalResourceId": "WorkerQueue", "ResourceType": "AWS::SQS::Queue", "Replacement": "False"}}
+            ]
+        }))
+        .unwrap();
+        complete.enrich_from(&with_values);
+        let assessment = classify(&complete);
+        assert_eq!(assessment.counts.modify, 2, "the dropped change is back");
+        let queue = &assessment.changes[1].properties[0];
+        assert_eq!(
+            (queue.before.as_deref(), queue.after.as_deref()),
+            (Some("30"), Some("90"))
+        );
+    }
+}

@@ -562,10 +562,13 @@ async fn our_change_sets(client: &Client, stack: &str) -> Result<Vec<Existing>, 
             output
                 .summaries()
                 .iter()
+                // The stack filter is CloudFormation's job, but an emulator (moto) lists
+                // every stack's change sets: never act on another stack's.
                 .filter(|summary| {
-                    summary
-                        .change_set_name()
-                        .is_some_and(|name| name.starts_with(CHANGE_SET_PREFIX))
+                    summary.stack_name() == Some(stack)
+                        && summary
+                            .change_set_name()
+                            .is_some_and(|name| name.starts_with(CHANGE_SET_PREFIX))
                 })
                 .map(|summary: &ChangeSetSummary| Existing {
                     name: summary.change_set_name().unwrap_or_default().to_owned(),

@@ -1,5 +1,7 @@
 //! A recording proxy in front of moto. moto keeps no record of some request fields (CodeBuild's
-//! environment overrides), so tests assert on the requests the bot actually sent.
+//! environment overrides), so tests assert on the requests the bot actually sent. It can also
+//! answer chosen operations itself, to reproduce what moto cannot (throttling, refusals, stack
+//! states).
 
 use std::sync::{Arc, Mutex};
 
@@ -9,17 +11,30 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-/// One request the bot sent, as AWS's JSON protocols name it (`X-Amz-Target`).
+/// One request the bot sent: its operation (`X-Amz-Target` for JSON protocols, `Action` for
+/// the query protocol) and its body as JSON (a query body becomes an object of its fields).
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub target: String,
     pub body: Value,
 }
 
+/// A canned answer for the next `times` calls of an operation.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub operation: String,
+    pub times: usize,
+    pub status: u16,
+    pub body: String,
+    /// Only requests whose body contains all of these texts.
+    pub when_body_contains: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Recorder {
     pub endpoint: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    faults: Arc<Mutex<Vec<Fault>>>,
 }
 
 #[derive(Clone)]
@@ -27,22 +42,41 @@ struct Forward {
     upstream: String,
     client: reqwest::Client,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    faults: Arc<Mutex<Vec<Fault>>>,
+}
+
+/// CloudFormation's (query protocol) error body.
+pub fn query_error(code: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>0e1f2a3b-fault</RequestId></ErrorResponse>"
+    )
 }
 
 impl Recorder {
     /// Starts on a free loopback port; it stops with the test's runtime.
     pub async fn start(upstream: &str) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(Mutex::new(Vec::new()));
         let forward = Forward {
             upstream: upstream.to_owned(),
             client: reqwest::Client::new(),
             requests: Arc::clone(&requests),
+            faults: Arc::clone(&faults),
         };
         let app = axum::Router::new().fallback(relay).with_state(forward);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { endpoint, requests }
+        Self {
+            endpoint,
+            requests,
+            faults,
+        }
+    }
+
+    /// Answers the next matching calls with `fault` instead of forwarding them.
+    pub fn inject(&self, fault: Fault) {
+        self.faults.lock().unwrap().push(fault);
     }
 
     /// Every recorded request whose target ends with `operation`, e.g. `StartBuild`.
@@ -60,16 +94,64 @@ impl Recorder {
 async fn relay(State(forward): State<Forward>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    let target = parts
+    let query: Option<Vec<(String, String)>> = parts
         .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .get("content-type")
+        .is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        })
+        .then(|| serde_urlencoded::from_bytes(&body).unwrap_or_default());
+    let target = match &query {
+        Some(fields) => fields
+            .iter()
+            .find(|(name, _)| name == "Action")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default(),
+        None => parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let recorded = match query {
+        Some(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value)))
+                .collect(),
+        ),
+        None => serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
     forward.requests.lock().unwrap().push(Recorded {
-        target,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        target: target.clone(),
+        body: recorded,
     });
+    let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let canned = {
+        let mut faults = forward.faults.lock().unwrap();
+        let found = faults.iter_mut().find(|fault| {
+            fault.operation == operation
+                && fault.times > 0
+                && fault
+                    .when_body_contains
+                    .iter()
+                    .all(|needle| text.contains(needle.as_str()))
+        });
+        found.map(|fault| {
+            fault.times -= 1;
+            (fault.status, fault.body.clone())
+        })
+    };
+    if let Some((status, body)) = canned {
+        return Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .body(Body::from(body))
+            .unwrap();
+    }
     let url = format!(
         "{}{}",
         forward.upstream,

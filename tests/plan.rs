@@ -1,0 +1,973 @@
+//! `cfn-chatops plan` end to end: real git repositories, the real binary, moto behind a
+//! recording proxy, and the real AWS CLI where a human's action is shown (execute).
+
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use cfn_chatops::plan::report::{Classification, PlanReport, StackPlan};
+use serde_json::Value;
+
+use support::moto::{moto, python};
+use support::proxy::{Fault, Recorder, query_error};
+use support::{aws, unique};
+
+/// moto behind a recording proxy, a ledger table and a git repository.
+struct World {
+    recorder: Recorder,
+    aws: SdkConfig,
+    table: String,
+    repo: tempfile::TempDir,
+    extra_env: Vec<(String, String)>,
+}
+
+/// One run of `cfn-chatops plan`.
+struct Planned {
+    code: Option<i32>,
+    report: PlanReport,
+    stderr: String,
+}
+
+impl Planned {
+    fn stack(&self, name: &str) -> &StackPlan {
+        self.report
+            .stacks
+            .iter()
+            .find(|stack| stack.stack == name)
+            .unwrap_or_else(|| panic!("no plan for {name}: {:#?}", self.report))
+    }
+}
+
+impl World {
+    async fn start() -> World {
+        let recorder = Recorder::start(&moto().endpoint).await;
+        let aws = aws::config(&moto().endpoint).await;
+        let table = unique("ledger");
+        aws::create_ledger(&aws, &table).await;
+        let repo = tempfile::tempdir().unwrap();
+        git(repo.path(), &["init", "-q", "-b", "main"]);
+        World {
+            recorder,
+            aws,
+            table,
+            repo,
+            extra_env: vec![],
+        }
+    }
+
+    /// Writes (`Some`) or deletes (`None`) files and commits; returns the commit.
+    fn commit(&self, files: &[(&str, Option<&str>)], message: &str) -> String {
+        for (path, content) in files {
+            let full = self.repo.path().join(path);
+            match content {
+                Some(content) => {
+                    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                    std::fs::write(&full, content).unwrap();
+                }
+                None => std::fs::remove_file(&full).unwrap(),
+            }
+        }
+        git(self.repo.path(), &["add", "-A"]);
+        git(
+            self.repo.path(),
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        git(self.repo.path(), &["rev-parse", "HEAD"])
+    }
+
+    async fn plan(&self, args: &[&str]) -> Planned {
+        let mut env = aws::env(&self.recorder.endpoint);
+        env.push(("CFN_CHATOPS_LEDGER_TABLE".into(), self.table.clone()));
+        env.extend(self.extra_env.iter().cloned());
+        let output = tokio::process::Command::from(support::bot::command(
+            &[
+                &[
+                    "plan",
+                    "--repo",
+                    self.repo.path().to_str().unwrap(),
+                    "--output",
+                    "json",
+                ],
+                args,
+            ]
+            .concat(),
+            &env,
+        ))
+        .output()
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let report = serde_json::from_str(&stdout)
+            .unwrap_or_else(|err| panic!("report on stdout ({err}): {stdout}\nstderr: {stderr}"));
+        Planned {
+            code: output.status.code(),
+            report,
+            stderr,
+        }
+    }
+
+    fn requests(&self, operation: &str) -> Vec<Value> {
+        self.recorder
+            .requests(operation)
+            .into_iter()
+            .map(|r| r.body)
+            .collect()
+    }
+
+    fn creates_for(&self, stack: &str) -> Vec<Value> {
+        self.requests("CreateChangeSet")
+            .into_iter()
+            .filter(|body| body["StackName"] == stack)
+            .collect()
+    }
+
+    async fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.aws)
+    }
+
+    async fn stack_status(&self, stack: &str) -> Option<String> {
+        let client = self.cloudformation().await;
+        let output = client
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .ok()?;
+        output
+            .stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_owned())
+    }
+
+    /// The bot's change sets on the stack that could still be executed.
+    async fn our_change_sets(&self, stack: &str) -> Vec<String> {
+        let client = self.cloudformation().await;
+        client
+            .list_change_sets()
+            .stack_name(stack)
+            .send()
+            .await
+            .map(|output| {
+                output
+                    .summaries()
+                    .iter()
+                    // moto lists every stack's change sets, whatever StackName says.
+                    .filter(|s| s.stack_name() == Some(stack))
+                    .filter(|s| {
+                        s.execution_status().is_none_or(|e| {
+                            e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE"
+                        })
+                    })
+                    .filter_map(|s| s.change_set_name().map(str::to_owned))
+                    .filter(|name| name.starts_with("cfn-chatops-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn ledger_record(&self, region: &str, stack: &str, name: &str) -> Option<Value> {
+        let items = aws::ledger_items(&self.aws, &self.table).await;
+        items
+            .into_iter()
+            .find(|item| {
+                item.get("pk") == Some(&AttributeValue::S(format!("stack#{region}/{stack}")))
+                    && item.get("sk") == Some(&AttributeValue::S(format!("changeset#{name}")))
+            })
+            .map(|item| {
+                Value::Object(
+                    item.into_iter()
+                        .map(|(k, v)| {
+                            let v = match v {
+                                AttributeValue::S(s) | AttributeValue::N(s) => Value::String(s),
+                                other => Value::String(format!("{other:?}")),
+                            };
+                            (k, v)
+                        })
+                        .collect(),
+                )
+            })
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Aiko Tanaka")
+        .env("GIT_AUTHOR_EMAIL", "aiko@example.com")
+        .env("GIT_COMMITTER_NAME", "Aiko Tanaka")
+        .env("GIT_COMMITTER_EMAIL", "aiko@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A template of `topics` SNS topics, with CloudFormation tags, and a description.
+fn template(description: &str, topics: usize) -> String {
+    let mut text = format!(
+        "AWSTemplateFormatVersion: '2010-09-09'\nDescription: {description}\nParameters:\n  Env:\n    Type: String\n    Default: dev\nResources:\n"
+    );
+    for index in 0..topics {
+        text.push_str(&format!(
+            "  Topic{index}:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Sub '${{AWS::StackName}}-{index}-${{Env}}'\n"
+        ));
+    }
+    text.push_str("Outputs:\n  First:\n    Value: !Ref Topic0\n");
+    text
+}
+
+/// The real AWS CLI (from requirements-dev.txt) against moto: how a human's click runs.
+fn aws_cli(args: &[&str]) -> String {
+    let output = std::process::Command::new(python())
+        .args([
+            "-m",
+            "awscli",
+            "--endpoint-url",
+            &moto().endpoint,
+            "--region",
+            aws::REGION,
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_template_gets_a_create_change_set_and_a_modified_one_a_drift_aware_update() {
+    let world = World::start().await;
+    let stack = unique("alarms");
+    let path = format!("stacks/{stack}.yaml");
+    let first = world.commit(&[("README.md", Some("templates\n"))], "Initial commit");
+    let added = world.commit(&[(&path, Some(&template("Alarms", 2)))], "Add alarms stack");
+
+    let planned = world
+        .plan(&["--before", &first, "--after", &added, "--pr", "57"])
+        .await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.classification, Classification::Changes);
+    assert_eq!(plan.counts.add, 2);
+    let change_set = plan.change_set.as_ref().unwrap();
+    assert_eq!(change_set.change_set_type, "CREATE");
+    assert_eq!(change_set.name, format!("cfn-chatops-{added}"));
+    assert!(change_set.executable && !change_set.drift_aware);
+    assert!(
+        planned
+            .stderr
+            .contains(&format!("plan: {stack} (us-east-1): changes +2 ~0 -0")),
+        "{}",
+        planned.stderr
+    );
+
+    let create = &world.creates_for(&stack)[0];
+    assert_eq!(create["ChangeSetType"], "CREATE");
+    assert_eq!(create["ClientToken"], format!("{stack}-{added}"));
+    assert!(
+        create["Description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("PR #57 commit {}", &added[..7]))
+    );
+    assert!(
+        create.get("DeploymentMode").is_none(),
+        "REVERT_DRIFT is for updates only"
+    );
+    assert!(
+        create
+            .get("TemplateBody")
+            .is_some_and(|body| body.as_str().unwrap().contains("!Sub"))
+    );
+
+    let record = world
+        .ledger_record("us-east-1", &stack, &change_set.name)
+        .await
+        .expect("ledger record");
+    assert_eq!(record["status"], "pending");
+    assert_eq!(record["commit"], added.as_str());
+    assert_eq!(record["pr"], "57");
+    assert_eq!(record["arn"], change_set.arn.as_deref().unwrap());
+
+    // A human presses Execute (the seed's DEPLOYED): the real AWS CLI runs the change set.
+    aws_cli(&[
+        "cloudformation",
+        "execute-change-set",
+        "--change-set-name",
+        change_set.arn.as_deref().unwrap(),
+    ]);
+    assert_eq!(
+        world.stack_status(&stack).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+
+    let modified = world.commit(&[(&path, Some(&template("Alarms v2", 3)))], "Third topic");
+    let planned = world
+        .plan(&["--before", &added, "--after", &modified])
+        .await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.classification, Classification::Changes);
+    let change_set = plan.change_set.as_ref().unwrap();
+    assert_eq!(change_set.change_set_type, "UPDATE");
+    assert!(change_set.drift_aware);
+    let update = world.creates_for(&stack).pop().unwrap();
+    assert_eq!(update["ChangeSetType"], "UPDATE");
+    assert_eq!(update["DeploymentMode"], "REVERT_DRIFT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_template_is_reported_and_the_stack_left_in_place() {
+    let world = World::start().await;
+    let stack = unique("queue");
+    let path = format!("{stack}.yaml");
+    let first = world.commit(&[(&path, Some(&template("Queue", 1)))], "Add");
+    let planned = world.plan(&["--after", &first]).await;
+    let arn = planned
+        .stack(&stack)
+        .change_set
+        .as_ref()
+        .unwrap()
+        .arn
+        .clone()
+        .unwrap();
+    aws_cli(&[
+        "cloudformation",
+        "execute-change-set",
+        "--change-set-name",
+        &arn,
+    ]);
+
+    let deleted = world.commit(&[(&path, None)], "Remove the queue");
+    let planned = world.plan(&["--before", &first, "--after", &deleted]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert!(planned.report.stacks.is_empty());
+    let left = &planned.report.left_in_place;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].stack, stack);
+    assert_eq!(
+        left[0].reason,
+        "template deleted: delete the stack deliberately"
+    );
+    assert_eq!(
+        world.stack_status(&stack).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert!(world.requests("DeleteStack").is_empty());
+    assert_eq!(world.creates_for(&stack).len(), 1, "nothing planned for it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_template_backs_two_configured_stacks_with_parameters_files_and_triggers() {
+    let world = World::start().await;
+    let (staging, prod) = (unique("app-staging"), unique("app-prod"));
+    let config = format!(
+        "stacks:\n  - name: {staging}\n    template: stacks/app.yaml\n    parameters_file: params/staging.json\n    tags: {{team: infra}}\n  - name: {prod}\n    template: stacks/app.yaml\n    parameters_file: params/prod.yaml\n    parameters: {{Env: production}}\n    when_modified: [\"lambda/**\"]\n"
+    );
+    let first = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            ("stacks/app.yaml", Some(&template("App", 1))),
+            (
+                "params/staging.json",
+                Some(r#"[{"ParameterKey": "Env", "ParameterValue": "staging"}]"#),
+            ),
+            ("params/prod.yaml", Some("Env: prod\n")),
+        ],
+        "App stacks",
+    );
+    let planned = world.plan(&["--after", &first]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert_eq!(planned.report.stacks.len(), 2);
+    let staging_create = &world.creates_for(&staging)[0];
+    assert_eq!(staging_create["Parameters.member.1.ParameterKey"], "Env");
+    assert_eq!(
+        staging_create["Parameters.member.1.ParameterValue"],
+        "staging"
+    );
+    assert_eq!(staging_create["Tags.member.1.Key"], "team");
+    // Inline parameters override the parameters file.
+    assert_eq!(
+        world.creates_for(&prod)[0]["Parameters.member.1.ParameterValue"],
+        "production"
+    );
+
+    // Only the stack whose parameters file changed is planned.
+    let params = world.commit(
+        &[(
+            "params/staging.json",
+            Some(r#"[{"ParameterKey": "Env", "ParameterValue": "staging2"}]"#),
+        )],
+        "Staging parameter",
+    );
+    let planned = world.plan(&["--before", &first, "--after", &params]).await;
+    let names: Vec<_> = planned
+        .report
+        .stacks
+        .iter()
+        .map(|s| s.stack.clone())
+        .collect();
+    assert_eq!(names, [staging.clone()]);
+
+    // Code under lambda/ triggers the stack that watches it.
+    let code = world.commit(
+        &[("lambda/worker/main.py", Some("print('hi')\n"))],
+        "Worker code",
+    );
+    let planned = world.plan(&["--before", &params, "--after", &code]).await;
+    let names: Vec<_> = planned
+        .report
+        .stacks
+        .iter()
+        .map(|s| s.stack.clone())
+        .collect();
+    assert_eq!(names, [prod.clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_over_51200_bytes_goes_through_s3_or_fails_without_a_bucket() {
+    let mut world = World::start().await;
+    let stack = unique("big");
+    let big = template("Big", 520);
+    assert!(big.len() > 51_200, "{}", big.len());
+    let commit = world.commit(&[(&format!("{stack}.yaml"), Some(&big))], "Big stack");
+
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(1));
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.classification, Classification::Failed);
+    assert!(
+        plan.reason
+            .as_deref()
+            .unwrap()
+            .contains("set CFN_CHATOPS_TEMPLATE_BUCKET"),
+        "{:?}",
+        plan.reason
+    );
+    assert!(world.creates_for(&stack).is_empty());
+    assert!(
+        planned
+            .stderr
+            .contains(&format!("plan failed: {stack} (us-east-1): template is")),
+        "{}",
+        planned.stderr
+    );
+
+    let bucket = unique("templates");
+    aws_cli(&["s3api", "create-bucket", "--bucket", &bucket]);
+    world
+        .extra_env
+        .push(("CFN_CHATOPS_TEMPLATE_BUCKET".into(), bucket.clone()));
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.counts.add, 520);
+    let key = format!("cfn-chatops/templates/{commit}/us-east-1/{stack}.template");
+    let url = format!("https://{bucket}.s3.us-east-1.amazonaws.com/{key}");
+    assert_eq!(
+        plan.change_set.as_ref().unwrap().template_url.as_deref(),
+        Some(url.as_str())
+    );
+    let create = &world.creates_for(&stack)[0];
+    assert_eq!(create["TemplateURL"], url);
+    assert!(create.get("TemplateBody").is_none());
+    let object = aws_cli(&["s3api", "head-object", "--bucket", &bucket, "--key", &key]);
+    assert!(
+        object.contains(&format!("\"ContentLength\": {}", big.len())),
+        "{object}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_commit_planned_twice_has_one_change_set_and_a_newer_one_supersedes_it() {
+    let world = World::start().await;
+    let stack = unique("app");
+    let path = format!("{stack}.yaml");
+    let first = world.commit(&[(&path, Some(&template("App", 1)))], "Add app");
+    let created = world.plan(&["--after", &first]).await;
+    let arn = created
+        .stack(&stack)
+        .change_set
+        .as_ref()
+        .unwrap()
+        .arn
+        .clone()
+        .unwrap();
+    aws_cli(&[
+        "cloudformation",
+        "execute-change-set",
+        "--change-set-name",
+        &arn,
+    ]);
+
+    let second = world.commit(&[(&path, Some(&template("App 2", 2)))], "Second topic");
+    let once = world.plan(&["--before", &first, "--after", &second]).await;
+    let again = world.plan(&["--before", &first, "--after", &second]).await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(
+        world.creates_for(&stack).len(),
+        2,
+        "one create for each commit"
+    );
+    assert_eq!(
+        world.our_change_sets(&stack).await,
+        [format!("cfn-chatops-{second}")]
+    );
+    assert_eq!(
+        again.stack(&stack).change_set.as_ref().unwrap().arn,
+        once.stack(&stack).change_set.as_ref().unwrap().arn
+    );
+    assert!(again.stack(&stack).notes[0].ends_with("already existed: reused"));
+
+    let third = world.commit(&[(&path, Some(&template("App 3", 3)))], "Third topic");
+    let newer = world.plan(&["--before", &second, "--after", &third]).await;
+    let plan = newer.stack(&stack);
+    assert_eq!(plan.superseded, [format!("cfn-chatops-{second}")]);
+    assert_eq!(
+        world.our_change_sets(&stack).await,
+        [format!("cfn-chatops-{third}")]
+    );
+    let old = world
+        .ledger_record("us-east-1", &stack, &format!("cfn-chatops-{second}"))
+        .await
+        .unwrap();
+    assert_eq!(old["status"], "superseded");
+    assert_eq!(old["superseded_by"], third.as_str());
+
+    // The older commit's webhook replayed late: nothing is created, the newer plan stands.
+    let late = world.plan(&["--before", &first, "--after", &second]).await;
+    assert_eq!(late.code, Some(0), "{}", late.stderr);
+    assert_eq!(
+        late.stack(&stack).classification,
+        Classification::Superseded
+    );
+    assert_eq!(
+        world.our_change_sets(&stack).await,
+        [format!("cfn-chatops-{third}")]
+    );
+    assert_eq!(world.creates_for(&stack).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_stacks_in_one_push_are_all_classified_concurrently() {
+    let world = World::start().await;
+    let prefix = unique("fleet");
+    let files: Vec<(String, String)> = (0..20)
+        .map(|index| {
+            (
+                format!("stacks/{prefix}-{index}.yaml"),
+                template("Fleet", 1 + index % 3),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+        .collect();
+    let commit = world.commit(&refs, "Twenty stacks");
+    let started = Instant::now();
+    let planned = world
+        .plan(&["--after", &commit, "--templates-path", "stacks"])
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert_eq!(planned.report.stacks.len(), 20);
+    assert!(
+        planned
+            .report
+            .stacks
+            .iter()
+            .all(|s| s.classification == Classification::Changes)
+    );
+    assert_eq!(
+        planned
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("plan: "))
+            .count(),
+        20
+    );
+    // Sorted by stack name in the report, whatever order they settled in.
+    let names: Vec<_> = planned
+        .report
+        .stacks
+        .iter()
+        .map(|s| s.stack.clone())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    eprintln!("20 stacks planned in {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_config_entry_or_an_invalid_template_fails_alone_and_the_rest_are_planned() {
+    let world = World::start().await;
+    let (good, broken, misnamed) = (unique("good"), unique("broken"), unique("other"));
+    let config = format!(
+        "stacks:\n  - name: {good}\n    template: stacks/good.yaml\n  - name: {broken}\n    template: stacks/broken.yaml\n  - name: {misnamed}_x\n    template: stacks/good.yaml\n"
+    );
+    let commit = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            ("stacks/good.yaml", Some(&template("Good", 1))),
+            (
+                "stacks/broken.yaml",
+                Some("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n   Properties: {}\n"),
+            ),
+        ],
+        "Three stacks",
+    );
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(1));
+    assert_eq!(planned.stack(&good).classification, Classification::Changes);
+    let broken_plan = planned.stack(&broken);
+    assert_eq!(broken_plan.classification, Classification::Failed);
+    assert!(
+        broken_plan
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("stacks/broken.yaml:5: "),
+        "{:?}",
+        broken_plan.reason
+    );
+    let misnamed_plan = planned.stack(&format!("{misnamed}_x"));
+    assert!(
+        misnamed_plan
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with(".cfn-chatops.yml:6: stack "),
+        "{:?}",
+        misnamed_plan.reason
+    );
+    assert!(world.creates_for(&broken).is_empty());
+    assert!(world.creates_for(&format!("{misnamed}_x")).is_empty());
+    assert_eq!(world.creates_for(&good).len(), 1);
+    assert!(
+        planned.stderr.contains("plan failed: "),
+        "{}",
+        planned.stderr
+    );
+    assert!(
+        planned.stderr.contains("stacks/broken.yaml:5"),
+        "{}",
+        planned.stderr
+    );
+
+    // A config file that does not parse plans nothing, and says where.
+    let typo = world.commit(
+        &[(
+            ".cfn-chatops.yml",
+            Some("stacks:\n  - name: x\n    templat: a.yaml\n"),
+        )],
+        "Typo",
+    );
+    let planned = world.plan(&["--before", &commit, "--after", &typo]).await;
+    assert_eq!(planned.code, Some(1));
+    assert!(planned.report.stacks.is_empty());
+    assert!(
+        planned.report.errors[0].starts_with(".cfn-chatops.yml:3: "),
+        "{:?}",
+        planned.report.errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_and_a_refused_drift_mode_falls_back_with_a_note() {
+    let world = World::start().await;
+    let stack = unique("retry");
+    let path = format!("{stack}.yaml");
+    let first = world.commit(&[(&path, Some(&template("Retry", 1)))], "Add");
+    world.recorder.inject(Fault {
+        operation: "CreateChangeSet".into(),
+        times: 2,
+        status: 400,
+        body: query_error("Throttling", "Rate exceeded"),
+        when_body_contains: vec![format!("StackName={stack}")],
+    });
+    let planned = world.plan(&["--after", &first]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert_eq!(
+        planned.stack(&stack).classification,
+        Classification::Changes
+    );
+    assert_eq!(
+        world.creates_for(&stack).len(),
+        3,
+        "two throttled, then through"
+    );
+    let arn = planned
+        .stack(&stack)
+        .change_set
+        .as_ref()
+        .unwrap()
+        .arn
+        .clone()
+        .unwrap();
+    aws_cli(&[
+        "cloudformation",
+        "execute-change-set",
+        "--change-set-name",
+        &arn,
+    ]);
+
+    let second = world.commit(&[(&path, Some(&template("Retry 2", 2)))], "Change");
+    world.recorder.inject(Fault {
+        operation: "CreateChangeSet".into(),
+        times: 1,
+        status: 400,
+        body: query_error(
+            "ValidationError",
+            "DeploymentMode REVERT_DRIFT is not supported for this stack",
+        ),
+        when_body_contains: vec!["REVERT_DRIFT".into()],
+    });
+    let planned = world.plan(&["--before", &first, "--after", &second]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.classification, Classification::Changes);
+    assert!(!plan.change_set.as_ref().unwrap().drift_aware);
+    assert!(
+        plan.notes[0].starts_with(
+            "drift-aware change set refused (DeploymentMode REVERT_DRIFT is not supported"
+        ),
+        "{:?}",
+        plan.notes
+    );
+    let creates = world.creates_for(&stack);
+    assert_eq!(creates[creates.len() - 2]["DeploymentMode"], "REVERT_DRIFT");
+    assert!(creates[creates.len() - 1].get("DeploymentMode").is_none());
+}
+
+/// DescribeStacks answering with a given status, in the query protocol's XML.
+fn stack_in(stack: &str, status: &str) -> String {
+    format!(
+        "<DescribeStacksResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeStacksResult><Stacks><member><StackName>{stack}</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/0f2b4c10</StackId><CreationTime>2026-03-04T05:00:00Z</CreationTime><StackStatus>{status}</StackStatus></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></DescribeStacksResponse>"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_and_blocked_stacks_get_no_change_set_and_say_why() {
+    let world = World::start().await;
+    let (busy, blocked) = (unique("busy"), unique("blocked"));
+    let commit = world.commit(
+        &[
+            (&format!("{busy}.yaml"), Some(&template("Busy", 1))),
+            (&format!("{blocked}.yaml"), Some(&template("Blocked", 1))),
+        ],
+        "Two stacks",
+    );
+    for (stack, status) in [
+        (&busy, "UPDATE_IN_PROGRESS"),
+        (&blocked, "ROLLBACK_COMPLETE"),
+    ] {
+        world.recorder.inject(Fault {
+            operation: "DescribeStacks".into(),
+            times: 1,
+            status: 200,
+            body: stack_in(stack, status),
+            when_body_contains: vec![format!("StackName={stack}")],
+        });
+    }
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(
+        planned.code,
+        Some(0),
+        "busy and blocked are classifications: {}",
+        planned.stderr
+    );
+    let busy_plan = planned.stack(&busy);
+    assert_eq!(busy_plan.classification, Classification::Busy);
+    assert!(
+        busy_plan
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("stack is UPDATE_IN_PROGRESS")
+    );
+    let blocked_plan = planned.stack(&blocked);
+    assert_eq!(blocked_plan.classification, Classification::Blocked);
+    assert!(
+        blocked_plan
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("delete the stack")
+    );
+    assert!(world.creates_for(&busy).is_empty() && world.creates_for(&blocked).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_unknown_diffs_from_the_parent_of_the_oldest_pushed_revision() {
+    let world = World::start().await;
+    let (one, two) = (unique("one"), unique("two"));
+    let base = world.commit(&[("README.md", Some("x\n"))], "Base");
+    let oldest = world.commit(
+        &[(&format!("{one}.yaml"), Some(&template("One", 1)))],
+        "First pushed",
+    );
+    let head = world.commit(
+        &[(&format!("{two}.yaml"), Some(&template("Two", 1)))],
+        "Second pushed",
+    );
+    // The seed's HEAD~1..HEAD would only see the second stack.
+    let planned = world
+        .plan(&["--after", &head, "--first-revision", &oldest])
+        .await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert_eq!(planned.report.base.as_deref(), Some(base.as_str()));
+    assert_eq!(planned.report.stacks.len(), 2);
+    assert!(planned.report.notes[0].contains("the parent of the oldest pushed revision"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_exit_2_with_a_reason_and_touch_nothing() {
+    let world = World::start().await;
+    let commit = world.commit(&[("x.yaml", Some(&template("X", 1)))], "X");
+    for (args, reason) in [
+        (
+            vec!["--after", "HEAD"],
+            "--after \"HEAD\" is not a full commit id",
+        ),
+        (
+            vec!["--after", &commit, "--before", "abc"],
+            "--before \"abc\" is not a full commit id",
+        ),
+        (
+            vec!["--after", &commit, "--concurrency", "0"],
+            "--concurrency",
+        ),
+    ] {
+        let mut env = aws::env(&world.recorder.endpoint);
+        env.push(("CFN_CHATOPS_LEDGER_TABLE".into(), world.table.clone()));
+        let output = support::bot::command(
+            &[
+                &["plan", "--repo", world.repo.path().to_str().unwrap()],
+                args.as_slice(),
+            ]
+            .concat(),
+            &env,
+        )
+        .output()
+        .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(reason),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // A commit the repository does not have: the run fails and names it.
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let planned = world.plan(&["--after", missing]).await;
+    assert_eq!(planned.code, Some(1));
+    assert!(
+        planned.report.errors[0].contains(missing),
+        "{:?}",
+        planned.report.errors
+    );
+    assert!(world.requests("CreateChangeSet").is_empty());
+}
+
+/// A first page of DescribeChangeSet, as CloudFormation's XML, with one extra resource.
+fn change_set_page(stack: &str, status_reason: Option<&str>, next_token: Option<&str>) -> String {
+    format!(
+        "<DescribeChangeSetResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeChangeSetResult><ChangeSetName>page</ChangeSetName><StackName>{stack}</StackName><Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus>{}<Changes><member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>FromFirstPage</LogicalResourceId><ResourceType>AWS::SNS::Topic</ResourceType></ResourceChange></member></Changes>{}</DescribeChangeSetResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></DescribeChangeSetResponse>",
+        status_reason
+            .map(|r| format!("<StatusReason>{r}</StatusReason>"))
+            .unwrap_or_default(),
+        next_token
+            .map(|t| format!("<NextToken>{t}</NextToken>"))
+            .unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_read_and_a_warned_read_is_redone_without_property_values() {
+    let world = World::start().await;
+    let (paged, warned) = (unique("paged"), unique("warned"));
+    let commit = world.commit(
+        &[
+            (&format!("{paged}.yaml"), Some(&template("Paged", 1))),
+            (&format!("{warned}.yaml"), Some(&template("Warned", 1))),
+        ],
+        "Two stacks",
+    );
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 1,
+        status: 200,
+        body: change_set_page(&paged, None, Some("page-2")),
+        when_body_contains: vec![
+            "IncludePropertyValues=true".into(),
+            format!("StackName={paged}"),
+        ],
+    });
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 1,
+        status: 200,
+        body: change_set_page(
+            &warned,
+            Some("[WARN] --include-property-values option can return incomplete ChangeSet data because: Logical Id: Topic0, failed property validation"),
+            None,
+        ),
+        when_body_contains: vec!["IncludePropertyValues=true".into(), format!("StackName={warned}")],
+    });
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+
+    // Page 1 (canned) and page 2 (moto's) merged.
+    let ids: Vec<_> = planned
+        .stack(&paged)
+        .changes
+        .iter()
+        .map(|c| c.logical_id.clone())
+        .collect();
+    assert_eq!(ids, ["FromFirstPage", "Topic0"]);
+    let second_page = world
+        .requests("DescribeChangeSet")
+        .into_iter()
+        .any(|body| body["StackName"] == paged.as_str() && body["NextToken"] == "page-2");
+    assert!(second_page, "page 2 asked for with the token");
+
+    // The warned read is replaced by a complete read without property values.
+    let ids: Vec<_> = planned
+        .stack(&warned)
+        .changes
+        .iter()
+        .map(|c| c.logical_id.clone())
+        .collect();
+    assert_eq!(ids, ["Topic0"]);
+    let reads: Vec<_> = world
+        .requests("DescribeChangeSet")
+        .into_iter()
+        .filter(|body| body["StackName"] == warned.as_str())
+        .map(|body| {
+            body["IncludePropertyValues"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(reads.last().map(String::as_str), Some("false"));
+    assert!(reads.iter().any(|value| value == "true"));
+}
