@@ -423,7 +423,7 @@ async fn one_template_backs_two_configured_stacks_with_parameters_files_and_trig
         .iter()
         .map(|s| s.stack.clone())
         .collect();
-    assert_eq!(names, [staging.clone()]);
+    assert_eq!(names, vec![staging.clone()]);
 
     // Code under lambda/ triggers the stack that watches it.
     let code = world.commit(
@@ -437,7 +437,7 @@ async fn one_template_backs_two_configured_stacks_with_parameters_files_and_trig
         .iter()
         .map(|s| s.stack.clone())
         .collect();
-    assert_eq!(names, [prod.clone()]);
+    assert_eq!(names, vec![prod.clone()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
