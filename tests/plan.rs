@@ -971,3 +971,190 @@ async fn every_page_is_read_and_a_warned_read_is_redone_without_property_values(
     assert_eq!(reads.last().map(String::as_str), Some("false"));
     assert!(reads.iter().any(|value| value == "true"));
 }
+
+/// A settled DescribeChangeSet answer with no changes, in CloudFormation's XML.
+fn settled(stack: &str, status: &str, reason: &str) -> String {
+    format!(
+        "<DescribeChangeSetResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeChangeSetResult><StackName>{stack}</StackName><Status>{status}</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>{reason}</StatusReason><Changes/></DescribeChangeSetResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></DescribeChangeSetResponse>"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_change_and_failed_change_sets_are_deleted_and_recorded() {
+    let world = World::start().await;
+    let (same, bad) = (unique("same"), unique("bad"));
+    let commit = world.commit(
+        &[
+            (&format!("{same}.yaml"), Some(&template("Same", 1))),
+            (&format!("{bad}.yaml"), Some(&template("Bad", 1))),
+        ],
+        "Two stacks",
+    );
+    // moto answers CREATE_COMPLETE where CloudFormation fails: the documented answers instead.
+    for (stack, reason) in [
+        (
+            &same,
+            "The submitted information didn't contain changes. Submit different information to create a change set.",
+        ),
+        (
+            &bad,
+            "Template error: instance of Fn::GetAtt references undefined resource Queue",
+        ),
+    ] {
+        world.recorder.inject(Fault {
+            operation: "DescribeChangeSet".into(),
+            times: 3,
+            status: 200,
+            body: settled(stack, "FAILED", reason),
+            when_body_contains: vec![format!("StackName={stack}")],
+        });
+    }
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(1), "a failed stack fails the run");
+    assert_eq!(
+        planned.stack(&same).classification,
+        Classification::NoChanges
+    );
+    let failed = planned.stack(&bad);
+    assert_eq!(failed.classification, Classification::Failed);
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("Template error: instance of Fn::GetAtt references undefined resource Queue")
+    );
+    for stack in [&same, &bad] {
+        let deletes: Vec<_> = world
+            .requests("DeleteChangeSet")
+            .into_iter()
+            .filter(|body| body["StackName"] == stack.as_str())
+            .collect();
+        assert_eq!(deletes.len(), 1, "{stack}: deleted");
+        let change_set = planned.stack(stack).change_set.as_ref().unwrap();
+        assert!(!change_set.executable);
+        let record = world
+            .ledger_record("us-east-1", stack, &change_set.name)
+            .await
+            .unwrap();
+        let expected = if stack == &same {
+            "no_changes"
+        } else {
+            "failed"
+        };
+        assert_eq!(record["status"], expected);
+    }
+    assert!(
+        planned
+            .stderr
+            .contains(&format!("plan failed: {bad} (us-east-1): Template error")),
+        "{}",
+        planned.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_has_a_deadline_and_capabilities_are_requested_and_explained() {
+    let world = World::start().await;
+    let (slow, iam, named) = (unique("slow"), unique("iam"), unique("named"));
+    let role = |name: &str| {
+        format!(
+            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {{}}\n{name}"
+        )
+    };
+    let commit = world.commit(
+        &[
+            (&format!("{slow}.yaml"), Some(&template("Slow", 1))),
+            (&format!("{iam}.yaml"), Some(&role(""))),
+            (
+                &format!("{named}.yaml"),
+                Some(&role("      RoleName: worker\n")),
+            ),
+        ],
+        "Three stacks",
+    );
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 100,
+        status: 200,
+        body: settled(&slow, "CREATE_IN_PROGRESS", "creating"),
+        when_body_contains: vec![format!("StackName={slow}")],
+    });
+    world.recorder.inject(Fault {
+        operation: "CreateChangeSet".into(),
+        times: 1,
+        status: 400,
+        body: query_error(
+            "InsufficientCapabilitiesException",
+            "Requires capabilities : [CAPABILITY_NAMED_IAM]",
+        ),
+        when_body_contains: vec![format!("StackName={named}")],
+    });
+    let started = Instant::now();
+    let planned = world.plan(&["--after", &commit, "--timeout", "3"]).await;
+    assert!(started.elapsed().as_secs() < 30);
+    let slow_plan = planned.stack(&slow);
+    assert_eq!(slow_plan.classification, Classification::Failed);
+    assert!(
+        slow_plan.reason.as_deref().unwrap().starts_with(
+            "timed out after 3 s waiting for the change set (still CREATE_IN_PROGRESS)"
+        ),
+        "{:?}",
+        slow_plan.reason
+    );
+    let polls = world
+        .requests("DescribeChangeSet")
+        .into_iter()
+        .filter(|body| body["StackName"] == slow.as_str())
+        .count();
+    assert!(
+        (2..=4).contains(&polls),
+        "backoff, not a busy loop: {polls} polls"
+    );
+
+    assert_eq!(
+        world.creates_for(&iam)[0]["Capabilities.member.1"],
+        "CAPABILITY_IAM"
+    );
+    assert_eq!(
+        world.creates_for(&named)[0]["Capabilities.member.1"],
+        "CAPABILITY_NAMED_IAM"
+    );
+    let named_plan = planned.stack(&named);
+    assert_eq!(
+        named_plan.reason.as_deref(),
+        Some(
+            "Requires capabilities : [CAPABILITY_NAMED_IAM]: add `capabilities` to the stack in .cfn-chatops.yml"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_template_is_planned_under_its_new_name_and_the_old_stack_is_left() {
+    let world = World::start().await;
+    let (old, new) = (unique("old"), unique("new"));
+    let first = world.commit(
+        &[(&format!("stacks/{old}.yaml"), Some(&template("Old", 1)))],
+        "Add",
+    );
+    git(
+        world.repo.path(),
+        &[
+            "mv",
+            &format!("stacks/{old}.yaml"),
+            &format!("stacks/{new}.yaml"),
+        ],
+    );
+    let renamed = world.commit(&[], "Rename");
+    let planned = world.plan(&["--before", &first, "--after", &renamed]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let plan = planned.stack(&new);
+    assert_eq!(
+        plan.renamed_from.as_deref(),
+        Some(format!("stacks/{old}.yaml").as_str())
+    );
+    assert_eq!(plan.classification, Classification::Changes);
+    assert_eq!(planned.report.left_in_place[0].stack, old);
+    assert!(
+        planned.report.left_in_place[0]
+            .reason
+            .starts_with("template renamed to")
+    );
+}
