@@ -190,19 +190,20 @@ def main(binary):
             say(f"POST {label}", f"-> {status} {answer or '(no body)'}")
         print()
 
-        items = aws(endpoint, "dynamodb", "scan", "--table-name", TABLE)["Items"]
-        for item in items:
-            fields = {name: next(iter(value.values())) for name, value in item.items()}
-            say("ledger item", f"{fields['pk']}  state={fields['state']} runner={fields['runner']}")
-
         finished = bot.wait_for({"local plan finished", "local plan failed"})
-        print()
         say("plan (local runner)")
         for entry in bot.entries:
             if entry.get("target") == "cfn_chatops::plan" or entry.get("message", "").startswith("local plan"):
                 print(f"  {entry.get('stream', '')[:6]:<7}{entry.get('message')}")
         if finished is None:
             print("  (the plan did not finish within 60 s)")
+        print()
+
+        items = aws(endpoint, "dynamodb", "scan", "--table-name", TABLE)["Items"]
+        for item in sorted(items, key=lambda item: item["pk"]["S"]):
+            fields = {name: next(iter(value.values())) for name, value in item.items()}
+            state = fields.get("state") or fields.get("status") or fields.get("kind")
+            say("ledger item", f"{fields['pk'][:90]}  {fields['sk']}  {state}")
         print("\nDone: everything above ran on this machine; stopping moto and the bot.")
     except KeyboardInterrupt:
         print("\ninterrupted: stopping moto and the bot", file=sys.stderr)
