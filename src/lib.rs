@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod backlog;
 pub mod cli;
+pub mod commit;
 pub mod host;
 pub mod intake;
 pub mod ledger;

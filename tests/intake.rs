@@ -16,7 +16,7 @@ use support::bot::{self, Bot};
 use support::lambda_api::{LambdaApi, http_api_event};
 use support::moto::moto;
 use support::proxy::Recorder;
-use support::{SECRET, aws, fixture, unique};
+use support::{SECRET, aws, fixture, git, unique};
 
 const HEAD: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
 const JSON: &str = "application/json";
@@ -902,24 +902,6 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_the_secret()
         !help.contains(SECRET),
         "the secret's value is shown by --help"
     );
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Aiko Tanaka")
-        .env("GIT_AUTHOR_EMAIL", "aiko@example.com")
-        .env("GIT_COMMITTER_NAME", "Aiko Tanaka")
-        .env("GIT_COMMITTER_EMAIL", "aiko@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -13,7 +12,7 @@ use serde_json::Value;
 
 use support::moto::{moto, python};
 use support::proxy::{Fault, Recorder, query_error};
-use support::{aws, unique};
+use support::{aws, git, unique};
 
 /// moto behind a recording proxy, a ledger table and a git repository.
 struct World {
@@ -110,6 +109,21 @@ impl World {
         }
     }
 
+    /// Runs the stack's planned change set as a human's click would: the real AWS CLI.
+    fn execute(&self, planned: &Planned, stack: &str) {
+        let change_set = planned
+            .stack(stack)
+            .change_set
+            .as_ref()
+            .expect("a change set");
+        aws_cli(&[
+            "cloudformation",
+            "execute-change-set",
+            "--change-set-name",
+            change_set.arn.as_deref().expect("its ARN"),
+        ]);
+    }
+
     fn requests(&self, operation: &str) -> Vec<Value> {
         self.recorder
             .requests(operation)
@@ -194,24 +208,6 @@ impl World {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Aiko Tanaka")
-        .env("GIT_AUTHOR_EMAIL", "aiko@example.com")
-        .env("GIT_COMMITTER_NAME", "Aiko Tanaka")
-        .env("GIT_COMMITTER_EMAIL", "aiko@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 /// A template of `topics` SNS topics, with CloudFormation tags, and a description.
 fn template(description: &str, topics: usize) -> String {
     let mut text = format!(
@@ -255,8 +251,26 @@ async fn a_new_template_gets_a_create_change_set_and_a_modified_one_a_drift_awar
     let world = World::start().await;
     let stack = unique("alarms");
     let path = format!("stacks/{stack}.yaml");
-    let first = world.commit(&[("README.md", Some("templates\n"))], "Initial commit");
-    let added = world.commit(&[(&path, Some(&template("Alarms", 2)))], "Add alarms stack");
+    // Data files are not templates, whatever their names would make as stacks.
+    let first = world.commit(
+        &[
+            ("README.md", Some("templates\n")),
+            ("tsconfig.build.json", Some("{\"compilerOptions\": {}}")),
+            ("a/config.json", Some("{\"a\": 1}")),
+        ],
+        "Initial commit",
+    );
+    let added = world.commit(
+        &[
+            (&path, Some(&template("Alarms", 2))),
+            (
+                "tsconfig.build.json",
+                Some("{\"compilerOptions\": {\"strict\": true}}"),
+            ),
+            ("b/config.json", Some("{\"b\": 2}")),
+        ],
+        "Add alarms stack",
+    );
 
     let planned = world
         .plan(&["--before", &first, "--after", &added, "--pr", "57"])
@@ -306,12 +320,7 @@ async fn a_new_template_gets_a_create_change_set_and_a_modified_one_a_drift_awar
     assert_eq!(record["arn"], change_set.arn.as_deref().unwrap());
 
     // A human presses Execute (the seed's DEPLOYED): the real AWS CLI runs the change set.
-    aws_cli(&[
-        "cloudformation",
-        "execute-change-set",
-        "--change-set-name",
-        change_set.arn.as_deref().unwrap(),
-    ]);
+    world.execute(&planned, &stack);
     assert_eq!(
         world.stack_status(&stack).await.as_deref(),
         Some("CREATE_COMPLETE")
@@ -339,20 +348,7 @@ async fn a_deleted_template_is_reported_and_the_stack_left_in_place() {
     let path = format!("{stack}.yaml");
     let first = world.commit(&[(&path, Some(&template("Queue", 1)))], "Add");
     let planned = world.plan(&["--after", &first]).await;
-    let arn = planned
-        .stack(&stack)
-        .change_set
-        .as_ref()
-        .unwrap()
-        .arn
-        .clone()
-        .unwrap();
-    aws_cli(&[
-        "cloudformation",
-        "execute-change-set",
-        "--change-set-name",
-        &arn,
-    ]);
+    world.execute(&planned, &stack);
 
     let deleted = world.commit(&[(&path, None)], "Remove the queue");
     let planned = world.plan(&["--before", &first, "--after", &deleted]).await;
@@ -501,20 +497,7 @@ async fn the_same_commit_planned_twice_has_one_change_set_and_a_newer_one_supers
     let path = format!("{stack}.yaml");
     let first = world.commit(&[(&path, Some(&template("App", 1)))], "Add app");
     let created = world.plan(&["--after", &first]).await;
-    let arn = created
-        .stack(&stack)
-        .change_set
-        .as_ref()
-        .unwrap()
-        .arn
-        .clone()
-        .unwrap();
-    aws_cli(&[
-        "cloudformation",
-        "execute-change-set",
-        "--change-set-name",
-        &arn,
-    ]);
+    world.execute(&created, &stack);
 
     let second = world.commit(&[(&path, Some(&template("App 2", 2)))], "Second topic");
     let once = world.plan(&["--before", &first, "--after", &second]).await;
@@ -667,8 +650,10 @@ async fn a_bad_config_entry_or_an_invalid_template_fails_alone_and_the_rest_are_
         planned.stderr
     );
     assert!(
-        planned.stderr.contains("stacks/broken.yaml:5"),
-        "{}",
+        planned.stderr.contains(&format!(
+            "plan: {broken} (us-east-1): failed stacks/broken.yaml:5"
+        )),
+        "a progress line for a stack that failed before any AWS call: {}",
         planned.stderr
     );
 
@@ -714,20 +699,7 @@ async fn throttling_is_retried_and_a_refused_drift_mode_falls_back_with_a_note()
         3,
         "two throttled, then through"
     );
-    let arn = planned
-        .stack(&stack)
-        .change_set
-        .as_ref()
-        .unwrap()
-        .arn
-        .clone()
-        .unwrap();
-    aws_cli(&[
-        "cloudformation",
-        "execute-change-set",
-        "--change-set-name",
-        &arn,
-    ]);
+    world.execute(&planned, &stack);
 
     let second = world.commit(&[(&path, Some(&template("Retry 2", 2)))], "Change");
     world.recorder.inject(Fault {
@@ -1156,5 +1128,141 @@ async fn a_renamed_template_is_planned_under_its_new_name_and_the_old_stack_is_l
         planned.report.left_in_place[0]
             .reason
             .starts_with("template renamed to")
+    );
+}
+
+const EMPTY_LIST: &str = "<ListChangeSetsResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><ListChangeSetsResult><Summaries/></ListChangeSetsResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></ListChangeSetsResponse>";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_or_concurrent_run_of_the_same_commit_converges_on_one_change_set() {
+    let world = World::start().await;
+    let stack = unique("converge");
+    let path = format!("{stack}.yaml");
+    let first = world.commit(&[(&path, Some(&template("One", 1)))], "Add");
+    let planned = world.plan(&["--after", &first]).await;
+    world.execute(&planned, &stack);
+    let second = world.commit(&[(&path, Some(&template("Two", 2)))], "Change");
+
+    // A run that died right after CreateChangeSet: the change set exists, nothing recorded.
+    let name = format!("cfn-chatops-{second}");
+    let body = template("Two", 2);
+    aws_cli(&[
+        "cloudformation",
+        "create-change-set",
+        "--stack-name",
+        &stack,
+        "--change-set-name",
+        &name,
+        "--change-set-type",
+        "UPDATE",
+        "--template-body",
+        &body,
+    ]);
+    let rerun = world.plan(&["--before", &first, "--after", &second]).await;
+    assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
+    assert!(rerun.stack(&stack).notes[0].ends_with("already existed: reused"));
+    assert_eq!(world.our_change_sets(&stack).await, vec![name.clone()]);
+    let record = world
+        .ledger_record("us-east-1", &stack, &name)
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "pending");
+
+    // A concurrent run created it between our listing and our create: AlreadyExists means
+    // "already planned", not an error.
+    world.recorder.inject(Fault {
+        operation: "ListChangeSets".into(),
+        times: 1,
+        status: 200,
+        body: EMPTY_LIST.into(),
+        when_body_contains: vec![format!("StackName={stack}")],
+    });
+    world.recorder.inject(Fault {
+        operation: "CreateChangeSet".into(),
+        times: 1,
+        status: 400,
+        body: query_error(
+            "AlreadyExistsException",
+            &format!("ChangeSet {name} already exists"),
+        ),
+        when_body_contains: vec![format!("StackName={stack}")],
+    });
+    let raced = world.plan(&["--before", &first, "--after", &second]).await;
+    assert_eq!(raced.code, Some(0), "{}", raced.stderr);
+    let plan = raced.stack(&stack);
+    assert_eq!(plan.classification, Classification::Changes);
+    assert!(
+        plan.notes[0].ends_with("already existed: reused"),
+        "{:?}",
+        plan.notes
+    );
+    assert_eq!(world.our_change_sets(&stack).await, [name]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_for_two_commits_leave_only_the_newer_change_set() {
+    let world = World::start().await;
+    let stack = unique("race");
+    let path = format!("{stack}.yaml");
+    let first = world.commit(&[(&path, Some(&template("One", 1)))], "Add");
+    let planned = world.plan(&["--after", &first]).await;
+    world.execute(&planned, &stack);
+    let older = world.commit(&[(&path, Some(&template("Two", 2)))], "Two");
+    let newer = world.commit(&[(&path, Some(&template("Three", 3)))], "Three");
+    let (older_args, newer_args) = (
+        ["--before", &first, "--after", &older],
+        ["--before", &older, "--after", &newer],
+    );
+    let (a, b) = tokio::join!(world.plan(&older_args), world.plan(&newer_args));
+    assert_eq!(
+        (a.code, b.code),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        a.stderr,
+        b.stderr
+    );
+    assert_eq!(
+        world.our_change_sets(&stack).await,
+        [format!("cfn-chatops-{newer}")]
+    );
+    // Whichever finished first: the older run saw the newer change set, or the newer run
+    // superseded the older one.
+    let older_name = format!("cfn-chatops-{older}");
+    assert!(
+        a.stack(&stack).classification == Classification::Superseded
+            || b.stack(&stack).superseded.contains(&older_name),
+        "{:#?}\n{:#?}",
+        a.report,
+        b.report
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_change_plan_still_supersedes_the_older_change_set() {
+    let world = World::start().await;
+    let stack = unique("revert");
+    let path = format!("{stack}.yaml");
+    let first = world.commit(&[(&path, Some(&template("One", 1)))], "Add");
+    let planned = world.plan(&["--after", &first]).await;
+    world.execute(&planned, &stack);
+    let change = world.commit(&[(&path, Some(&template("Two", 2)))], "Change");
+    world.plan(&["--before", &first, "--after", &change]).await;
+    // The next commit puts the template back: CloudFormation finds nothing to change.
+    let revert = world.commit(&[(&path, Some(&template("One", 1)))], "Revert");
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 3,
+        status: 200,
+        body: settled(&stack, "FAILED", "The submitted information didn't contain changes. Submit different information to create a change set."),
+        when_body_contains: vec![format!("StackName={stack}"), format!("cfn-chatops-{revert}")],
+    });
+    let planned = world.plan(&["--before", &change, "--after", &revert]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.classification, Classification::NoChanges);
+    assert_eq!(plan.superseded, [format!("cfn-chatops-{change}")]);
+    assert!(
+        world.our_change_sets(&stack).await.is_empty(),
+        "no button can deploy the old code"
     );
 }

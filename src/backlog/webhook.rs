@@ -9,6 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::commit::is_full_commit_id;
 use crate::intake::trigger::{Ignored, Push, Revision};
 
 /// What a well-formed delivery asks for.
@@ -419,7 +420,7 @@ fn git_ref(value: &str, field: &str) -> Result<String, WebhookError> {
 
 /// A full commit id: 40 hex digits (SHA-1) or 64 (SHA-256 repositories). Lower-cased.
 fn commit_id(value: &str, field: &str) -> Result<String, WebhookError> {
-    if matches!(value.len(), 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if is_full_commit_id(value) {
         Ok(value.to_ascii_lowercase())
     } else {
         Err(malformed(format!("{field}: not a full commit id")))

@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 use super::{Failure, LedgerArgs};
 use crate::aws;
+use crate::commit::is_full_commit_id;
 use crate::intake::runner::env;
 use crate::plan::cloudformation::{CloudFormation, Polling, TemplateBucket};
 use crate::plan::{self as planning, PlanInputs, Planner};
@@ -78,7 +79,7 @@ pub enum Output {
 
 pub async fn run(args: PlanArgs) -> Result<(), Failure> {
     let commit = |value: &str, flag: &str| {
-        if matches!(value.len(), 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if is_full_commit_id(value) {
             Ok(value.to_ascii_lowercase())
         } else {
             Err(Failure::usage(format!(
@@ -124,6 +125,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
     let bucket = args.template_bucket.map(|bucket| TemplateBucket {
         client: aws_sdk_s3::Client::new(&sdk),
         bucket,
+        region: inputs.default_region.clone(),
     });
     let polling = Polling {
         timeout: Duration::from_secs(args.timeout),
@@ -131,7 +133,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
     };
     let planner = Arc::new(Planner {
         cloudformation: CloudFormation::new(sdk.clone(), bucket, polling),
-        ledger: Some(args.ledger.ledger(&sdk)),
+        ledger: args.ledger.ledger(&sdk),
         concurrency: usize::from(args.concurrency),
     });
     let report = planning::run(&inputs, planner).await;

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -246,28 +247,49 @@ impl Ledger {
             ("name", s(&record.name)),
             ("expires_at", expires_at),
         ];
-        let put = |item: Vec<(&str, AttributeValue)>| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(
-                    item.into_iter()
-                        .map(|(name, value)| (name.to_owned(), value))
-                        .collect(),
-                ))
-                .build()
+        let put = |item: Vec<(&str, AttributeValue)>, condition: Option<&str>| {
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(
+                item.into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect(),
+            ));
+            if let Some(condition) = condition {
+                put = put
+                    .condition_expression(condition)
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":no_changes", s("no_changes"))
+                    .expression_attribute_values(":failed", s("failed"));
+            }
+            put.build()
                 .map(|put| TransactWriteItem::builder().put(put).build())
         };
-        let items = [put(item), put(pointer)]
+        // A re-run of the plan may refresh a record, but never undo what happened since
+        // (executed, superseded, discarded: written by the outcome handler or a newer plan).
+        let refreshable = "attribute_not_exists(pk) OR #status IN (:pending, :no_changes, :failed)";
+        let items = [put(item, Some(refreshable)), put(pointer, None)]
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| self.error(err))?;
-        self.client
+        let result = self
+            .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
-            .await
-            .map_err(|err| self.error(err))?;
-        Ok(())
+            .await;
+        match result.map_err(|err| err.into_service_error()) {
+            Ok(_) => Ok(()),
+            // The record has moved on: keep it as it is (the pointer exists from the first run).
+            Err(TransactWriteItemsError::TransactionCanceledException(canceled))
+                if canceled
+                    .cancellation_reasons()
+                    .iter()
+                    .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(self.error(err)),
+        }
     }
 
     /// Marks an older change set of the stack as superseded by `by_commit`.
@@ -279,23 +301,34 @@ impl Ledger {
         by_commit: &str,
     ) -> Result<(), LedgerError> {
         let now = epoch_seconds(SystemTime::now());
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(stack_pk(region, stack)))
             .key("sk", s(change_set_sk(name)))
+            // Only a change set this bot recorded: an unknown one gets no orphan record.
+            .condition_expression("attribute_exists(pk)")
             .update_expression(
-                "SET #status = :superseded, superseded_by = :commit, updated_at = :now, expires_at = if_not_exists(expires_at, :expires)",
+                "SET #status = :superseded, superseded_by = :commit, updated_at = :now",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":superseded", s("superseded"))
             .expression_attribute_values(":commit", s(by_commit))
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":expires", n(now + CHANGE_SET_TTL.as_secs()))
             .send()
-            .await
-            .map_err(|err| self.error(err))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(self.error(err)),
+        }
     }
 
     /// Forgets a claim whose dispatch failed, so that Backlog's retry can dispatch it.

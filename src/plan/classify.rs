@@ -141,6 +141,8 @@ pub struct Assessment {
     pub drift: Vec<DriftedProperty>,
     /// StatusReason for a failure, verbatim.
     pub reason: Option<String>,
+    /// Things a reviewer should know that the counts do not say.
+    pub notes: Vec<String>,
 }
 
 /// Classifies a settled change set.
@@ -157,6 +159,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
             changes: vec![],
             drift: vec![],
             reason: description.status_reason.clone(),
+            notes: vec![],
         };
     }
     if description.status.as_deref() != Some("CREATE_COMPLETE") {
@@ -171,6 +174,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
                     description.status.as_deref().unwrap_or("an unknown status")
                 )
             })),
+            notes: vec![],
         };
     }
     let mut counts = ActionCounts::default();
@@ -181,9 +185,29 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
         changes.push(summarise(resource));
         drift.extend(drifted_properties(resource));
     }
-    let drifted = !drift.is_empty();
+    let mut notes = Vec::new();
+    // CloudFormation's stack-level verdict counts even when no resource row shows it.
+    let stack_drifted = description.stack_drift_status.as_deref() == Some("DRIFTED");
+    if stack_drifted && drift.is_empty() {
+        notes.push(
+            "CloudFormation reports the stack DRIFTED, though no resource change shows the drift"
+                .into(),
+        );
+    }
+    if changes.is_empty() {
+        notes.push(
+            "no resource changes: only outputs, parameters or CloudFormation's own records change"
+                .into(),
+        );
+    }
+    if description.has_incomplete_property_values() {
+        notes.push(
+            "CloudFormation could not give every property value; changes were re-read without them"
+                .into(),
+        );
+    }
     Assessment {
-        classification: if drifted {
+        classification: if stack_drifted || !drift.is_empty() {
             Classification::Drift
         } else {
             Classification::Changes
@@ -192,6 +216,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
         changes,
         drift,
         reason: None,
+        notes,
     }
 }
 
@@ -213,7 +238,11 @@ fn summarise(resource: &ResourceChange) -> ResourceChangeSummary {
     let replacement = resource.replacement.clone();
     let mut reasons = Vec::new();
     if action == "Remove" {
-        reasons.push("removed".to_owned());
+        reasons.push(match resource.policy_action.as_deref() {
+            Some("Retain") => "removed from the stack (the resource itself is retained)".to_owned(),
+            Some("Snapshot") => "removed (a snapshot is kept)".to_owned(),
+            _ => "removed".to_owned(),
+        });
     }
     if let Some(kind @ ("True" | "Conditional")) = replacement.as_deref() {
         let certainty = if kind == "True" {
@@ -309,31 +338,39 @@ fn drifted_properties(resource: &ResourceChange) -> Vec<DriftedProperty> {
         .resource_drift_status
         .clone()
         .filter(|status| matches!(status.as_str(), "MODIFIED" | "DELETED"));
-    let mut drifted: Vec<DriftedProperty> = resource
+    // The resource's own drift status is the strongest word: IN_SYNC means no drift, whatever
+    // the details say (drift-aware change sets report phantom changes). Otherwise a detail is
+    // drift when its drift values differ, or when its "before" is the actual state.
+    let in_sync = resource.resource_drift_status.as_deref() == Some("IN_SYNC");
+    let mut drifted: Vec<DriftedProperty> = Vec::new();
+    let details = resource
         .details
         .iter()
         .flatten()
         .filter_map(|detail| detail.target.as_ref())
-        .filter(|target| {
-            target.before_value_from.as_deref() == Some("ACTUAL_STATE") || target.drift.is_some()
-        })
-        .map(|target| DriftedProperty {
-            logical_id: logical_id.clone(),
-            resource_type: resource_type.clone(),
-            status: resource_status.clone().unwrap_or_else(|| "MODIFIED".into()),
-            property: property_name(target),
-            actual: target
-                .drift
-                .as_ref()
-                .and_then(|drift| drift.actual_value.clone())
-                .or_else(|| target.before_value.clone()),
-            previous: target
-                .drift
-                .as_ref()
-                .and_then(|drift| drift.previous_value.clone()),
-        })
-        .collect();
-    drifted.dedup_by(|a, b| a.property == b.property);
+        .filter(|target| !in_sync && is_drifted(target));
+    for property in details.map(|target| DriftedProperty {
+        logical_id: logical_id.clone(),
+        resource_type: resource_type.clone(),
+        status: resource_status.clone().unwrap_or_else(|| "MODIFIED".into()),
+        property: property_name(target),
+        actual: target
+            .drift
+            .as_ref()
+            .and_then(|drift| drift.actual_value.clone())
+            .or_else(|| target.before_value.clone()),
+        previous: target
+            .drift
+            .as_ref()
+            .and_then(|drift| drift.previous_value.clone()),
+    }) {
+        if !drifted
+            .iter()
+            .any(|seen| seen.property == property.property)
+        {
+            drifted.push(property);
+        }
+    }
     if drifted.is_empty()
         && let Some(status) = resource_status
     {
@@ -347,6 +384,15 @@ fn drifted_properties(resource: &ResourceChange) -> Vec<DriftedProperty> {
         });
     }
     drifted
+}
+
+fn is_drifted(target: &Target) -> bool {
+    match &target.drift {
+        Some(drift) if drift.actual_value.is_some() || drift.previous_value.is_some() => {
+            drift.actual_value != drift.previous_value
+        }
+        _ => target.before_value_from.as_deref() == Some("ACTUAL_STATE"),
+    }
 }
 
 fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
@@ -478,7 +524,10 @@ mod tests {
                     "OldBucket",
                     "removed; physical resource deleted (PolicyAction Delete)"
                 ),
-                ("Logs", "removed"),
+                (
+                    "Logs",
+                    "removed from the stack (the resource itself is retained)"
+                ),
                 (
                     "Table",
                     "may be replaced (forced by KeySchema); physical resource deleted (PolicyAction ReplaceAndDelete)"
@@ -527,6 +576,42 @@ mod tests {
                 ("WorkerAlarm", "DELETED", None, None, None),
             ]
         );
+    }
+
+    #[test]
+    fn in_sync_resources_and_equal_drift_values_are_not_drift() {
+        let mut description = fixture("synthetic-drift-aware.json");
+        description.stack_drift_status = Some("IN_SYNC".into());
+        let function = description.changes[0].resource_change.as_mut().unwrap();
+        function.resource_drift_status = Some("IN_SYNC".into());
+        let alarm = description.changes[2].resource_change.as_mut().unwrap();
+        alarm.resource_drift_status = Some("IN_SYNC".into());
+        let assessment = classify(&description);
+        assert_eq!(assessment.classification, Classification::Changes);
+        assert!(assessment.drift.is_empty());
+
+        let mut equal = fixture("synthetic-drift-aware.json");
+        equal.stack_drift_status = None;
+        equal.changes.truncate(1);
+        let function = equal.changes[0].resource_change.as_mut().unwrap();
+        function.resource_drift_status = None;
+        for detail in function.details.iter_mut().flatten() {
+            let target = detail.target.as_mut().unwrap();
+            target.drift = Some(TargetDrift {
+                previous_value: Some("30".into()),
+                actual_value: Some("30".into()),
+            });
+        }
+        assert_eq!(classify(&equal).classification, Classification::Changes);
+    }
+
+    #[test]
+    fn a_drifted_stack_without_drifted_rows_is_still_drift_and_says_so() {
+        let mut description = fixture("dcs-awscli-lambda-timeout.json");
+        description.stack_drift_status = Some("DRIFTED".into());
+        let assessment = classify(&description);
+        assert_eq!(assessment.classification, Classification::Drift);
+        assert!(assessment.notes[0].starts_with("CloudFormation reports the stack DRIFTED"));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct StackRequest {
 pub struct TemplateBucket {
     pub client: aws_sdk_s3::Client,
     pub bucket: String,
+    /// The bucket's region, for its URL (stacks may be in other regions).
+    pub region: String,
 }
 
 /// How long and how often to wait for a change set.
@@ -124,17 +126,96 @@ pub enum Relation {
 pub type CommitOrder =
     Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Relation> + Send>> + Send + Sync>;
 
+/// A change set of ours found on the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub name: String,
+    pub arn: Option<String>,
+    pub execution_status: Option<String>,
+}
+
+impl Existing {
+    /// Could still be executed by a button.
+    fn is_pending(&self) -> bool {
+        !matches!(
+            self.execution_status.as_deref(),
+            Some("EXECUTE_IN_PROGRESS" | "EXECUTE_COMPLETE" | "EXECUTE_FAILED" | "OBSOLETE")
+        )
+    }
+
+    fn is_executed(&self) -> bool {
+        matches!(
+            self.execution_status.as_deref(),
+            Some("EXECUTE_IN_PROGRESS" | "EXECUTE_COMPLETE")
+        )
+    }
+
+    /// How DeleteChangeSet names it.
+    pub fn handle(&self) -> &str {
+        self.arn.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// What the change sets already on a stack mean for planning `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// A newer commit has a change set here (pending or executed): planning this one would put
+    /// old code behind a button (a late, replayed or slower webhook).
+    Stale { newer: String },
+    /// This commit's change set was already executed: nothing left to plan.
+    Executed { name: String },
+    /// Plan; `reuse` is this commit's change set if it exists, `older` are the pending change
+    /// sets of ancestors, superseded once this one exists.
+    Proceed {
+        reuse: Option<Existing>,
+        older: Vec<Existing>,
+    },
+}
+
+/// Pure: `relations[i]` places `existing[i]`'s commit relative to the planned one.
+pub fn decide(name: &str, existing: &[Existing], relations: &[Relation]) -> Decision {
+    let pairs = || existing.iter().zip(relations);
+    if let Some((newer, _)) =
+        pairs().find(|(other, relation)| other.name != name && **relation == Relation::Newer)
+    {
+        return Decision::Stale {
+            newer: newer.name.clone(),
+        };
+    }
+    let reuse = existing.iter().find(|other| other.name == name).cloned();
+    if let Some(executed) = reuse.as_ref().filter(|found| found.is_executed()) {
+        return Decision::Executed {
+            name: executed.name.clone(),
+        };
+    }
+    Decision::Proceed {
+        reuse,
+        older: pairs()
+            .filter(|(other, relation)| **relation == Relation::Older && other.is_pending())
+            .map(|(other, _)| other.clone())
+            .collect(),
+    }
+}
+
 /// What CreateChangeSet gave.
 struct Created {
     arn: String,
     drift_aware: bool,
+    note: Option<String>,
 }
 
-/// A change set of ours found on the stack.
-struct Existing {
-    name: String,
-    arn: Option<String>,
-    execution_status: Option<String>,
+/// A stack's plan ended early, with its class and reason.
+struct Ended {
+    classification: Classification,
+    reason: String,
+}
+
+/// One stack's plan, and the older change sets it supersedes: the caller marks them in the
+/// ledger first, then deletes them ([`CloudFormation::supersede`]), so an interruption never
+/// leaves a record saying "pending" for a change set that is gone.
+pub struct Planned {
+    pub plan: StackPlan,
+    pub superseding: Vec<Existing>,
 }
 
 impl CloudFormation {
@@ -172,8 +253,8 @@ impl CloudFormation {
     }
 
     /// Plans one stack. Never returns an error: every failure is a `failed` stack plan.
-    /// `order` places another commit relative to the planned one (for superseding).
-    pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> StackPlan {
+    /// `order` places another commit relative to the planned one.
+    pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> Planned {
         let mut plan = StackPlan {
             stack: request.stack.clone(),
             region: request.region.clone(),
@@ -188,68 +269,55 @@ impl CloudFormation {
             superseded: vec![],
             notes: vec![],
         };
-        let client = self.client(&request.region);
-        let arn_of = |plan: &StackPlan| {
-            plan.change_set
-                .as_ref()
-                .and_then(|c| c.arn.clone())
-                .unwrap_or_default()
+        let ended = |plan: StackPlan, classification, reason| Planned {
+            plan: plan.ended(classification, reason),
+            superseding: vec![],
         };
+        let client = self.client(&request.region);
         let status = match stack_status(&client, &request.stack).await {
             Ok(status) => status,
-            Err(reason) => return plan.failed(reason),
+            Err(reason) => return ended(plan, Classification::Failed, reason),
         };
         let change_set_type = match gate(status.as_deref()) {
             Gate::Create => ChangeSetType::Create,
             Gate::Update => ChangeSetType::Update,
-            Gate::Busy(reason) => return plan.ended(Classification::Busy, reason),
-            Gate::Blocked(reason) => return plan.ended(Classification::Blocked, reason),
+            Gate::Busy(reason) => return ended(plan, Classification::Busy, reason),
+            Gate::Blocked(reason) => return ended(plan, Classification::Blocked, reason),
         };
         let name = change_set_name(&request.commit);
-        let existing = match status {
-            Some(_) => match our_change_sets(&client, &request.stack).await {
-                Ok(existing) => existing,
-                Err(reason) => return plan.failed(reason),
-            },
-            None => vec![],
-        };
-        // A newer commit already has a change set here (a late or replayed webhook): planning
-        // this one would put old code behind a button.
-        let mut relations = Vec::with_capacity(existing.len());
-        for other in &existing {
-            let relation = match commit_of(&other.name) {
-                Some(commit) if other.name != name => order(commit.to_owned()).await,
-                _ => Relation::Unrelated,
-            };
-            if relation == Relation::Newer && is_pending(other) {
-                return plan.ended(
-                    Classification::Superseded,
-                    format!(
-                        "a newer commit already has change set {}: nothing planned",
-                        other.name
-                    ),
-                );
-            }
-            relations.push(relation);
-        }
-        let mut template_url = None;
-        let created = match existing.iter().find(|other| other.name == name) {
-            Some(found) => {
-                plan.notes
-                    .push(format!("change set {name} already existed: reused"));
-                Created {
-                    arn: found.arn.clone().unwrap_or_else(|| name.clone()),
-                    drift_aware: change_set_type == ChangeSetType::Update,
+        let reuse = if status.is_some() {
+            match self.survey(&client, &request.stack, &name, order).await {
+                Ok(Decision::Stale { newer }) => {
+                    let reason =
+                        format!("a newer commit already has change set {newer}: nothing planned");
+                    return ended(plan, Classification::Superseded, reason);
                 }
+                Ok(Decision::Executed { name }) => {
+                    let reason = format!("change set {name} for this commit was already executed");
+                    return ended(plan, Classification::NoChanges, reason);
+                }
+                Ok(Decision::Proceed { reuse, .. }) => reuse,
+                Err(reason) => return ended(plan, Classification::Failed, reason),
             }
+        } else {
+            None
+        };
+        let mut template_url = None;
+        let created = match reuse {
+            Some(found) => Created {
+                arn: found.handle().to_owned(),
+                // Known once described: a reused change set is drift-aware only if it says so.
+                drift_aware: false,
+                note: Some(format!("change set {name} already existed: reused")),
+            },
             None => {
                 if request.template.needs_s3() {
                     match self.upload(request).await {
                         Ok(url) => template_url = Some(url),
-                        Err(reason) => return plan.failed(reason),
+                        Err(reason) => return ended(plan, Classification::Failed, reason),
                     }
                 }
-                let created = self
+                match self
                     .create(
                         &client,
                         request,
@@ -257,16 +325,14 @@ impl CloudFormation {
                         &change_set_type,
                         template_url.as_deref(),
                     )
-                    .await;
-                match created {
-                    Ok((created, note)) => {
-                        plan.notes.extend(note);
-                        created
-                    }
-                    Err(ended) => return plan.ended(ended.0, ended.1),
+                    .await
+                {
+                    Ok(created) => created,
+                    Err(end) => return ended(plan, end.classification, end.reason),
                 }
             }
         };
+        plan.notes.extend(created.note);
         let mut change_set = ChangeSetRef {
             name: name.clone(),
             arn: Some(created.arn.clone()),
@@ -283,55 +349,110 @@ impl CloudFormation {
             Ok(description) => description,
             Err(reason) => {
                 plan.change_set = Some(change_set);
-                return plan.failed(reason);
+                return ended(plan, Classification::Failed, reason);
             }
         };
         let assessment = classify(&description);
         change_set.arn = description.change_set_id.clone().or(change_set.arn);
         change_set.stack_id = description.stack_id.clone();
         change_set.executable = description.is_executable();
-        if description.deployment_mode.as_deref() == Some("REVERT_DRIFT") {
-            change_set.drift_aware = true;
+        if let Some(mode) = &description.deployment_mode {
+            change_set.drift_aware = mode == "REVERT_DRIFT";
         }
-        plan.change_set = Some(change_set);
         plan.classification = assessment.classification;
         plan.reason = assessment.reason;
         plan.counts = assessment.counts;
         plan.changes = assessment.changes;
         plan.drift = assessment.drift;
-        match plan.classification {
-            Classification::NoChanges | Classification::Failed => {
-                // FAILED change sets count toward the stack's limit and are never executable.
-                let arn = arn_of(&plan);
-                if let Err(reason) = delete_change_set(&client, &request.stack, &arn).await {
-                    plan.notes
-                        .push(format!("could not delete the change set: {reason}"));
-                } else if let Some(change_set) = plan.change_set.as_mut() {
-                    change_set.executable = false;
-                }
-            }
-            _ => {
-                let older = existing
-                    .iter()
-                    .zip(&relations)
-                    .filter(|(other, relation)| **relation == Relation::Older && is_pending(other));
-                for (other, _) in older {
-                    let target = other.arn.as_deref().unwrap_or(&other.name);
-                    match delete_change_set(&client, &request.stack, target).await {
-                        Ok(()) => plan.superseded.push(other.name.clone()),
-                        Err(reason) => plan.notes.push(format!(
-                            "could not delete superseded {}: {reason}",
-                            other.name
-                        )),
-                    }
-                }
+        plan.notes.extend(assessment.notes);
+        if matches!(
+            plan.classification,
+            Classification::NoChanges | Classification::Failed
+        ) {
+            // FAILED change sets count toward the stack's limit and are never executable.
+            match delete_change_set(
+                &client,
+                &request.stack,
+                change_set.arn.as_deref().unwrap_or(&name),
+            )
+            .await
+            {
+                Ok(()) => change_set.executable = false,
+                Err(reason) => plan
+                    .notes
+                    .push(format!("could not delete the change set: {reason}")),
             }
         }
-        plan
+        plan.change_set = Some(change_set);
+        // Listed again now that this change set exists: a run for another commit may have
+        // created one meanwhile (concurrent webhooks), and either side must see the other.
+        let superseding = match self.survey(&client, &request.stack, &name, order).await {
+            Ok(Decision::Stale { newer }) => {
+                if let Some(ours) = plan.change_set.as_mut().filter(|c| c.executable) {
+                    match delete_change_set(
+                        &client,
+                        &request.stack,
+                        ours.arn.as_deref().unwrap_or(&name),
+                    )
+                    .await
+                    {
+                        Ok(()) => ours.executable = false,
+                        Err(reason) => plan
+                            .notes
+                            .push(format!("could not delete the change set: {reason}")),
+                    }
+                }
+                let reason = format!(
+                    "a newer commit got change set {newer} while this one was planned: this one was deleted"
+                );
+                return ended(plan, Classification::Superseded, reason);
+            }
+            Ok(Decision::Proceed { older, .. }) => older,
+            Ok(Decision::Executed { .. }) => vec![],
+            Err(reason) => {
+                plan.notes
+                    .push(format!("older change sets not checked: {reason}"));
+                vec![]
+            }
+        };
+        Planned { plan, superseding }
+    }
+
+    /// Lists the bot's change sets on the stack and decides what they mean.
+    async fn survey(
+        &self,
+        client: &Client,
+        stack: &str,
+        name: &str,
+        order: &CommitOrder,
+    ) -> Result<Decision, String> {
+        let existing = our_change_sets(client, stack).await?;
+        let mut relations = Vec::with_capacity(existing.len());
+        for other in &existing {
+            relations.push(match commit_of(&other.name) {
+                Some(commit) if other.name != name => order(commit.to_owned()).await,
+                _ => Relation::Unrelated,
+            });
+        }
+        Ok(decide(name, &existing, &relations))
+    }
+
+    /// Deletes change sets this plan superseded (after the ledger marked them).
+    pub async fn supersede(&self, plan: &mut StackPlan, older: &[Existing]) {
+        let client = self.client(&plan.region);
+        for other in older {
+            match delete_change_set(&client, &plan.stack, other.handle()).await {
+                Ok(()) => plan.superseded.push(other.name.clone()),
+                Err(reason) => plan.notes.push(format!(
+                    "could not delete superseded {}: {reason}",
+                    other.name
+                )),
+            }
+        }
     }
 
     /// CreateChangeSet, drift-aware for updates, falling back to a standard change set (with a
-    /// note) when the service refuses the mode. Errors end the stack's plan with a class.
+    /// note) when the service refuses the mode.
     async fn create(
         &self,
         client: &Client,
@@ -339,7 +460,7 @@ impl CloudFormation {
         name: &str,
         change_set_type: &ChangeSetType,
         template_url: Option<&str>,
-    ) -> Result<(Created, Option<String>), (Classification, String)> {
+    ) -> Result<Created, Ended> {
         let drift_aware = *change_set_type == ChangeSetType::Update;
         let build = |revert_drift: bool| {
             let mut call = client
@@ -383,16 +504,14 @@ impl CloudFormation {
         };
         let mut result = build(drift_aware).send().await;
         let mut note = None;
-        let refused_mode = |message: &str| {
+        let refuses_the_mode = |message: &str| {
             let lower = message.to_ascii_lowercase();
-            lower.contains("deploymentmode")
-                || lower.contains("revert_drift")
-                || lower.contains("drift")
+            lower.contains("deploymentmode") || lower.contains("revert_drift")
         };
         if drift_aware
             && let Err(err) = &result
             && err.code() == Some("ValidationError")
-            && err.message().is_some_and(refused_mode)
+            && err.message().is_some_and(refuses_the_mode)
         {
             note = Some(format!(
                 "drift-aware change set refused ({}): created a standard change set, which does not show drift",
@@ -400,45 +519,54 @@ impl CloudFormation {
             ));
             result = build(false).send().await;
         }
+        let drift_aware = drift_aware && note.is_none();
         let err = match result {
             Ok(output) => {
-                let created = Created {
+                return Ok(Created {
                     arn: output.id.unwrap_or_else(|| name.to_owned()),
-                    drift_aware: drift_aware && note.is_none(),
-                };
-                return Ok((created, note));
+                    drift_aware,
+                    note,
+                });
             }
             Err(err) => err,
         };
         let message = err.message().unwrap_or_default().to_owned();
-        Err(match err.code().unwrap_or_default() {
-            "AlreadyExistsException" => {
-                // Planned by a concurrent run of the same commit: read that one.
-                let created = Created {
-                    arn: name.to_owned(),
-                    drift_aware: drift_aware && note.is_none(),
-                };
-                return Ok((
-                    created,
-                    Some(format!("change set {name} already existed: reused")),
-                ));
-            }
-            "InsufficientCapabilitiesException" => (
+        let end = |classification, reason| {
+            Err(Ended {
+                classification,
+                reason,
+            })
+        };
+        match err.code().unwrap_or_default() {
+            // Created by a concurrent run of the same commit: read that one.
+            "AlreadyExistsException" => Ok(Created {
+                arn: name.to_owned(),
+                drift_aware: false,
+                note: Some(format!("change set {name} already existed: reused")),
+            }),
+            "InsufficientCapabilitiesException" => end(
                 Classification::Failed,
                 format!("{message}: add `capabilities` to the stack in .cfn-chatops.yml"),
             ),
+            "LimitExceededException" => end(
+                Classification::Failed,
+                format!(
+                    "{message}: delete change sets this stack no longer needs (aws cloudformation list-change-sets --stack-name {})",
+                    request.stack
+                ),
+            ),
             "ValidationError" if message.contains("_IN_PROGRESS state") => {
-                (Classification::Busy, message)
+                end(Classification::Busy, message)
             }
             "ValidationError" if message.contains("ROLLBACK_COMPLETE state") => {
-                (Classification::Blocked, message)
+                end(Classification::Blocked, message)
             }
-            _ if message.is_empty() => (
+            _ if message.is_empty() => end(
                 Classification::Failed,
                 format!("CreateChangeSet: {}", DisplayErrorContext(&err)),
             ),
-            _ => (Classification::Failed, message),
-        })
+            _ => end(Classification::Failed, message),
+        }
     }
 
     async fn upload(&self, request: &StackRequest) -> Result<String, String> {
@@ -469,7 +597,7 @@ impl CloudFormation {
             })?;
         Ok(format!(
             "https://{}.s3.{}.amazonaws.com/{key}",
-            bucket.bucket, request.region
+            bucket.bucket, bucket.region
         ))
     }
 
@@ -510,22 +638,11 @@ impl CloudFormation {
 }
 
 impl StackPlan {
-    fn failed(self, reason: String) -> StackPlan {
-        self.ended(Classification::Failed, reason)
-    }
-
     fn ended(mut self, classification: Classification, reason: String) -> StackPlan {
         self.classification = classification;
         self.reason = Some(reason);
         self
     }
-}
-
-fn is_pending(change_set: &Existing) -> bool {
-    !matches!(
-        change_set.execution_status.as_deref(),
-        Some("EXECUTE_IN_PROGRESS" | "EXECUTE_COMPLETE" | "EXECUTE_FAILED" | "OBSOLETE")
-    )
 }
 
 /// The stack's status, or `None` when it does not exist.
@@ -694,6 +811,72 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn existing(commit: &str, execution_status: &str) -> Existing {
+        Existing {
+            name: change_set_name(commit),
+            arn: Some(format!(
+                "arn:aws:cloudformation:us-east-1:123456789012:changeSet/{commit}/x"
+            )),
+            execution_status: Some(execution_status.into()),
+        }
+    }
+
+    const PLANNED: &str = "cccccccccccccccccccccccccccccccccccccccc";
+
+    #[test]
+    fn older_pending_change_sets_are_superseded_and_this_commits_is_reused() {
+        let on_stack = [
+            existing("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "AVAILABLE"),
+            existing(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                "EXECUTE_COMPLETE",
+            ),
+            existing(PLANNED, "AVAILABLE"),
+            existing("dddddddddddddddddddddddddddddddddddddddd", "AVAILABLE"),
+        ];
+        let relations = [
+            Relation::Older,
+            Relation::Older,
+            Relation::Unrelated,
+            Relation::Unrelated,
+        ];
+        let Decision::Proceed { reuse, older } =
+            decide(&change_set_name(PLANNED), &on_stack, &relations)
+        else {
+            panic!("proceeds")
+        };
+        assert_eq!(reuse, Some(on_stack[2].clone()));
+        assert_eq!(
+            older,
+            [on_stack[0].clone()],
+            "executed and unrelated ones are left alone"
+        );
+    }
+
+    #[test]
+    fn a_newer_change_set_makes_this_plan_stale_whatever_its_state() {
+        for status in ["AVAILABLE", "EXECUTE_COMPLETE"] {
+            let on_stack = [existing("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", status)];
+            assert_eq!(
+                decide(&change_set_name(PLANNED), &on_stack, &[Relation::Newer]),
+                Decision::Stale {
+                    newer: on_stack[0].name.clone()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn an_executed_change_set_of_this_commit_ends_the_plan() {
+        let on_stack = [existing(PLANNED, "EXECUTE_COMPLETE")];
+        assert_eq!(
+            decide(&change_set_name(PLANNED), &on_stack, &[Relation::Unrelated]),
+            Decision::Executed {
+                name: change_set_name(PLANNED)
+            }
+        );
+    }
 
     #[test]
     fn the_stack_state_gates_what_is_planned() {

@@ -51,6 +51,16 @@ impl Repo {
         }
     }
 
+    /// A shallow clone cannot tell parents or ancestry: deepen it from `origin` first.
+    pub async fn ensure_history(&self) -> Result<(), GitError> {
+        let shallow = self.run(&["rev-parse", "--is-shallow-repository"]).await?;
+        if String::from_utf8_lossy(&shallow).trim() == "true" {
+            self.run(&["fetch", "--quiet", "--unshallow", "origin"])
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Whether `rev` names a commit here.
     pub async fn has_commit(&self, rev: &str) -> Result<bool, GitError> {
         let object = format!("{rev}^{{commit}}");

@@ -18,7 +18,7 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use cloudformation::{CloudFormation, CommitOrder, Relation, StackRequest};
+use cloudformation::{CloudFormation, CommitOrder, Existing, Planned, Relation, StackRequest};
 use config::{CONFIG_FILE, StackSpec, parse_parameters_file};
 use git::Repo;
 use report::{
@@ -50,8 +50,18 @@ pub struct PlanInputs {
 /// The AWS side of planning.
 pub struct Planner {
     pub cloudformation: CloudFormation,
-    pub ledger: Option<Ledger>,
+    pub ledger: Ledger,
     pub concurrency: usize,
+}
+
+/// Where a plan came from, for the ledger records.
+#[derive(Debug, Clone)]
+struct Provenance {
+    project: Option<String>,
+    repository: Option<String>,
+    branch: String,
+    pr: Option<u64>,
+    commit: String,
 }
 
 /// Runs the whole plan. Never fails as a function: what went wrong is in the report.
@@ -71,6 +81,13 @@ pub async fn run(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanReport {
         notes: vec![],
     };
     let repo = Arc::new(Repo::new(&inputs.repo));
+    let provenance = Provenance {
+        project: inputs.project.clone(),
+        repository: inputs.repository.clone(),
+        branch: inputs.branch.clone(),
+        pr: inputs.pr,
+        commit: inputs.after.clone(),
+    };
     let requests = match prepare(inputs, &repo, &mut report).await {
         Ok(requests) => requests,
         Err(error) => {
@@ -93,26 +110,33 @@ pub async fn run(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanReport {
             Arc::clone(&order),
             Arc::clone(&semaphore),
         );
+        let provenance = provenance.clone();
         tasks.spawn(async move {
             let _turn = semaphore.acquire_owned().await;
             let started = Instant::now();
-            let plan = planner.cloudformation.plan(&request, &order).await;
+            let Planned {
+                mut plan,
+                superseding,
+            } = planner.cloudformation.plan(&request, &order).await;
+            // Recorded as each stack settles, so an interrupted run loses no record.
+            let (marked, errors) = record(&planner.ledger, &plan, &superseding, &provenance).await;
+            planner.cloudformation.supersede(&mut plan, &marked).await;
             eprintln!("{}", progress_line(&plan, started));
-            plan
+            (plan, errors)
         });
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(plan) => report.stacks.push(plan),
+            Ok((plan, errors)) => {
+                report.stacks.push(plan);
+                report.errors.extend(errors);
+            }
             Err(err) => report.errors.push(format!("a stack's plan stopped: {err}")),
         }
     }
     report
         .stacks
         .sort_by(|a, b| (&a.stack, &a.region).cmp(&(&b.stack, &b.region)));
-    if let Some(ledger) = &planner.ledger {
-        record(ledger, &mut report).await;
-    }
     report
 }
 
@@ -122,6 +146,7 @@ async fn prepare(
     repo: &Repo,
     report: &mut PlanReport,
 ) -> Result<Vec<StackRequest>, String> {
+    repo.ensure_history().await.map_err(|err| err.to_string())?;
     repo.ensure_commit(&inputs.after)
         .await
         .map_err(|err| err.to_string())?;
@@ -173,28 +198,31 @@ async fn prepare(
             });
         }
     }
-    for problem in problems {
-        report
-            .stacks
-            .push(problem_plan(problem, &inputs.default_region));
-    }
+    let mut problems = problems;
     let mut requests = Vec::new();
     for target in targets {
         match request_for(inputs, repo, &target).await {
-            Ok(Some(request)) => requests.push(request),
+            Ok(Some(request)) => requests.push((target, request)),
             Ok(None) => {}
-            Err(error) => report.stacks.push(problem_plan(
-                Problem {
-                    region: target.spec.as_ref().and_then(|spec| spec.region.clone()),
-                    stack: target.stack,
-                    template: target.template,
-                    error,
-                },
-                &inputs.default_region,
-            )),
+            Err(error) => problems.push(Problem {
+                region: target.spec.as_ref().and_then(|spec| spec.region.clone()),
+                stack: target.stack,
+                template: target.template,
+                error,
+            }),
         }
     }
-    Ok(requests)
+    if config_text.is_none() {
+        let (named, unnamable) = select::refuse_unnamable(requests, |(target, _)| target);
+        requests = named;
+        problems.extend(unnamable);
+    }
+    for problem in problems {
+        let plan = problem_plan(problem, &inputs.default_region);
+        eprintln!("{}", progress_line(&plan, Instant::now()));
+        report.stacks.push(plan);
+    }
+    Ok(requests.into_iter().map(|(_, request)| request).collect())
 }
 
 /// The commit to diff against: `before`; else the first parent of the oldest pushed revision;
@@ -368,60 +396,67 @@ async fn relation(repo: &Repo, commit: &str, after: &str) -> Relation {
     }
 }
 
-/// Writes each change set to the ledger; a ledger failure fails the run (the outcome handler
-/// would not find the change set), but loses no stack's result.
-async fn record(ledger: &Ledger, report: &mut PlanReport) {
+/// Records a stack's change set, then marks the change sets it supersedes: only those marked
+/// are returned for deletion, so the ledger never says "pending" for a deleted change set. A
+/// ledger failure fails the run (the outcome handler would not find the change set) but loses
+/// no stack's result.
+async fn record(
+    ledger: &Ledger,
+    plan: &StackPlan,
+    superseding: &[Existing],
+    provenance: &Provenance,
+) -> (Vec<Existing>, Vec<String>) {
     let mut errors = Vec::new();
-    for stack in &report.stacks {
-        let Some(arn) = stack.change_set.as_ref().and_then(|c| c.arn.clone()) else {
-            continue;
-        };
-        let status = match stack.classification {
-            Classification::Changes | Classification::Drift => "pending",
-            Classification::NoChanges => "no_changes",
-            _ => "failed",
-        };
-        let record = ChangeSetRecord {
-            stack: stack.stack.clone(),
-            region: stack.region.clone(),
-            name: stack
-                .change_set
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-            arn,
-            project: report.project.clone(),
-            repository: report.repository.clone(),
-            branch: report.branch.clone(),
-            pr: report.pr,
-            commit: report.after.clone(),
-            classification: stack.classification.as_str().to_owned(),
-            status: status.to_owned(),
-        };
-        if let Err(err) = ledger.record_change_set(&record).await {
-            errors.push(format!("ledger: {} ({}): {err}", stack.stack, stack.region));
-        }
-        for superseded in &stack.superseded {
-            if let Err(err) = ledger
-                .mark_superseded(&stack.region, &stack.stack, superseded, &report.after)
-                .await
-            {
-                errors.push(format!("ledger: {} superseded: {err}", stack.stack));
-            }
+    let Some(change_set) = &plan.change_set else {
+        return (vec![], errors);
+    };
+    let status = match plan.classification {
+        Classification::Changes | Classification::Drift => "pending",
+        Classification::NoChanges => "no_changes",
+        Classification::Superseded => "superseded",
+        _ => "failed",
+    };
+    let record = ChangeSetRecord {
+        stack: plan.stack.clone(),
+        region: plan.region.clone(),
+        name: change_set.name.clone(),
+        arn: change_set
+            .arn
+            .clone()
+            .unwrap_or_else(|| change_set.name.clone()),
+        project: provenance.project.clone(),
+        repository: provenance.repository.clone(),
+        branch: provenance.branch.clone(),
+        pr: provenance.pr,
+        commit: provenance.commit.clone(),
+        classification: plan.classification.as_str().to_owned(),
+        status: status.to_owned(),
+    };
+    if let Err(err) = ledger.record_change_set(&record).await {
+        errors.push(format!("ledger: {} ({}): {err}", plan.stack, plan.region));
+    }
+    let mut marked = Vec::new();
+    for older in superseding {
+        match ledger
+            .mark_superseded(&plan.region, &plan.stack, &older.name, &provenance.commit)
+            .await
+        {
+            Ok(()) => marked.push(older.clone()),
+            Err(err) => errors.push(format!(
+                "ledger: {} ({}): {} not marked superseded, so not deleted: {err}",
+                plan.stack, plan.region, older.name
+            )),
         }
     }
-    report.errors.extend(errors);
+    (marked, errors)
 }
 
 /// One line per stack as it settles, for the build log.
 fn progress_line(plan: &StackPlan, started: Instant) -> String {
-    let counts = &plan.counts;
     let detail = match plan.classification {
         Classification::Changes | Classification::Drift => format!(
-            "+{} ~{} -{}{}",
-            counts.add,
-            counts.modify,
-            counts.remove,
+            "{}{}",
+            plan.counts.summary(),
             if plan.drift.is_empty() {
                 ""
             } else {

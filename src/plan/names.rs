@@ -1,5 +1,7 @@
 //! Names CloudFormation accepts, derived deterministically from the commit.
 
+use crate::commit::is_full_commit_id;
+
 /// Stack and change-set names: a letter, then letters, digits and `-`; 1 to 128 characters.
 pub fn valid_stack_name(name: &str) -> bool {
     (1..=128).contains(&name.len())
@@ -20,9 +22,7 @@ pub fn change_set_name(commit: &str) -> String {
 pub fn commit_of(change_set_name: &str) -> Option<&str> {
     change_set_name
         .strip_prefix(CHANGE_SET_PREFIX)
-        .filter(|commit| {
-            matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        .filter(|commit| is_full_commit_id(commit))
 }
 
 /// CreateChangeSet's ClientToken (1–128 characters): one per stack and commit.

@@ -121,6 +121,11 @@ pub struct ActionCounts {
 }
 
 impl ActionCounts {
+    /// `+add ~modify -remove`, as reviewers read counts.
+    pub fn summary(&self) -> String {
+        format!("+{} ~{} -{}", self.add, self.modify, self.remove)
+    }
+
     pub fn count(&mut self, action: &str) {
         match action {
             "Add" => self.add += 1,
@@ -237,7 +242,6 @@ impl PlanReport {
             let _ = writeln!(text, "  no stack touched");
         }
         for stack in &self.stacks {
-            let counts = &stack.counts;
             let _ = write!(
                 text,
                 "  {:<28} {:<10} {:<11}",
@@ -247,11 +251,7 @@ impl PlanReport {
             );
             match stack.classification {
                 Classification::Changes | Classification::Drift => {
-                    let _ = write!(
-                        text,
-                        " +{} ~{} -{}",
-                        counts.add, counts.modify, counts.remove
-                    );
+                    let _ = write!(text, " {}", stack.counts.summary());
                     if let Some(change_set) = &stack.change_set {
                         let _ =
                             write!(text, "  {} {}", change_set.change_set_type, change_set.name);

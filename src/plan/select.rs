@@ -100,19 +100,28 @@ pub fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection 
             _ => {}
         }
     }
-    // Names that cannot be stacks, and two templates claiming one stack, plan nothing.
+    selection
+}
+
+/// Convention mode, once the candidates proved to be templates: a file name that cannot be a
+/// stack name, or two templates claiming one stack, plans nothing for them. (Checked after the
+/// content, so a changed `tsconfig.build.json` is simply not a template.)
+pub fn refuse_unnamable<T>(
+    candidates: Vec<T>,
+    target: impl Fn(&T) -> &Target,
+) -> (Vec<T>, Vec<Problem>) {
     let mut claims: BTreeMap<String, usize> = BTreeMap::new();
-    for target in &selection.targets {
-        *claims.entry(target.stack.clone()).or_default() += 1;
+    for candidate in &candidates {
+        *claims.entry(target(candidate).stack.clone()).or_default() += 1;
     }
-    let (targets, refused): (Vec<_>, Vec<_>) = selection
-        .targets
-        .into_iter()
-        .partition(|target| valid_stack_name(&target.stack) && claims[&target.stack] == 1);
-    selection.targets = targets;
-    selection.problems = refused
-        .into_iter()
-        .map(|target| {
+    let (accepted, refused): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|candidate| {
+        let stack = &target(candidate).stack;
+        valid_stack_name(stack) && claims[stack] == 1
+    });
+    let problems = refused
+        .iter()
+        .map(|candidate| {
+            let target = target(candidate);
             let message = if valid_stack_name(&target.stack) {
                 format!(
                     "more than one changed template maps to stack {}; name them in {CONFIG_FILE}",
@@ -129,13 +138,13 @@ pub fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection 
                     line: None,
                     message,
                 },
-                stack: target.stack,
-                template: target.template,
+                stack: target.stack.clone(),
+                template: target.template.clone(),
                 region: None,
             }
         })
         .collect();
-    selection
+    (accepted, problems)
 }
 
 /// Config mode. `before` is the config at the base commit, when there was a valid one.
@@ -151,14 +160,17 @@ pub fn by_config(
                 || matches!(&change.kind, ChangeKind::Renamed { from } if spec.is_touched_by(from))
         })
     };
-    let previous = |name: &str| before.and_then(|b| b.stacks.iter().find(|s| s.name == name));
+    // A stack is its name in its region: the same name may be configured in two regions.
+    let same_stack = |a: &StackSpec, b: &StackSpec| a.name == b.name && a.region == b.region;
+    let previous =
+        |spec: &StackSpec| before.and_then(|b| b.stacks.iter().find(|old| same_stack(old, spec)));
     let mut selection = Selection::default();
     let mut seen: Vec<(&str, Option<&str>)> = Vec::new();
     for spec in &config.stacks {
         let key = (spec.name.as_str(), spec.region.as_deref());
         let duplicate = seen.contains(&key);
         seen.push(key);
-        if !(touched(spec) || previous(&spec.name) != Some(spec)) {
+        if !(touched(spec) || previous(spec) != Some(spec)) {
             continue;
         }
         let validation = if duplicate {
@@ -174,7 +186,12 @@ pub fn by_config(
             Ok(()) => selection.targets.push(Target {
                 stack: spec.name.clone(),
                 template: spec.template.clone(),
-                renamed_from: None,
+                renamed_from: changes.iter().find_map(|change| match &change.kind {
+                    ChangeKind::Renamed { from } if change.path == spec.template => {
+                        Some(from.clone())
+                    }
+                    _ => None,
+                }),
                 spec: Some(spec.clone()),
             }),
             Err(error) => selection.problems.push(Problem {
@@ -188,7 +205,7 @@ pub fn by_config(
     for gone in before
         .into_iter()
         .flat_map(|before| &before.stacks)
-        .filter(|old| !config.stacks.iter().any(|new| new.name == old.name))
+        .filter(|old| !config.stacks.iter().any(|new| same_stack(new, old)))
     {
         selection.left_in_place.push(LeftInPlace {
             stack: gone.name.clone(),
@@ -203,7 +220,7 @@ pub fn by_config(
             && !config
                 .stacks
                 .iter()
-                .any(|spec| spec.template == change.path);
+                .any(|spec| spec.is_touched_by(&change.path));
         if unused {
             selection.notes.push(format!(
                 "{} changed, but no stack in {CONFIG_FILE} uses it as its template",
@@ -293,12 +310,10 @@ mod tests {
             change("ok.yaml", ChangeKind::Added),
         ];
         let selection = by_convention(&changes, "");
-        assert_eq!(stacks(&selection), ["ok"]);
-        let problems: Vec<_> = selection
-            .problems
-            .iter()
-            .map(|p| p.error.to_string())
-            .collect();
+        let (accepted, problems) = refuse_unnamable(selection.targets, |target| target);
+        let accepted: Vec<_> = accepted.iter().map(|t| t.stack.as_str()).collect();
+        assert_eq!(accepted, ["ok"]);
+        let problems: Vec<_> = problems.iter().map(|p| p.error.to_string()).collect();
         assert!(
             problems[0]
                 .starts_with("stacks/my_app.yaml: file name does not make a valid stack name")
@@ -341,6 +356,19 @@ mod tests {
         assert_eq!(stacks(&selection), ["app-prod"]);
         assert_eq!(selection.left_in_place.len(), 1);
         assert_eq!(selection.left_in_place[0].stack, "app-staging");
+        // The same name in two regions is two stacks.
+        let regions = "stacks:\n  - name: app\n    template: a.yaml\n  - name: app\n    template: a.yaml\n    region: eu-west-1\n";
+        let config = parse(regions).unwrap();
+        let unrelated = [change("docs/x.md", ChangeKind::Modified)];
+        assert!(
+            by_config(&unrelated, &config, regions, Some(&config))
+                .targets
+                .is_empty()
+        );
+        let moved = parse(&regions.replace("eu-west-1", "eu-central-1")).unwrap();
+        let selection = by_config(&unrelated, &moved, regions, Some(&config));
+        assert_eq!(stacks(&selection), ["app"]);
+        assert_eq!(selection.left_in_place.len(), 1, "left in its old region");
         // A first config plans every stack it names.
         assert_eq!(
             stacks(&by_config(&changes, &before, CONFIG, None)),

@@ -30,3 +30,22 @@ pub fn fixture(name: &str) -> String {
     );
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
+
+/// The real git CLI in `dir`, with a fixed author; panics with git's message on failure.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Aiko Tanaka")
+        .env("GIT_AUTHOR_EMAIL", "aiko@example.com")
+        .env("GIT_COMMITTER_NAME", "Aiko Tanaka")
+        .env("GIT_COMMITTER_EMAIL", "aiko@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
