@@ -14,7 +14,6 @@ use super::report::{
 #[serde(rename_all = "PascalCase", default)]
 pub struct ChangeSetDescription {
     pub change_set_id: Option<String>,
-    pub change_set_name: Option<String>,
     pub stack_id: Option<String>,
     pub status: Option<String>,
     pub status_reason: Option<String>,
@@ -47,7 +46,6 @@ pub struct ResourceChange {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Detail {
     pub target: Option<Target>,
-    pub evaluation: Option<String>,
     pub change_source: Option<String>,
     pub causing_entity: Option<String>,
 }

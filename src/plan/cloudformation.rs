@@ -751,7 +751,6 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
     let text = |value: Option<&str>| value.map(str::to_owned);
     ChangeSetDescription {
         change_set_id: text(output.change_set_id()),
-        change_set_name: text(output.change_set_name()),
         stack_id: text(output.stack_id()),
         status: output.status().map(|s| s.as_str().to_owned()),
         status_reason: text(output.status_reason()),
@@ -794,7 +793,6 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
                                         actual_value: text(drift.actual_value()),
                                     }),
                                 }),
-                                evaluation: detail.evaluation().map(|e| e.as_str().to_owned()),
                                 change_source: detail
                                     .change_source()
                                     .map(|c| c.as_str().to_owned()),
