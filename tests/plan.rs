@@ -11,7 +11,7 @@ use cfn_chatops::plan::report::{Classification, PlanReport, StackPlan};
 use serde_json::Value;
 
 use support::moto::{moto, python};
-use support::proxy::{Fault, Recorder, query_error};
+use support::proxy::{Fault, Recorder, query_answer, query_error};
 use support::{aws, git, unique};
 
 /// moto behind a recording proxy, a ledger table and a git repository.
@@ -122,6 +122,19 @@ impl World {
             "--change-set-name",
             change_set.arn.as_deref().expect("its ARN"),
         ]);
+    }
+
+    /// Commits one small template per stack, `<stack>.yaml` at the root.
+    fn commit_stacks(&self, stacks: &[&str], message: &str) -> String {
+        let files: Vec<(String, String)> = stacks
+            .iter()
+            .map(|stack| (format!("{stack}.yaml"), template(stack, 1)))
+            .collect();
+        let files: Vec<(&str, Option<&str>)> = files
+            .iter()
+            .map(|(path, body)| (path.as_str(), Some(body.as_str())))
+            .collect();
+        self.commit(&files, message)
     }
 
     fn requests(&self, operation: &str) -> Vec<Value> {
@@ -731,8 +744,11 @@ async fn throttling_is_retried_and_a_refused_drift_mode_falls_back_with_a_note()
 
 /// DescribeStacks answering with a given status, in the query protocol's XML.
 fn stack_in(stack: &str, status: &str) -> String {
-    format!(
-        "<DescribeStacksResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeStacksResult><Stacks><member><StackName>{stack}</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/0f2b4c10</StackId><CreationTime>2026-03-04T05:00:00Z</CreationTime><StackStatus>{status}</StackStatus></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></DescribeStacksResponse>"
+    query_answer(
+        "DescribeStacks",
+        &format!(
+            "<Stacks><member><StackName>{stack}</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/0f2b4c10</StackId><CreationTime>2026-03-04T05:00:00Z</CreationTime><StackStatus>{status}</StackStatus></member></Stacks>"
+        ),
     )
 }
 
@@ -740,13 +756,7 @@ fn stack_in(stack: &str, status: &str) -> String {
 async fn busy_and_blocked_stacks_get_no_change_set_and_say_why() {
     let world = World::start().await;
     let (busy, blocked) = (unique("busy"), unique("blocked"));
-    let commit = world.commit(
-        &[
-            (&format!("{busy}.yaml"), Some(&template("Busy", 1))),
-            (&format!("{blocked}.yaml"), Some(&template("Blocked", 1))),
-        ],
-        "Two stacks",
-    );
+    let commit = world.commit_stacks(&[&busy, &blocked], "Two stacks");
     for (stack, status) in [
         (&busy, "UPDATE_IN_PROGRESS"),
         (&blocked, "ROLLBACK_COMPLETE"),
@@ -861,14 +871,15 @@ async fn bad_arguments_exit_2_with_a_reason_and_touch_nothing() {
 
 /// A first page of DescribeChangeSet, as CloudFormation's XML, with one extra resource.
 fn change_set_page(stack: &str, status_reason: Option<&str>, next_token: Option<&str>) -> String {
-    format!(
-        "<DescribeChangeSetResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeChangeSetResult><ChangeSetName>page</ChangeSetName><StackName>{stack}</StackName><Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus>{}<Changes><member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>FromFirstPage</LogicalResourceId><ResourceType>AWS::SNS::Topic</ResourceType></ResourceChange></member></Changes>{}</DescribeChangeSetResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></DescribeChangeSetResponse>",
-        status_reason
-            .map(|r| format!("<StatusReason>{r}</StatusReason>"))
-            .unwrap_or_default(),
-        next_token
-            .map(|t| format!("<NextToken>{t}</NextToken>"))
-            .unwrap_or_default(),
+    let reason = status_reason.map(|r| format!("<StatusReason>{r}</StatusReason>"));
+    let token = next_token.map(|t| format!("<NextToken>{t}</NextToken>"));
+    query_answer(
+        "DescribeChangeSet",
+        &format!(
+            "<ChangeSetName>page</ChangeSetName><StackName>{stack}</StackName><Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus>{}<Changes><member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>FromFirstPage</LogicalResourceId><ResourceType>AWS::SNS::Topic</ResourceType></ResourceChange></member></Changes>{}",
+            reason.unwrap_or_default(),
+            token.unwrap_or_default()
+        ),
     )
 }
 
@@ -876,13 +887,7 @@ fn change_set_page(stack: &str, status_reason: Option<&str>, next_token: Option<
 async fn every_page_is_read_and_a_warned_read_is_redone_without_property_values() {
     let world = World::start().await;
     let (paged, warned) = (unique("paged"), unique("warned"));
-    let commit = world.commit(
-        &[
-            (&format!("{paged}.yaml"), Some(&template("Paged", 1))),
-            (&format!("{warned}.yaml"), Some(&template("Warned", 1))),
-        ],
-        "Two stacks",
-    );
+    let commit = world.commit_stacks(&[&paged, &warned], "Two stacks");
     world.recorder.inject(Fault {
         operation: "DescribeChangeSet".into(),
         times: 1,
@@ -946,8 +951,11 @@ async fn every_page_is_read_and_a_warned_read_is_redone_without_property_values(
 
 /// A settled DescribeChangeSet answer with no changes, in CloudFormation's XML.
 fn settled(stack: &str, status: &str, reason: &str) -> String {
-    format!(
-        "<DescribeChangeSetResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeChangeSetResult><StackName>{stack}</StackName><Status>{status}</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>{reason}</StatusReason><Changes/></DescribeChangeSetResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></DescribeChangeSetResponse>"
+    query_answer(
+        "DescribeChangeSet",
+        &format!(
+            "<StackName>{stack}</StackName><Status>{status}</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>{reason}</StatusReason><Changes/>"
+        ),
     )
 }
 
@@ -955,13 +963,7 @@ fn settled(stack: &str, status: &str, reason: &str) -> String {
 async fn no_change_and_failed_change_sets_are_deleted_and_recorded() {
     let world = World::start().await;
     let (same, bad) = (unique("same"), unique("bad"));
-    let commit = world.commit(
-        &[
-            (&format!("{same}.yaml"), Some(&template("Same", 1))),
-            (&format!("{bad}.yaml"), Some(&template("Bad", 1))),
-        ],
-        "Two stacks",
-    );
+    let commit = world.commit_stacks(&[&same, &bad], "Two stacks");
     // moto answers CREATE_COMPLETE where CloudFormation fails: the documented answers instead.
     for (stack, reason) in [
         (
@@ -1131,8 +1133,6 @@ async fn a_renamed_template_is_planned_under_its_new_name_and_the_old_stack_is_l
     );
 }
 
-const EMPTY_LIST: &str = "<ListChangeSetsResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><ListChangeSetsResult><Summaries/></ListChangeSetsResult><ResponseMetadata><RequestId>fault</RequestId></ResponseMetadata></ListChangeSetsResponse>";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_or_concurrent_run_of_the_same_commit_converges_on_one_change_set() {
     let world = World::start().await;
@@ -1174,7 +1174,7 @@ async fn an_interrupted_or_concurrent_run_of_the_same_commit_converges_on_one_ch
         operation: "ListChangeSets".into(),
         times: 1,
         status: 200,
-        body: EMPTY_LIST.into(),
+        body: query_answer("ListChangeSets", "<Summaries/>"),
         when_body_contains: vec![format!("StackName={stack}")],
     });
     world.recorder.inject(Fault {

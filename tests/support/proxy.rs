@@ -45,6 +45,13 @@ struct Forward {
     faults: Arc<Mutex<Vec<Fault>>>,
 }
 
+/// A CloudFormation (query protocol) answer to `operation` whose result holds `result`.
+pub fn query_answer(operation: &str, result: &str) -> String {
+    format!(
+        "<{operation}Response xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><{operation}Result>{result}</{operation}Result><ResponseMetadata><RequestId>0e1f2a3b-fault</RequestId></ResponseMetadata></{operation}Response>"
+    )
+}
+
 /// CloudFormation's (query protocol) error body.
 pub fn query_error(code: &str, message: &str) -> String {
     format!(
