@@ -9,3 +9,4 @@ pub mod intake;
 pub mod ledger;
 pub mod logging;
 pub mod plan;
+pub mod slack;

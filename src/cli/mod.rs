@@ -3,14 +3,16 @@
 
 mod plan;
 mod settings;
+mod slack;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use plan::PlanArgs;
+pub use plan::{LinkArgs, PlanArgs};
 pub use settings::{IntakeArgs, LedgerArgs};
+pub use slack::{CustomActionsArgs, RenderArgs};
 
 use crate::host;
 use crate::logging::{self, LogFormat};
@@ -39,6 +41,10 @@ pub enum Command {
     Lambda(LambdaArgs),
     /// Plan a pushed commit: drift-aware change sets for the stacks it touched.
     Plan(PlanArgs),
+    /// Show the Slack cards of a plan report: their JSON and a text preview with buttons.
+    Render(RenderArgs),
+    /// Print the Amazon Q custom actions behind the card buttons.
+    CustomActions(CustomActionsArgs),
 }
 
 #[derive(clap::Args)]
@@ -129,6 +135,8 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => host::serve::run(args).await,
             Command::Lambda(args) => host::lambda::run(args).await,
             Command::Plan(args) => plan::run(args).await,
+            Command::Render(args) => slack::render(args),
+            Command::CustomActions(args) => slack::custom_actions(args),
         }
     });
     match result {

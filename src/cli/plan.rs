@@ -12,6 +12,8 @@ use crate::commit::is_full_commit_id;
 use crate::intake::runner::env;
 use crate::plan::cloudformation::{CloudFormation, Polling, TemplateBucket};
 use crate::plan::{self as planning, PlanInputs, Planner};
+use crate::slack::publish::Publisher;
+use crate::slack::render::{self, Links};
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
@@ -67,8 +69,30 @@ pub struct PlanArgs {
     #[arg(long, env = "CFN_CHATOPS_TEMPLATE_BUCKET")]
     pub template_bucket: Option<String>,
 
+    /// SNS topic of the Amazon Q channel configuration; without it no Slack card is sent.
+    #[arg(long, env = "CFN_CHATOPS_SNS_TOPIC_ARN")]
+    pub sns_topic_arn: Option<String>,
+
+    #[command(flatten)]
+    pub links: LinkArgs,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
+}
+
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// Backlog space URL (e.g. https://example.backlog.com), for links on the Slack cards.
+    #[arg(long, env = "CFN_CHATOPS_BACKLOG_URL")]
+    pub backlog_url: Option<String>,
+}
+
+impl LinkArgs {
+    pub fn links(&self) -> Links {
+        Links {
+            backlog_url: self.backlog_url.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,7 +160,11 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         ledger: args.ledger.ledger(&sdk),
         concurrency: usize::from(args.concurrency),
     });
-    let report = planning::run(&inputs, planner).await;
+    let mut report = planning::run(&inputs, planner).await;
+    if let Some(topic) = &args.sns_topic_arn {
+        let cards = render::notifications(&report, &args.links.links());
+        report.notifications = Publisher::new(&sdk, topic).publish(&cards).await;
+    }
     match args.output {
         Output::Text => print!("{}", report.to_text()),
         Output::Json => println!(

@@ -132,6 +132,19 @@ impl Repo {
         Ok(output.status.success().then_some(output.stdout))
     }
 
+    /// The subject line and author name of `commit`.
+    pub async fn subject_and_author(&self, commit: &str) -> Result<(String, String), GitError> {
+        let output = self
+            .run(&["log", "-1", "--format=%s%x00%an", commit])
+            .await?;
+        let text = String::from_utf8_lossy(&output);
+        let (subject, author) = text
+            .trim_end_matches('\n')
+            .split_once('\0')
+            .unwrap_or((&text, ""));
+        Ok((subject.to_owned(), author.to_owned()))
+    }
+
     /// Whether `ancestor` is an ancestor of (or equal to) `descendant`.
     pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
         let output = self

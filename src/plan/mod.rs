@@ -72,6 +72,8 @@ pub async fn run(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanReport {
         repository: inputs.repository.clone(),
         branch: inputs.branch.clone(),
         after: inputs.after.clone(),
+        commit_message: None,
+        author: None,
         before: inputs.before.clone(),
         base: None,
         pr: inputs.pr,
@@ -79,6 +81,7 @@ pub async fn run(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanReport {
         left_in_place: vec![],
         errors: vec![],
         notes: vec![],
+        notifications: vec![],
     };
     let repo = Arc::new(Repo::new(&inputs.repo));
     let provenance = Provenance {
@@ -150,6 +153,12 @@ async fn prepare(
     repo.ensure_commit(&inputs.after)
         .await
         .map_err(|err| err.to_string())?;
+    let (subject, author) = repo
+        .subject_and_author(&inputs.after)
+        .await
+        .map_err(|err| err.to_string())?;
+    report.commit_message = Some(subject);
+    report.author = Some(author).filter(|author| !author.is_empty());
     let base = base_commit(inputs, repo, report).await?;
     report.base = base.clone();
     let changes = repo

@@ -16,6 +16,11 @@ pub struct PlanReport {
     pub branch: String,
     /// The pushed head: what was planned.
     pub after: String,
+    /// The head commit's subject line and author, as git has them (untrusted text).
+    #[serde(default)]
+    pub commit_message: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
     /// The commit before the push, when the webhook named it.
     pub before: Option<String>,
     /// The commit the changes were computed against (`None`: the empty tree, a first commit).
@@ -31,6 +36,19 @@ pub struct PlanReport {
     pub errors: Vec<String>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Slack cards published for this plan (empty when no topic is configured).
+    #[serde(default)]
+    pub notifications: Vec<NotificationDelivery>,
+}
+
+/// One Slack card and whether it reached the SNS topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDelivery {
+    pub id: String,
+    pub title: String,
+    pub delivered: bool,
+    pub message_id: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,13 +208,9 @@ pub struct LeftInPlace {
 }
 
 impl PlanReport {
-    /// Every stack classified and the run itself sound: exit 0.
+    /// Every stack classified, every card delivered and the run itself sound: exit 0.
     pub fn succeeded(&self) -> bool {
-        self.errors.is_empty()
-            && self
-                .stacks
-                .iter()
-                .all(|stack| stack.classification != Classification::Failed)
+        self.failures().is_empty()
     }
 
     /// What made the run fail, one line each.
@@ -214,6 +228,18 @@ impl PlanReport {
                             stack.stack,
                             stack.region,
                             stack.reason.as_deref().unwrap_or("failed")
+                        )
+                    }),
+            )
+            .chain(
+                self.notifications
+                    .iter()
+                    .filter(|delivery| !delivery.delivered)
+                    .map(|delivery| {
+                        format!(
+                            "Slack card {:?} not delivered: {}",
+                            delivery.title,
+                            delivery.error.as_deref().unwrap_or("unknown error")
                         )
                     }),
             )
@@ -307,6 +333,22 @@ impl PlanReport {
         }
         for note in &self.notes {
             let _ = writeln!(text, "  note: {note}");
+        }
+        let delivered = self.notifications.iter().filter(|d| d.delivered).count();
+        if !self.notifications.is_empty() {
+            let _ = writeln!(
+                text,
+                "  slack: {delivered} of {} cards delivered",
+                self.notifications.len()
+            );
+        }
+        for missed in self.notifications.iter().filter(|d| !d.delivered) {
+            let _ = writeln!(
+                text,
+                "  slack: not delivered: {} ({})",
+                missed.title,
+                missed.error.as_deref().unwrap_or("unknown error")
+            );
         }
         text
     }
