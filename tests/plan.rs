@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cfn_chatops::plan::report::{Classification, PlanReport, StackPlan};
 use serde_json::Value;
 
+use support::amazon_q::StandInButton;
 use support::moto::{moto, python};
 use support::proxy::{Fault, Recorder, query_answer, query_error};
 use support::{aws, git, unique};
@@ -150,6 +151,72 @@ impl World {
             .into_iter()
             .filter(|body| body["StackName"] == stack)
             .collect()
+    }
+
+    /// An SNS topic for the cards, with an SQS queue subscribed (as Amazon Q's HTTPS
+    /// subscription would be, not raw): the bot publishes to the topic, tests read the queue.
+    async fn with_topic(&mut self) -> String {
+        let sns = aws_sdk_sns::Client::new(&self.aws);
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let name = unique("cards");
+        let topic = sns
+            .create_topic()
+            .name(&name)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = format!("arn:aws:sqs:{}:123456789012:{name}", aws::REGION);
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        self.extra_env
+            .push(("CFN_CHATOPS_SNS_TOPIC_ARN".into(), topic));
+        self.extra_env.push((
+            "CFN_CHATOPS_BACKLOG_URL".into(),
+            "https://example.backlog.com".into(),
+        ));
+        queue
+    }
+
+    /// The notifications that reached the queue: the SNS envelope's `Message`, parsed.
+    async fn received(&self, queue: &str, count: usize) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let mut received = Vec::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        while received.len() < count && Instant::now() < deadline {
+            let output = sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            for message in output.messages() {
+                let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+                received.push(serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        received
     }
 
     async fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
@@ -1265,4 +1332,302 @@ async fn a_no_change_plan_still_supersedes_the_older_change_set() {
         world.our_change_sets(&stack).await.is_empty(),
         "no button can deploy the old code"
     );
+}
+
+fn card_for<'a>(cards: &'a [Value], stack: &str) -> &'a Value {
+    cards
+        .iter()
+        .find(|card| card["metadata"]["additionalContext"]["StackName"] == stack)
+        .unwrap_or_else(|| panic!("no card for {stack}: {cards:#?}"))
+}
+
+fn texts(buttons: &[StandInButton]) -> Vec<&str> {
+    buttons.iter().map(|b| b.text.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_cards_carry_working_execute_and_discard_buttons() {
+    let mut world = World::start().await;
+    let queue = world.with_topic().await;
+    let (existing, new) = (unique("existing"), unique("new"));
+    let first = world.commit_stacks(&[&existing], "Existing stack");
+    let planned = world.plan(&["--after", &first]).await;
+    world.execute(&planned, &existing);
+    world.received(&queue, 2).await;
+
+    let second = world.commit(
+        &[
+            (&format!("{existing}.yaml"), Some(&template("Changed", 2))),
+            (&format!("{new}.yaml"), Some(&template("New", 3))),
+        ],
+        "<!channel> *x* <http://evil|y>",
+    );
+    let planned = world
+        .plan(&["--before", &first, "--after", &second, "--pr", "57"])
+        .await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let deliveries = &planned.report.notifications;
+    assert_eq!(deliveries.len(), 3);
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.delivered && d.message_id.is_some()),
+        "{deliveries:#?}"
+    );
+
+    let cards = world.received(&queue, 3).await;
+    assert_eq!(cards.len(), 3);
+    // The thread parent first, all in one thread, none with buttons on the parent.
+    let parent = &cards[0];
+    assert_eq!(parent["metadata"]["eventType"], "cfn-chatops.plan");
+    assert!(
+        cards
+            .iter()
+            .all(|c| c["metadata"]["threadId"] == "cfn-chatops/local/repository/pr-57")
+    );
+    assert!(support::amazon_q::buttons(parent).is_empty());
+    let text = parent.to_string();
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<http://evil"),
+        "{text}"
+    );
+
+    let update_card = card_for(&cards, &existing);
+    let create_card = card_for(&cards, &new);
+    for card in [update_card, create_card] {
+        assert_eq!(
+            texts(&support::amazon_q::buttons(card)),
+            ["Discard", "Execute"]
+        );
+    }
+    // Execute on the new stack's card: the stack exists in moto with the new resources.
+    let execute = support::amazon_q::buttons(create_card)
+        .into_iter()
+        .find(|b| b.text == "Execute")
+        .unwrap();
+    assert!(execute.command.starts_with(
+        "cloudformation execute-change-set --change-set-name arn:aws:cloudformation:"
+    ));
+    support::amazon_q::click(&execute);
+    assert_eq!(
+        world.stack_status(&new).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    let resources = aws_cli(&[
+        "cloudformation",
+        "list-stack-resources",
+        "--stack-name",
+        &new,
+    ]);
+    assert_eq!(
+        resources.matches("AWS::SNS::Topic").count(),
+        3,
+        "{resources}"
+    );
+
+    // Discard on the existing stack's card: the change set is gone, the stack untouched.
+    let before = aws_cli(&[
+        "cloudformation",
+        "list-stack-resources",
+        "--stack-name",
+        &existing,
+    ]);
+    let discard = support::amazon_q::buttons(update_card)
+        .into_iter()
+        .find(|b| b.text == "Discard")
+        .unwrap();
+    support::amazon_q::click(&discard);
+    assert!(world.our_change_sets(&existing).await.is_empty());
+    assert_eq!(
+        world.stack_status(&existing).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(
+        aws_cli(&[
+            "cloudformation",
+            "list-stack-resources",
+            "--stack-name",
+            &existing
+        ]),
+        before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_change_and_failed_cards_show_no_buttons() {
+    let mut world = World::start().await;
+    let queue = world.with_topic().await;
+    let (same, bad) = (unique("same"), unique("bad"));
+    let commit = world.commit_stacks(&[&same, &bad], "Two stacks");
+    for (stack, reason) in [
+        (&same, "No updates are to be performed."),
+        (
+            &bad,
+            "Template error: instance of Fn::GetAtt references undefined resource Queue",
+        ),
+    ] {
+        world.recorder.inject(Fault {
+            operation: "DescribeChangeSet".into(),
+            times: 3,
+            status: 200,
+            body: settled(stack, "FAILED", reason),
+            when_body_contains: vec![format!("StackName={stack}")],
+        });
+    }
+    world.plan(&["--after", &commit]).await;
+    let cards = world.received(&queue, 3).await;
+    for stack in [&same, &bad] {
+        let card = card_for(&cards, stack);
+        assert_eq!(card["metadata"]["enableCustomActions"], false);
+        assert!(support::amazon_q::buttons(card).is_empty(), "{card}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_stacks_publish_at_most_ten_cards_a_second() {
+    let mut world = World::start().await;
+    world.with_topic().await;
+    let prefix = unique("fleet");
+    let names: Vec<String> = (0..30).map(|i| format!("{prefix}-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let commit = world.commit_stacks(&refs, "Thirty stacks");
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert_eq!(planned.report.notifications.len(), 31);
+    let times: Vec<_> = world
+        .recorder
+        .requests("Publish")
+        .into_iter()
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(times.len(), 31);
+    // Any ten consecutive publishes span at least 0.9 s: never more than 10 in a second.
+    let fastest = times
+        .windows(11)
+        .map(|w| w[10].duration_since(w[0]))
+        .min()
+        .unwrap();
+    assert!(
+        fastest >= std::time::Duration::from_millis(990),
+        "11 publishes within {fastest:?}"
+    );
+    let total = times[30].duration_since(times[0]);
+    eprintln!("31 cards published over {total:?} (fastest 11 in {fastest:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_sns_refuses_is_named_in_the_report_and_the_others_still_go() {
+    let mut world = World::start().await;
+    let queue = world.with_topic().await;
+    let (ok, unlucky) = (unique("ok"), unique("unlucky"));
+    let commit = world.commit_stacks(&[&ok, &unlucky], "Two stacks");
+    world.recorder.inject(Fault {
+        operation: "Publish".into(),
+        times: 20,
+        status: 500,
+        body: "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>SNS is down</Message></Error><RequestId>x</RequestId></ErrorResponse>".into(),
+        // That stack's own card (the parent card names every stack).
+        when_body_contains: vec![unlucky.clone(), "cfn-chatops.change-set".into()],
+    });
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(1), "an undelivered card fails the run");
+    let missed: Vec<_> = planned
+        .report
+        .notifications
+        .iter()
+        .filter(|d| !d.delivered)
+        .collect();
+    assert_eq!(missed.len(), 1, "{:#?}", planned.report.notifications);
+    assert!(missed[0].title.contains(&unlucky));
+    assert!(missed[0].error.as_deref().unwrap().contains("SNS is down"));
+    let attempts = world
+        .recorder
+        .requests("Publish")
+        .into_iter()
+        .filter(|r| {
+            let body = r.body.to_string();
+            body.contains(&unlucky) && body.contains("cfn-chatops.change-set")
+        })
+        .count();
+    assert_eq!(attempts, 5, "retried before giving up");
+    assert!(
+        planned.stderr.contains("not delivered"),
+        "{}",
+        planned.stderr
+    );
+    let cards = world.received(&queue, 2).await;
+    assert_eq!(
+        cards.len(),
+        2,
+        "the parent and the other stack's card arrived"
+    );
+    card_for(&cards, &ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_previews_a_report_and_custom_actions_print_in_both_formats() {
+    let world = World::start().await;
+    let stack = unique("preview");
+    let commit = world.commit_stacks(&[&stack], "Preview");
+    let planned = world.plan(&["--after", &commit]).await;
+    let file = world.repo.path().join("report.json");
+    std::fs::write(&file, serde_json::to_string(&planned.report).unwrap()).unwrap();
+
+    let output = support::bot::command(&["render", "--report", file.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json_end = stdout.find("\n\n").unwrap();
+    let cards: Vec<Value> = serde_json::from_str(&stdout[..json_end]).unwrap();
+    assert_eq!(cards.len(), 2);
+    let preview = &stdout[json_end..];
+    assert!(preview.contains("[ Execute ]  [ Discard ]"), "{preview}");
+    assert!(preview.contains("Execute runs: cloudformation execute-change-set --change-set-name arn:aws:cloudformation:"), "{preview}");
+
+    for (args, reason) in [
+        (
+            vec!["render", "--report", "/nonexistent/report.json"],
+            "cannot read /nonexistent/report.json",
+        ),
+        (
+            vec![
+                "render",
+                "--report",
+                world
+                    .repo
+                    .path()
+                    .join(format!("{stack}.yaml"))
+                    .to_str()
+                    .unwrap(),
+            ],
+            "is not a plan report",
+        ),
+    ] {
+        let output = support::bot::command(&args, &[]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&output.stderr).contains(reason));
+    }
+
+    let json = support::bot::command(&["custom-actions"], &[])
+        .output()
+        .unwrap();
+    let actions: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let on_disk: Vec<Value> = ["cfn-chatops-execute.json", "cfn-chatops-discard.json"]
+        .iter()
+        .map(|file| {
+            let path = format!("{}/custom-actions/{file}", env!("CARGO_MANIFEST_DIR"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(actions, on_disk);
+    let template = support::bot::command(&["custom-actions", "--format", "cloudformation"], &[])
+        .output()
+        .unwrap();
+    let resources: Value = serde_json::from_slice(&template.stdout).unwrap();
+    assert_eq!(
+        resources["CfnChatopsExecute"]["Type"],
+        "AWS::Chatbot::CustomAction"
+    );
+    assert_eq!(resources["CfnChatopsDiscard"]["Properties"], on_disk[1]);
 }

@@ -2,6 +2,7 @@
 //! `cfn-chatops` binary as a child process, and AWS set-up through the real SDK.
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
+pub mod amazon_q;
 pub mod aws;
 pub mod bot;
 pub mod lambda_api;

@@ -17,6 +17,8 @@ use serde_json::Value;
 pub struct Recorded {
     pub target: String,
     pub body: Value,
+    /// When the request arrived, to measure rates.
+    pub at: std::time::Instant,
 }
 
 /// A canned answer for the next `times` calls of an operation.
@@ -86,7 +88,7 @@ impl Recorder {
         self.faults.lock().unwrap().push(fault);
     }
 
-    /// Every recorded request whose target ends with `operation`, e.g. `StartBuild`.
+    /// Every recorded request for `operation`, e.g. `StartBuild`, in arrival order.
     pub fn requests(&self, operation: &str) -> Vec<Recorded> {
         self.requests
             .lock()
@@ -134,6 +136,7 @@ async fn relay(State(forward): State<Forward>, request: Request) -> Response {
     forward.requests.lock().unwrap().push(Recorded {
         target: target.clone(),
         body: recorded,
+        at: std::time::Instant::now(),
     });
     let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
     let text = String::from_utf8_lossy(&body).into_owned();
