@@ -636,6 +636,45 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_path_exists_in_the_cards_of_its_action_group() {
+        let mut drift = stack("worker", Classification::Drift, true);
+        drift.drift.push(DriftedProperty {
+            logical_id: "Fn".into(),
+            resource_type: "AWS::Lambda::Function".into(),
+            status: "MODIFIED".into(),
+            property: None,
+            actual: None,
+            previous: None,
+        });
+        let cards = notifications(
+            &report(vec![stack("app", Classification::Changes, true), drift]),
+            &Links::default(),
+        );
+        for action in actions::all().unwrap() {
+            for attachment in &action.attachments {
+                let group = attachment
+                    .criteria
+                    .iter()
+                    .find(|c| c.variable_name == ACTION_GROUP && c.operator == "EQUALS")
+                    .and_then(|c| c.value.clone())
+                    .expect("each attachment is tied to an action group");
+                let card = cards
+                    .iter()
+                    .find(|card| card.metadata.additional_context[ACTION_GROUP] == group)
+                    .unwrap_or_else(|| panic!("no card of group {group}"));
+                for path in attachment.variables.values() {
+                    let key = path.strip_prefix(actions::CONTEXT_PATH).unwrap();
+                    assert!(
+                        card.metadata.additional_context.contains_key(key),
+                        "{} {group}: {path}",
+                        action.action_name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn untrusted_text_arrives_inert() {
         let mut plan = report(vec![stack("app", Classification::Changes, true)]);
         plan.stacks[0]
