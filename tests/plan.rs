@@ -11,7 +11,8 @@ use cfn_chatops::plan::report::{Classification, PlanReport, StackPlan};
 use serde_json::Value;
 
 use support::amazon_q::StandInButton;
-use support::moto::{moto, python};
+use support::aws::cli as aws_cli;
+use support::moto::moto;
 use support::proxy::{Fault, Recorder, query_answer, query_error};
 use support::{aws, git, unique};
 
@@ -300,30 +301,6 @@ fn template(description: &str, topics: usize) -> String {
     }
     text.push_str("Outputs:\n  First:\n    Value: !Ref Topic0\n");
     text
-}
-
-/// The real AWS CLI (from requirements-dev.txt) against moto: how a human's click runs.
-fn aws_cli(args: &[&str]) -> String {
-    let output = std::process::Command::new(python())
-        .args([
-            "-m",
-            "awscli",
-            "--endpoint-url",
-            &moto().endpoint,
-            "--region",
-            aws::REGION,
-        ])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

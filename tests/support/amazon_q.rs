@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::moto::{moto, python};
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandInButton {
     pub text: String,
@@ -95,21 +93,9 @@ pub fn buttons(notification: &Value) -> Vec<StandInButton> {
     shown
 }
 
-/// Runs the button's command with the real AWS CLI against moto; returns its output.
+/// Runs the button's command with the real AWS CLI against moto (split on spaces, no shell);
+/// returns its output.
 pub fn click(button: &StandInButton) -> String {
     let words: Vec<&str> = button.command.split_whitespace().collect();
-    let output = std::process::Command::new(python())
-        .args(["-m", "awscli", "--endpoint-url", &moto().endpoint])
-        .args(&words)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}: {}",
-        button.command,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    super::aws::cli(&words)
 }

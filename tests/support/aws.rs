@@ -150,3 +150,28 @@ pub async fn put_ledger_item(config: &SdkConfig, table: &str, item: &[(&str, Att
         .await
         .unwrap();
 }
+
+/// The real AWS CLI (from requirements-dev.txt) against moto, as a person or Amazon Q runs it;
+/// returns its output, panicking with its message on failure. A `--region` in `args` wins.
+pub fn cli(args: &[&str]) -> String {
+    let output = std::process::Command::new(super::moto::python())
+        .args([
+            "-m",
+            "awscli",
+            "--endpoint-url",
+            &super::moto::moto().endpoint,
+            "--region",
+            REGION,
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("the AWS CLI runs");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
