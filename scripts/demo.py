@@ -172,9 +172,16 @@ def main(binary):
         repo, before, after = sample_repository(workdir)
         say("sample repository", f"{repo}  (git, main at {after[:7]} \"Add alarms stack\")")
 
+        topic = aws(endpoint, "sns", "create-topic", "--name", "cfn-chatops-cards")["TopicArn"]
+        queue = aws(endpoint, "sqs", "create-queue", "--queue-name", "slack-channel")["QueueUrl"]
+        aws(endpoint, "sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs",
+            "--notification-endpoint", "arn:aws:sqs:us-east-1:123456789012:slack-channel")
+        say("Slack (Amazon Q)", f"SNS topic {topic.rsplit(':', 1)[-1]} on moto; an SQS queue stands in for the channel")
+
         secret = secrets.token_urlsafe(32)
         env = aws_env(endpoint)
-        env.update(CFN_CHATOPS_WEBHOOK_SECRET=secret, CFN_CHATOPS_LEDGER_TABLE=TABLE)
+        env.update(CFN_CHATOPS_WEBHOOK_SECRET=secret, CFN_CHATOPS_LEDGER_TABLE=TABLE,
+                   CFN_CHATOPS_SNS_TOPIC_ARN=topic, CFN_CHATOPS_BACKLOG_URL=SPACE)
         bot = Bot(binary, env, ["--runner", "local", "--local-clone", repo])
         url = f"http://{bot.addr}/webhook/{secret}"
         say("cfn-chatops serve", f"http://{bot.addr}/webhook/<secret>  (runner: local, plans in {repo})")
@@ -198,6 +205,23 @@ def main(binary):
         if finished is None:
             print("  (the plan did not finish within 60 s)")
         print()
+
+        cards = []
+        for _ in range(10):
+            received = aws(endpoint, "sqs", "receive-message", "--queue-url", queue,
+                           "--max-number-of-messages", "10") or {}
+            cards += [json.loads(json.loads(m["Body"])["Message"]) for m in received.get("Messages", [])]
+            if len(cards) >= 2:
+                break
+        if cards:
+            cards_file = os.path.join(workdir, "cards.json")
+            with open(cards_file, "w") as out:
+                json.dump(cards, out)
+            say("Slack cards", "(as the channel will show them, with their buttons)")
+            preview = subprocess.run([binary, "render", "--cards", cards_file], capture_output=True,
+                                     text=True, check=True).stdout
+            print("\n".join("  " + line for line in preview.splitlines()))
+            print()
 
         items = aws(endpoint, "dynamodb", "scan", "--table-name", TABLE)["Items"]
         for item in sorted(items, key=lambda item: item["pk"]["S"]):

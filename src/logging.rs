@@ -1,5 +1,7 @@
 //! Logs go to stderr: text for people, JSON (one object per line) on Lambda.
 
+use std::io::IsTerminal;
+
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
@@ -22,8 +24,10 @@ pub fn init(format: LogFormat) {
             filter = filter.add_directive(directive);
         }
     }
+    // Colours only for a person at a terminal: piped logs (a parent process, CodeBuild) stay plain.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

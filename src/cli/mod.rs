@@ -111,11 +111,12 @@ pub fn main() -> ExitCode {
         args.push("lambda".into());
     }
     let cli = Cli::parse_from(args);
-    logging::init(cli.log_format.unwrap_or(if on_lambda {
+    let log_format = cli.log_format.unwrap_or(if on_lambda {
         LogFormat::Json
     } else {
         LogFormat::Text
-    }));
+    });
+    logging::init(log_format);
     let Some(command) = cli.command else {
         eprintln!("error: no subcommand given; see `cfn-chatops --help`");
         return ExitCode::from(2);
@@ -142,8 +143,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            tracing::error!(code = failure.code, "{}", failure.message);
-            eprintln!("error: {}", failure.message);
+            // One line: structured where logs are read as JSON, plain for a person.
+            match log_format {
+                LogFormat::Json => tracing::error!(code = failure.code, "{}", failure.message),
+                LogFormat::Text => eprintln!("error: {}", failure.message),
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -1,6 +1,6 @@
 //! `cfn-chatops render` and `cfn-chatops custom-actions`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use serde_json::{Map, Value, json};
@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::{Failure, LinkArgs};
 use crate::plan::report::PlanReport;
 use crate::slack::actions;
+use crate::slack::notification::Notification;
 use crate::slack::preview::preview;
 use crate::slack::render::notifications;
 
@@ -15,7 +16,12 @@ use crate::slack::render::notifications;
 pub struct RenderArgs {
     /// A plan report, as `cfn-chatops plan --output json` prints it.
     #[arg(long, env = "CFN_CHATOPS_REPORT")]
-    pub report: PathBuf,
+    pub report: Option<PathBuf>,
+
+    /// Cards as they arrived (a JSON array of notifications, e.g. read back from SNS), to
+    /// preview only. Give this or `--report`.
+    #[arg(long, conflicts_with = "report")]
+    pub cards: Option<PathBuf>,
 
     #[command(flatten)]
     pub links: LinkArgs,
@@ -39,17 +45,26 @@ fn json_text(value: &impl serde::Serialize) -> Result<String, Failure> {
     serde_json::to_string_pretty(value).map_err(|err| Failure::runtime(err.to_string()))
 }
 
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Failure::usage(format!("cannot read {}: {err}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|err| Failure::usage(format!("{} is not {what}: {err}", path.display())))
+}
+
 pub fn render(args: RenderArgs) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(&args.report)
-        .map_err(|err| Failure::usage(format!("cannot read {}: {err}", args.report.display())))?;
-    let report: PlanReport = serde_json::from_str(&text).map_err(|err| {
-        Failure::usage(format!(
-            "{} is not a plan report: {err}",
-            args.report.display()
-        ))
-    })?;
-    let cards = notifications(&report, &args.links.links());
     let actions = actions::all().map_err(Failure::runtime)?;
+    if let Some(path) = &args.cards {
+        let cards: Vec<Notification> = read_json(path, "a JSON array of notifications")?;
+        print!("{}", preview(&cards, &actions));
+        return Ok(());
+    }
+    let path = args
+        .report
+        .as_deref()
+        .ok_or_else(|| Failure::usage("give --report or --cards"))?;
+    let report: PlanReport = read_json(path, "a plan report")?;
+    let cards = notifications(&report, &args.links.links());
     println!("{}", json_text(&cards)?);
     println!();
     print!("{}", preview(&cards, &actions));
