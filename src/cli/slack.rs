@@ -73,6 +73,19 @@ pub fn render(args: RenderArgs) -> Result<(), Failure> {
 
 pub fn custom_actions(args: CustomActionsArgs) -> Result<(), Failure> {
     let actions = actions::all().map_err(Failure::runtime)?;
+    // Never hand infra a definition the API would refuse.
+    let problems: Vec<String> = actions
+        .iter()
+        .flat_map(|action| {
+            action
+                .problems()
+                .into_iter()
+                .map(move |problem| format!("{}: {problem}", action.action_name))
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(Failure::runtime(problems.join("; ")));
+    }
     let output = match args.format {
         ActionsFormat::Json => json!(actions),
         ActionsFormat::Cloudformation => Value::Object(

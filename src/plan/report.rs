@@ -77,6 +77,16 @@ pub struct StackPlan {
     pub notes: Vec<String>,
 }
 
+impl StackPlan {
+    /// How many of its changes destroy something.
+    pub fn destructive_count(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|change| change.destructive.is_some())
+            .count()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::notification::Notification;
+use super::notification::{Notification, is_context_value};
 
 /// The files of `custom-actions/`, by name.
 pub const FILES: [(&str, &str); 2] = [
@@ -35,6 +35,11 @@ pub struct CustomAction {
     pub alias_name: Option<String>,
     pub definition: Definition,
     pub attachments: Vec<Attachment>,
+    /// Accepted by CreateCustomAction; passed through as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,8 +123,11 @@ impl CustomAction {
         }
         for (index, attachment) in self.attachments.iter().enumerate() {
             let at = |rule: &str| format!("Attachments[{index}]: {rule}");
-            if !matches_name(&attachment.notification_type, 100, b"-") {
-                problems.push(at("NotificationType must match ^[a-zA-Z0-9-]{1,100}$"));
+            // Any other type (even "custom") never shows on a custom notification.
+            if attachment.notification_type != "Custom" {
+                problems.push(at(
+                    "NotificationType must be \"Custom\" for custom notifications",
+                ));
             }
             if !(1..=BUTTON_TEXT_MAX).contains(&attachment.button_text.chars().count()) {
                 problems.push(at(&format!(
@@ -138,9 +146,7 @@ impl CustomAction {
                         "variable name {name:?} must match ^[A-Za-z0-9-_]+$"
                     )));
                 }
-                let printable =
-                    path.len() <= 1024 && path.bytes().all(|b| (0x21..0x80).contains(&b));
-                if !printable || !path.starts_with(CONTEXT_PATH) {
+                if !is_context_value(path) || !path.starts_with(CONTEXT_PATH) {
                     problems.push(at(&format!(
                         "variable {name}: path must be {CONTEXT_PATH}<Key>, printable ASCII without spaces"
                     )));
@@ -262,9 +268,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_custom_action_file_follows_the_api_rules() {
+    fn every_file_in_the_folder_is_embedded_and_follows_the_api_rules() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/custom-actions");
+        let mut on_disk: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".json"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = FILES.iter().map(|(name, _)| name.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "custom-actions/ and FILES disagree");
         let actions = all().unwrap();
-        assert_eq!(actions.len(), FILES.len());
         for action in &actions {
             assert_eq!(
                 action.problems(),
@@ -282,6 +297,7 @@ mod tests {
         action.attachments[0].button_text = "b".repeat(51);
         action.attachments[0].variables.remove("Region");
         action.attachments[1].criteria.clear();
+        action.attachments[1].notification_type = "custom".into();
         let problems = action.problems().join("\n");
         for expected in [
             "CommandText must be 1–100 characters",
@@ -289,6 +305,7 @@ mod tests {
             "ButtonText must be 1–50 characters",
             "1 to 5 Criteria",
             "criterion on undefined variable Region",
+            "NotificationType must be \"Custom\"",
         ] {
             assert!(problems.contains(expected), "{expected} in {problems}");
         }

@@ -3,8 +3,8 @@
 
 /// Escapes text for a mrkdwn body: `&`, `<` and `>` (so `<!channel>`, `<@U…>` and
 /// `<http://…|…>` cannot form mentions or links), and breaks `@channel`, `@here`,
-/// `@everyone` with a zero-width joiner so no client turns them into broadcasts. Newlines and
-/// other control characters become spaces: one value stays on one line.
+/// `@everyone` (any case) with a word joiner (U+2060) so no client turns them into broadcasts.
+/// Newlines and other control characters become spaces: one value stays on one line.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -16,9 +16,26 @@ pub fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    for broadcast in ["@channel", "@here", "@everyone"] {
-        out = out.replace(broadcast, &format!("@\u{2060}{}", &broadcast[1..]));
+    break_broadcasts(&out)
+}
+
+/// `@here` → `@\u{2060}here`, for each broadcast word in any case.
+fn break_broadcasts(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in lower.match_indices('@') {
+        let rest = &lower[at + 1..];
+        if ["channel", "here", "everyone"]
+            .iter()
+            .any(|word| rest.starts_with(word))
+        {
+            out.push_str(&text[last..=at]);
+            out.push('\u{2060}');
+            last = at + 1;
+        }
     }
+    out.push_str(&text[last..]);
     out
 }
 
@@ -40,13 +57,23 @@ pub fn link(url: &str, label: &str) -> String {
     format!("<{url}|{}>", escape(label).replace('|', "\u{FF5C}"))
 }
 
-/// Cuts text to at most `max` characters, ending with "…" when cut.
+/// Cuts raw (not yet escaped) text to at most `max` characters, ending with "…" when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Cuts escaped text to at most `max` characters, ending with "…" when cut, never inside an
+/// escape such as `&amp;`.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    // Never end inside an escape such as `&amp;`.
     if let Some(amp) = cut.rfind('&')
         && !cut[amp..].contains(';')
     {
@@ -62,9 +89,16 @@ mod tests {
 
     #[test]
     fn mentions_links_and_formatting_arrive_inert() {
-        let message = "<!channel> *x* <http://evil|y> <@U123> @here `rm -rf` & done";
+        let message = "<!channel> *x* <http://evil|y> <@U123> @here @HERE @Channel `rm -rf` & done";
         let escaped = escape(message);
-        for dangerous in ["<!channel>", "<http", "<@U123>", "@here"] {
+        for dangerous in [
+            "<!channel>",
+            "<http",
+            "<@U123>",
+            "@here",
+            "@HERE",
+            "@Channel",
+        ] {
             assert!(!escaped.contains(dangerous), "{dangerous} in {escaped}");
         }
         assert!(escaped.starts_with("&lt;!channel&gt; *x* &lt;http://evil|y&gt;"));
@@ -96,5 +130,10 @@ mod tests {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("テンプレート", 3), "テン…");
         assert_eq!(truncate("ab&amp;cd", 5), "ab…");
+        assert_eq!(
+            clip("Fix A & B", 8),
+            "Fix A &…",
+            "raw text keeps its ampersands"
+        );
     }
 }

@@ -101,6 +101,5 @@ impl Notification {
 
 /// What custom-action variables may hold: printable ASCII, no spaces, at most 1,024.
 pub fn is_context_value(value: &str) -> bool {
-    (1..=CONTEXT_VALUE_MAX).contains(&value.len())
-        && value.bytes().all(|b| (0x21..0x7f).contains(&b))
+    (1..=CONTEXT_VALUE_MAX).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
 }

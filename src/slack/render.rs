@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::mrkdwn::{code, escape, link, truncate};
+use super::mrkdwn::{clip, code, escape, link, truncate};
 use super::notification::{
     ACTION_GROUP, Content, DESCRIPTION_MAX, GROUP_CHANGE_SET, GROUP_CHANGE_SET_DRIFT, GROUP_INFO,
     KEYWORD_MAX, Metadata, NEXT_STEP_MAX, Notification, TITLE_MAX, is_context_value,
@@ -17,11 +17,31 @@ pub struct Links {
     pub backlog_url: Option<String>,
 }
 
+/// A path segment or URL that cannot break out of a Slack `<url|label>` link.
+fn safe_in_link(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>|`\"".contains(&b))
+}
+
 impl Links {
+    /// Links only to URLs built from values that cannot alter them: the space URL must be
+    /// http(s), and project and repository names plain (the webhook validates them, but a
+    /// report file may say anything).
     fn repository(&self, report: &PlanReport) -> Option<String> {
         let base = self.backlog_url.as_deref()?.trim_end_matches('/');
         let (project, repository) = (report.project.as_deref()?, report.repository.as_deref()?);
-        Some(format!("{base}/git/{project}/{repository}"))
+        let plain = |name: &str| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        let base_ok =
+            (base.starts_with("https://") || base.starts_with("http://")) && safe_in_link(base);
+        (base_ok && plain(project) && plain(repository))
+            .then(|| format!("{base}/git/{project}/{repository}"))
     }
 
     fn pull_request(&self, report: &PlanReport) -> Option<String> {
@@ -33,12 +53,18 @@ impl Links {
     }
 
     fn commit(&self, report: &PlanReport) -> Option<String> {
-        Some(format!(
-            "{}/commit/{}",
-            self.repository(report)?,
-            report.after
-        ))
+        self.repository(report)
+            .filter(|_| safe_in_link(&report.after))
+            .map(|repository| format!("{repository}/commit/{}", report.after))
     }
+}
+
+/// Printable ASCII for ids compared as strings; anything else becomes `_`.
+fn ascii_id(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .take(max)
+        .collect()
 }
 
 /// One Slack thread per plan: per pull request when there is one, else per commit.
@@ -47,19 +73,18 @@ pub fn thread_id(report: &PlanReport) -> String {
         Some(pr) => format!("pr-{pr}"),
         None => format!("commit-{}", short(&report.after)),
     };
-    let id = format!(
-        "cfn-chatops/{}/{}/{subject}",
-        report.project.as_deref().unwrap_or("local"),
-        report.repository.as_deref().unwrap_or("repository")
-    );
-    // Thread ids are compared as strings; keep them printable ASCII.
-    id.chars()
-        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-        .take(200)
-        .collect()
+    ascii_id(
+        &format!(
+            "cfn-chatops/{}/{}/{subject}",
+            report.project.as_deref().unwrap_or("local"),
+            report.repository.as_deref().unwrap_or("repository")
+        ),
+        200,
+    )
 }
 
-/// The thread parent first, then one card per stack that got a change set.
+/// The thread parent first, then one card per stack that got a change set. Stacks without one
+/// (busy, blocked, superseded, failed before CloudFormation) are lines in the parent.
 pub fn notifications(report: &PlanReport, links: &Links) -> Vec<Notification> {
     let thread = thread_id(report);
     let mut cards = vec![parent(report, links, &thread)];
@@ -80,9 +105,13 @@ fn repository_label(report: &PlanReport) -> String {
     }
 }
 
-/// `*Repository* … · *PR* #57 · *Commit* d3adb33 on main`, with links when the space is known.
+/// `*Repository* … · *PR* #57 · *Commit* d3adb33 on main`, with links when the space is
+/// known, then the commit's subject and author.
 fn origin_line(report: &PlanReport, links: &Links) -> String {
-    let mut parts = vec![format!("*Repository* {}", code(&repository_label(report)))];
+    let mut parts = vec![format!(
+        "*Repository* {}",
+        code(&clip(&repository_label(report), 120))
+    )];
     if let Some(pr) = report.pr {
         parts.push(match links.pull_request(report) {
             Some(url) => format!("*PR* {}", link(&url, &format!("#{pr}"))),
@@ -90,32 +119,23 @@ fn origin_line(report: &PlanReport, links: &Links) -> String {
         });
     }
     let commit = short(&report.after);
+    let branch = code(&clip(&report.branch, 100));
     parts.push(match links.commit(report) {
-        Some(url) => format!(
-            "*Commit* {} on {}",
-            link(&url, &commit),
-            code(&report.branch)
-        ),
-        None => format!("*Commit* {} on {}", code(&commit), code(&report.branch)),
+        Some(url) => format!("*Commit* {} on {branch}", link(&url, &commit)),
+        None => format!("*Commit* {} on {branch}", code(&commit)),
     });
     let mut line = parts.join(" · ");
     if let Some(message) = &report.commit_message {
-        line.push_str(&format!("\n> {}", code(&truncate(message, 200))));
+        line.push_str(&format!("\n> {}", code(&clip(message, 200))));
     }
     if let Some(author) = &report.author {
-        line.push_str(&format!(" by {}", code(&truncate(author, 80))));
+        line.push_str(&format!(" by {}", code(&clip(author, 80))));
     }
     line
 }
 
-fn summary(report: &PlanReport) -> String {
-    let count = |class: Classification| {
-        report
-            .stacks
-            .iter()
-            .filter(|stack| stack.classification == class)
-            .count()
-    };
+/// The thread's summary line: how many stacks, by class, and how many destructive changes.
+fn thread_summary(report: &PlanReport) -> String {
     let mut parts = vec![format!("{} stack(s)", report.stacks.len())];
     for class in [
         Classification::Changes,
@@ -126,27 +146,25 @@ fn summary(report: &PlanReport) -> String {
         Classification::Busy,
         Classification::Superseded,
     ] {
-        let n = count(class);
+        let n = report
+            .stacks
+            .iter()
+            .filter(|stack| stack.classification == class)
+            .count();
         if n > 0 {
             parts.push(format!("{n} {}", class.as_str().replace('_', " ")));
         }
     }
-    let destructive: usize = report
-        .stacks
-        .iter()
-        .map(|stack| {
-            stack
-                .changes
-                .iter()
-                .filter(|c| c.destructive.is_some())
-                .count()
-        })
-        .sum();
+    let destructive: usize = report.stacks.iter().map(StackPlan::destructive_count).sum();
     if destructive > 0 {
         parts.push(format!("{destructive} destructive change(s)"));
     }
     truncate(
-        &format!("{}: {}", repository_label(report), parts.join(", ")),
+        &format!(
+            "{}: {}",
+            escape(&repository_label(report)),
+            parts.join(", ")
+        ),
         TITLE_MAX,
     )
 }
@@ -156,20 +174,19 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
     let title = truncate(
         &format!(
             ":clipboard: CloudFormation plan for {}{pr} ({})",
-            repository_label(report),
-            short(&report.after)
+            escape(&repository_label(report)),
+            escape(&short(&report.after))
         ),
         TITLE_MAX,
     );
-    let mut lines = vec![origin_line(report, links)];
     let mut items: Vec<String> = report
         .stacks
         .iter()
         .map(|stack| {
             let mut line = format!(
                 "• {} ({}) {}",
-                code(&stack.stack),
-                escape(&stack.region),
+                code(&clip(&stack.stack, 128)),
+                escape(&clip(&stack.region, 40)),
                 stack.classification.as_str()
             );
             if matches!(
@@ -177,16 +194,12 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
                 Classification::Changes | Classification::Drift
             ) {
                 line.push_str(&format!(" {}", stack.counts.summary()));
-                let destructive = stack
-                    .changes
-                    .iter()
-                    .filter(|c| c.destructive.is_some())
-                    .count();
+                let destructive = stack.destructive_count();
                 if destructive > 0 {
                     line.push_str(&format!(" :warning: {destructive} destructive"));
                 }
             } else if let Some(reason) = &stack.reason {
-                line.push_str(&format!(": {}", escape(reason)));
+                line.push_str(&format!(": {}", escape(&clip(reason, 300))));
             }
             line
         })
@@ -194,38 +207,40 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
     items.extend(report.left_in_place.iter().map(|left| {
         format!(
             "• {} left in place: {}",
-            code(&left.stack),
-            escape(&left.reason)
+            code(&clip(&left.stack, 128)),
+            escape(&clip(&left.reason, 300))
         )
     }));
     items.extend(
         report
             .errors
             .iter()
-            .map(|error| format!("• :x: {}", escape(error))),
+            .map(|error| format!("• :x: {}", escape(&clip(error, 300)))),
     );
     if items.is_empty() {
         items.push("No stack touched by this push.".into());
     }
-    lines.push(String::new());
-    let description = fit(lines, items, "the Backlog pull request comment");
+    let description = fit(
+        vec![origin_line(report, links), String::new()],
+        items,
+        "the Backlog pull request comment",
+    );
     Notification {
         version: "1.0".into(),
         source: "custom".into(),
-        id: format!("{thread}/plan/{}", short(&report.after)),
+        id: ascii_id(&format!("{thread}/plan/{}", short(&report.after)), 256),
         content: Content {
             text_type: "client-markdown".into(),
             title,
             description,
-            next_steps: vec![truncate(
-                "Each stack with a change set follows in this thread, with its buttons.",
-                NEXT_STEP_MAX,
-            )],
+            next_steps: vec![
+                "Each stack with a change set follows in this thread, with its buttons.".into(),
+            ],
             keywords: keywords(["plan", "cloudformation"]),
         },
         metadata: Metadata {
             thread_id: thread.to_owned(),
-            summary: summary(report),
+            summary: thread_summary(report),
             event_type: "cfn-chatops.plan".into(),
             related_resources: vec![],
             additional_context: BTreeMap::from([(ACTION_GROUP.into(), GROUP_INFO.into())]),
@@ -233,6 +248,8 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
         },
     }
 }
+
+const DISCARD_STEP: &str = "*Discard* runs `cloudformation delete-change-set`: the change set is deleted and the stack is left as it is.";
 
 fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &str) -> Notification {
     let change_set = stack.change_set.as_ref();
@@ -242,34 +259,28 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             Classification::Changes | Classification::Drift
         );
     let drift = stack.classification == Classification::Drift;
-    let group = match (executable, drift) {
-        (true, true) => GROUP_CHANGE_SET_DRIFT,
-        (true, false) => GROUP_CHANGE_SET,
-        _ => GROUP_INFO,
-    };
-    // Buttons need every variable: an id that cannot be a variable means no buttons.
-    let mut context = BTreeMap::from([(ACTION_GROUP.to_owned(), group.to_owned())]);
-    let mut buttons = executable;
-    for (key, value) in [
+    // Buttons need every variable: an id that cannot be a variable turns them off.
+    let variables: Vec<(&str, Option<&str>)> = vec![
         ("StackName", Some(stack.stack.as_str())),
         ("ChangeSetArn", change_set.and_then(|c| c.arn.as_deref())),
         ("Region", Some(stack.region.as_str())),
-    ] {
-        match value.filter(|value| is_context_value(value)) {
-            Some(value) => {
-                context.insert(key.to_owned(), value.to_owned());
-            }
-            None => buttons = false,
+    ];
+    let ids_usable = variables
+        .iter()
+        .all(|(_, value)| value.is_some_and(is_context_value));
+    let show_buttons = executable && ids_usable;
+    let group = match (show_buttons, drift) {
+        (true, true) => GROUP_CHANGE_SET_DRIFT,
+        (true, false) => GROUP_CHANGE_SET,
+        (false, _) => GROUP_INFO,
+    };
+    let mut context = BTreeMap::from([(ACTION_GROUP.to_owned(), group.to_owned())]);
+    for (key, value) in variables {
+        if let Some(value) = value.filter(|value| is_context_value(value)) {
+            context.insert(key.to_owned(), value.to_owned());
         }
     }
-    if !buttons {
-        context.insert(ACTION_GROUP.to_owned(), GROUP_INFO.to_owned());
-    }
-    let destructive = stack
-        .changes
-        .iter()
-        .filter(|c| c.destructive.is_some())
-        .count();
+    let destructive = stack.destructive_count();
     let icon = match stack.classification {
         Classification::Changes if destructive > 0 => ":warning:",
         Classification::Changes => ":large_blue_circle:",
@@ -277,32 +288,31 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         Classification::NoChanges => ":white_check_mark:",
         _ => ":x:",
     };
+    let counts = match stack.classification {
+        Classification::Changes | Classification::Drift => format!(" {}", stack.counts.summary()),
+        _ => String::new(),
+    };
     let title = truncate(
         &format!(
-            "{icon} {} ({}): {}{}",
-            escape(&stack.stack),
-            escape(&stack.region),
+            "{icon} {} ({}): {}{counts}",
+            escape(&clip(&stack.stack, 128)),
+            escape(&clip(&stack.region, 40)),
             stack.classification.as_str().replace('_', " "),
-            match stack.classification {
-                Classification::Changes | Classification::Drift =>
-                    format!(" {}", stack.counts.summary()),
-                _ => String::new(),
-            }
         ),
         TITLE_MAX,
     );
     let mut header = vec![origin_line(report, links)];
     header.push(format!(
         "*Stack* {} in {} · *Template* {}",
-        code(&stack.stack),
-        code(&stack.region),
-        code(&stack.template)
+        code(&clip(&stack.stack, 128)),
+        code(&clip(&stack.region, 40)),
+        code(&clip(&stack.template, 200))
     ));
     if let Some(change_set) = change_set {
         header.push(format!(
             "*Change set* {} ({}{})",
-            code(&change_set.name),
-            escape(&change_set.change_set_type),
+            code(&clip(&change_set.name, 128)),
+            escape(&clip(&change_set.change_set_type, 20)),
             if change_set.drift_aware {
                 ", drift-aware"
             } else {
@@ -311,37 +321,34 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         ));
     }
     if let Some(reason) = &stack.reason {
-        header.push(format!("*Reason* {}", escape(reason)));
+        header.push(format!("*Reason* {}", escape(&clip(reason, 500))));
     }
     for note in &stack.notes {
-        header.push(format!("_Note:_ {}", escape(note)));
+        header.push(format!("_Note:_ {}", escape(&clip(note, 300))));
     }
     header.push(String::new());
-    let describe = change_set
-        .and_then(|c| c.arn.as_deref())
-        .map(|arn| {
-            format!(
-                "`aws cloudformation describe-change-set --change-set-name {} --region {}`",
-                escape(arn).replace('`', "\u{02CB}"),
-                escape(&stack.region).replace('`', "\u{02CB}")
-            )
-        })
-        .unwrap_or_else(|| "the change set in the CloudFormation console".into());
+    let describe = match change_set.and_then(|c| c.arn.as_deref()) {
+        Some(arn) => code(&format!(
+            "aws cloudformation describe-change-set --change-set-name {} --region {}",
+            clip(arn, 300),
+            clip(&stack.region, 40)
+        )),
+        None => "the change set in the CloudFormation console".into(),
+    };
     let description = fit(
         header,
         change_lines(stack),
         &format!("the Backlog pull request comment or {describe}"),
     );
-    let next_steps = if buttons && drift {
-        vec![
-            "*Execute & overwrite drift* runs `cloudformation execute-change-set`: CloudFormation deploys this change set and overwrites the drift listed above (it rolls back on failure).".to_owned(),
-            "*Discard* runs `cloudformation delete-change-set`: the change set is deleted and the stack is left as it is.".to_owned(),
-        ]
-    } else if buttons {
-        vec![
-            "*Execute* runs `cloudformation execute-change-set`: CloudFormation deploys this change set (it rolls back on failure).".to_owned(),
-            "*Discard* runs `cloudformation delete-change-set`: the change set is deleted and the stack is left as it is.".to_owned(),
-        ]
+    let next_steps = if show_buttons {
+        let execute = if drift {
+            "*Execute & overwrite drift* runs `cloudformation execute-change-set`: CloudFormation deploys this change set and overwrites the drift listed above (it rolls back on failure)."
+        } else {
+            "*Execute* runs `cloudformation execute-change-set`: CloudFormation deploys this change set (it rolls back on failure)."
+        };
+        vec![execute.to_owned(), DISCARD_STEP.to_owned()]
+    } else if executable {
+        vec!["No buttons: the stack, region or change set id cannot be passed to a button; run the describe-change-set command above and execute it from the console.".to_owned()]
     } else {
         vec!["No buttons: there is nothing to execute for this stack.".to_owned()]
     };
@@ -355,7 +362,16 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     Notification {
         version: "1.0".into(),
         source: "custom".into(),
-        id: truncate(&format!("{thread}/{}/{}", stack.region, stack.stack), 512),
+        // Unique per plan and stack: a later push to the same pull request is a new event.
+        id: ascii_id(
+            &format!(
+                "{thread}/{}/{}/{}",
+                short(&report.after),
+                stack.region,
+                stack.stack
+            ),
+            512,
+        ),
         content: Content {
             text_type: "client-markdown".into(),
             title,
@@ -368,7 +384,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         },
         metadata: Metadata {
             thread_id: thread.to_owned(),
-            summary: summary(report),
+            summary: thread_summary(report),
             event_type: "cfn-chatops.change-set".into(),
             related_resources: [
                 change_set.and_then(|c| c.stack_id.clone()),
@@ -378,13 +394,18 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             .flatten()
             .collect(),
             additional_context: context,
-            enable_custom_actions: buttons,
+            enable_custom_actions: show_buttons,
         },
     }
 }
 
 /// The change lines, most important first: destructive, then drift, then the rest by action.
+/// Values are clipped before they are put in code spans, so no line can be cut inside one.
 fn change_lines(stack: &StackPlan) -> Vec<String> {
+    let value = |text: Option<&str>| {
+        text.map(|t| code(&clip(t, 120)))
+            .unwrap_or_else(|| "?".into())
+    };
     let mut lines: Vec<String> = stack
         .changes
         .iter()
@@ -393,7 +414,10 @@ fn change_lines(stack: &StackPlan) -> Vec<String> {
             format!(
                 ":warning: {} — {}",
                 resource(change),
-                escape(change.destructive.as_deref().unwrap_or_default())
+                escape(&clip(
+                    change.destructive.as_deref().unwrap_or_default(),
+                    300
+                ))
             )
         })
         .collect();
@@ -401,22 +425,14 @@ fn change_lines(stack: &StackPlan) -> Vec<String> {
         let property = drift
             .property
             .as_deref()
-            .map(code)
+            .map(|p| code(&clip(p, 120)))
             .unwrap_or_else(|| "(resource)".into());
         format!(
             ":twisted_rightwards_arrows: drift {} {} {property}: actual {} · previous {}",
-            escape(&drift.status),
-            code(&drift.logical_id),
-            drift
-                .actual
-                .as_deref()
-                .map(code)
-                .unwrap_or_else(|| "?".into()),
-            drift
-                .previous
-                .as_deref()
-                .map(code)
-                .unwrap_or_else(|| "?".into())
+            escape(&clip(&drift.status, 20)),
+            code(&clip(&drift.logical_id, 128)),
+            value(drift.actual.as_deref()),
+            value(drift.previous.as_deref())
         )
     }));
     let order = [
@@ -448,26 +464,35 @@ fn change_lines(stack: &StackPlan) -> Vec<String> {
 fn resource(change: &ResourceChangeSummary) -> String {
     format!(
         "{} {} {}",
-        escape(&change.action),
-        code(&change.logical_id),
-        escape(&change.resource_type)
+        escape(&clip(&change.action, 20)),
+        code(&clip(&change.logical_id, 128)),
+        escape(&clip(&change.resource_type, 100))
     )
 }
 
-/// The header, then as many items as fit under the description limit, then "…and N more".
+/// Room kept for the header: whatever it holds, the items and the "…and N more" line follow.
+const HEADER_MAX: usize = 3_000;
+
+/// The header (capped), then as many items as fit, then "…and N more" when some did not.
 fn fit(header: Vec<String>, items: Vec<String>, where_to_see_all: &str) -> String {
-    let footer_room = 40 + where_to_see_all.chars().count();
     let mut text = String::new();
+    let mut length = 0;
     for line in header {
-        text.push_str(&truncate(&line, 1_000));
+        let line_length = line.chars().count() + 1;
+        if length + line_length > HEADER_MAX {
+            text.push_str("…\n");
+            length += 2;
+            break;
+        }
+        text.push_str(&line);
         text.push('\n');
+        length += line_length;
     }
-    let mut length = text.chars().count();
+    let footer_room = 40 + where_to_see_all.chars().count();
     let budget = DESCRIPTION_MAX.saturating_sub(footer_room);
     let total = items.len();
     let mut shown = 0;
     for item in items {
-        let item = truncate(&item, 1_000);
         let added = item.chars().count() + 1;
         if length + added > budget {
             break;
@@ -483,13 +508,13 @@ fn fit(header: Vec<String>, items: Vec<String>, where_to_see_all: &str) -> Strin
             total - shown
         ));
     }
-    truncate(text.trim_end(), DESCRIPTION_MAX)
+    text.trim_end().to_owned()
 }
 
 fn keywords<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     words
         .into_iter()
-        .map(|word| truncate(&escape(word), KEYWORD_MAX))
+        .map(|word| truncate(&escape(&clip(word, KEYWORD_MAX)), KEYWORD_MAX))
         .collect()
 }
 
@@ -745,8 +770,7 @@ mod tests {
 
     fn any_stack() -> impl Strategy<Value = StackPlan> {
         (
-            any_text(),
-            any_text(),
+            (any_text(), any_text(), any_text(), any_text()),
             0usize..10_000,
             any_text(),
             prop::sample::select(vec![
@@ -758,34 +782,50 @@ mod tests {
             ]),
             any::<bool>(),
             prop::option::of(any_text()),
+            prop::collection::vec(any_text(), 0..8),
         )
             .prop_map(
-                |(name, region, changes, value, classification, executable, arn)| {
+                |(
+                    (name, region, template, kind),
+                    changes,
+                    value,
+                    classification,
+                    executable,
+                    arn,
+                    notes,
+                )| {
                     let mut plan = stack("x", classification, executable);
                     plan.stack = name;
                     plan.region = region;
+                    plan.template = template;
                     plan.reason = Some(value.clone());
+                    plan.notes = notes;
                     if let Some(change_set) = plan.change_set.as_mut() {
                         change_set.arn = arn;
+                        change_set.name = value.clone();
+                        change_set.change_set_type = kind.clone();
+                        change_set.stack_id = Some(value.clone());
                     }
                     plan.changes = (0..changes)
                         .map(|i| {
                             let destructive = (i % 7 == 0).then_some(value.as_str());
-                            change(
+                            let mut row = change(
                                 ["Add", "Modify", "Remove", "Dynamic"][i % 4],
                                 &format!("{value}{i}"),
                                 destructive,
-                            )
+                            );
+                            row.resource_type = kind.clone();
+                            row
                         })
                         .collect();
                     plan.drift = (0..changes.min(50))
                         .map(|_| DriftedProperty {
                             logical_id: value.clone(),
-                            resource_type: value.clone(),
-                            status: "MODIFIED".into(),
+                            resource_type: kind.clone(),
+                            status: kind.clone(),
                             property: Some(value.clone()),
                             actual: Some(value.clone()),
-                            previous: None,
+                            previous: Some(kind.clone()),
                         })
                         .collect();
                     plan
@@ -798,14 +838,31 @@ mod tests {
         #[test]
         fn any_report_gives_valid_cards_within_every_limit(
             stacks in prop::collection::vec(any_stack(), 0..4),
-            message in any_text(),
-            project in any_text(),
+            texts in prop::collection::vec(any_text(), 6),
+            pr in prop::option::of(any::<u64>()),
+            url in any_text(),
         ) {
             let mut plan = report(stacks);
-            plan.commit_message = Some(message);
-            plan.project = Some(project);
-            for card in notifications(&plan, &Links { backlog_url: Some("https://x.backlog.com".into()) }) {
+            plan.commit_message = Some(texts[0].clone());
+            plan.project = Some(texts[1].clone());
+            plan.repository = Some(texts[2].clone());
+            plan.branch = texts[3].clone();
+            plan.author = Some(texts[4].clone());
+            plan.after = texts[5].clone();
+            plan.pr = pr;
+            plan.errors = texts.clone();
+            let links = Links { backlog_url: Some(url) };
+            for card in notifications(&plan, &links) {
                 prop_assert_eq!(card.problems(), Vec::<String>::new());
+                // Whatever the header holds, a card that could not show everything says so.
+                let changes = plan
+                    .stacks
+                    .iter()
+                    .find(|s| card.id.ends_with(&ascii_id(&format!("/{}/{}", s.region, s.stack), 512)))
+                    .map_or(0, |s| s.changes.len() + s.drift.len());
+                if changes > 400 {
+                    prop_assert!(card.content.description.contains(" more: see "), "{}", card.id);
+                }
                 let json = serde_json::to_string(&card).unwrap();
                 let back: Notification = serde_json::from_str(&json).unwrap();
                 prop_assert_eq!(&back, &card);
