@@ -1,0 +1,67 @@
+//! Hot pure paths, timed: `cargo bench --bench hot_paths`. Plain loops (no framework): each
+//! case runs until it has used ~1 s and prints the time per run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use cfn_chatops::backlog::webhook;
+use cfn_chatops::plan::classify::{ChangeSetDescription, classify};
+use cfn_chatops::plan::report::PlanReport;
+use cfn_chatops::slack::render::{Links, notifications};
+
+fn time(name: &str, mut run: impl FnMut()) {
+    run();
+    let started = Instant::now();
+    let mut runs = 0u32;
+    while started.elapsed() < Duration::from_secs(1) {
+        run();
+        runs += 1;
+    }
+    let each = started.elapsed() / runs;
+    println!("{name:<48} {each:>12.2?} per run ({runs} runs)");
+}
+
+fn main() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let form = std::fs::read(format!("{fixtures}/backlog/git-webhook-push.form")).unwrap();
+    let json = std::fs::read(format!("{fixtures}/backlog/project-type12-push.json")).unwrap();
+    time("parse Git webhook (form)", || {
+        black_box(
+            webhook::parse(Some("application/x-www-form-urlencoded"), black_box(&form)).unwrap(),
+        );
+    });
+    time("parse project webhook (type 12)", || {
+        black_box(webhook::parse(Some("application/json"), black_box(&json)).unwrap());
+    });
+
+    // A 5,000-row change set, built from the documented replacement example.
+    let text = std::fs::read_to_string(format!(
+        "{fixtures}/cloudformation/dcs-replacement-true.json"
+    ))
+    .unwrap();
+    let mut large: ChangeSetDescription = serde_json::from_str(&text).unwrap();
+    let row = large.changes[0].clone();
+    large.changes = vec![row; 5_000];
+    time("classify 5,000 resource changes", || {
+        black_box(classify(black_box(&large)));
+    });
+
+    let assessment = classify(&large);
+    let report: PlanReport = serde_json::from_value(serde_json::json!({
+        "version": 1, "project": "INFRA", "repository": "cfn-templates", "branch": "main",
+        "after": "d3adb33fc0ffee00112233445566778899aabbcc", "before": null, "base": null, "pr": 57,
+        "stacks": [{
+            "stack": "big", "region": "us-east-1", "template": "stacks/big.yaml",
+            "classification": "changes", "reason": null,
+            "change_set": {"name": "cfn-chatops-d3adb33fc0ffee00112233445566778899aabbcc",
+                           "arn": "arn:aws:cloudformation:us-east-1:123456789012:changeSet/x/1",
+                           "stack_id": null, "type": "UPDATE", "drift_aware": true, "executable": true},
+            "counts": {"add": 0, "modify": 5000, "remove": 0, "import": 0, "dynamic": 0, "sync_with_actual": 0},
+            "changes": assessment.changes, "drift": []
+        }]
+    }))
+    .unwrap();
+    time("render cards for 5,000 changes", || {
+        black_box(notifications(black_box(&report), &Links::default()));
+    });
+}
