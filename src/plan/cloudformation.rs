@@ -365,42 +365,20 @@ impl CloudFormation {
         plan.changes = assessment.changes;
         plan.drift = assessment.drift;
         plan.notes.extend(assessment.notes);
+        plan.change_set = Some(change_set);
         if matches!(
             plan.classification,
             Classification::NoChanges | Classification::Failed
         ) {
             // FAILED change sets count toward the stack's limit and are never executable.
-            match delete_change_set(
-                &client,
-                &request.stack,
-                change_set.arn.as_deref().unwrap_or(&name),
-            )
-            .await
-            {
-                Ok(()) => change_set.executable = false,
-                Err(reason) => plan
-                    .notes
-                    .push(format!("could not delete the change set: {reason}")),
-            }
+            discard(&client, &mut plan).await;
         }
-        plan.change_set = Some(change_set);
         // Listed again now that this change set exists: a run for another commit may have
         // created one meanwhile (concurrent webhooks), and either side must see the other.
         let superseding = match self.survey(&client, &request.stack, &name, order).await {
             Ok(Decision::Stale { newer }) => {
-                if let Some(ours) = plan.change_set.as_mut().filter(|c| c.executable) {
-                    match delete_change_set(
-                        &client,
-                        &request.stack,
-                        ours.arn.as_deref().unwrap_or(&name),
-                    )
-                    .await
-                    {
-                        Ok(()) => ours.executable = false,
-                        Err(reason) => plan
-                            .notes
-                            .push(format!("could not delete the change set: {reason}")),
-                    }
+                if plan.change_set.as_ref().is_some_and(|c| c.executable) {
+                    discard(&client, &mut plan).await;
                 }
                 let reason = format!(
                     "a newer commit got change set {newer} while this one was planned: this one was deleted"
@@ -642,6 +620,24 @@ impl StackPlan {
         self.classification = classification;
         self.reason = Some(reason);
         self
+    }
+}
+
+/// Deletes the plan's own change set; it is then no longer executable (or a note says why
+/// it could not be deleted).
+async fn discard(client: &Client, plan: &mut StackPlan) {
+    let Some(change_set) = plan.change_set.as_mut() else {
+        return;
+    };
+    let handle = change_set
+        .arn
+        .clone()
+        .unwrap_or_else(|| change_set.name.clone());
+    match delete_change_set(client, &plan.stack, &handle).await {
+        Ok(()) => change_set.executable = false,
+        Err(reason) => plan
+            .notes
+            .push(format!("could not delete the change set: {reason}")),
     }
 }
 
