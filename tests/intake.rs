@@ -902,6 +902,46 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_the_secret()
         !help.contains(SECRET),
         "the secret's value is shown by --help"
     );
+    for (command, variables) in [
+        (
+            "plan",
+            &[
+                "CFN_CHATOPS_REPO_DIR",
+                "CFN_CHATOPS_AFTER",
+                "CFN_CHATOPS_BEFORE",
+                "CFN_CHATOPS_FIRST_REVISION",
+                "CFN_CHATOPS_PROJECT",
+                "CFN_CHATOPS_REPOSITORY",
+                "CFN_CHATOPS_BRANCH",
+                "CFN_CHATOPS_PR",
+                "CFN_CHATOPS_OUTPUT",
+                "CFN_CHATOPS_TEMPLATES_PATH",
+                "CFN_CHATOPS_PLAN_CONCURRENCY",
+                "CFN_CHATOPS_PLAN_TIMEOUT",
+                "CFN_CHATOPS_TEMPLATE_BUCKET",
+                "CFN_CHATOPS_SNS_TOPIC_ARN",
+                "CFN_CHATOPS_BACKLOG_URL",
+                "CFN_CHATOPS_LEDGER_TABLE",
+            ][..],
+        ),
+        (
+            "lambda",
+            &["CFN_CHATOPS_LAMBDA", "CFN_CHATOPS_WEBHOOK_SECRET"][..],
+        ),
+        (
+            "render",
+            &["CFN_CHATOPS_REPORT", "CFN_CHATOPS_BACKLOG_URL"][..],
+        ),
+    ] {
+        let output = bot::command(&[command, "--help"], &[]).output().unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        for variable in variables {
+            assert!(
+                help.contains(variable),
+                "{variable} missing from {command} --help"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
