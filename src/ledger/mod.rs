@@ -2,6 +2,7 @@
 //! handler. Key schema is fixed (`pk` and `sk` strings, TTL attribute `expires_at` in epoch
 //! seconds) so that infra, tests and tools can create it. The item layout is in the README.
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -147,11 +148,7 @@ impl Ledger {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(
-                item.into_iter()
-                    .map(|(name, value)| (name.to_owned(), value))
-                    .collect(),
-            ))
+            .set_item(Some(to_item(item)))
             .condition_expression(
                 "attribute_not_exists(pk) OR (#state = :dispatching AND claimed_at < :stale)",
             )
@@ -248,11 +245,9 @@ impl Ledger {
             ("expires_at", expires_at),
         ];
         let put = |item: Vec<(&str, AttributeValue)>, condition: Option<&str>| {
-            let mut put = Put::builder().table_name(&self.table).set_item(Some(
-                item.into_iter()
-                    .map(|(name, value)| (name.to_owned(), value))
-                    .collect(),
-            ));
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(item)));
             if let Some(condition) = condition {
                 put = put
                     .condition_expression(condition)
@@ -349,6 +344,14 @@ impl Ledger {
             .map_err(|err| self.error(err))?;
         Ok(())
     }
+}
+
+/// An item from its attributes, as the SDK takes it.
+fn to_item(attributes: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue> {
+    attributes
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
