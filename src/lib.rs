@@ -8,5 +8,6 @@ pub mod host;
 pub mod intake;
 pub mod ledger;
 pub mod logging;
+pub mod outcome;
 pub mod plan;
 pub mod slack;

@@ -693,10 +693,10 @@ async fn filtered_deliveries_answer_200_with_their_reason_and_dispatch_nothing()
             "push lists 2 of 40 revisions, so its head commit is unknown; the Git webhook carries it",
         ),
         (
-            "pull request merged (until the Backlog issue)",
+            "pull request merged, no Backlog API configured",
             JSON,
             fixture("project-type19-pr-merged.json"),
-            "type 19",
+            "pull request #57 merged, but no Backlog API credentials are configured to look it up; the push webhook plans it",
         ),
         (
             "pull request added",
@@ -859,6 +859,24 @@ fn the_server_refuses_to_start_with_a_short_secret_or_bad_settings() {
         (
             vec![("CFN_CHATOPS_CODEBUILD_PROJECT", "p")],
             "--webhook-secret",
+        ),
+        (
+            vec![
+                ("CFN_CHATOPS_WEBHOOK_SECRET", SECRET),
+                ("CFN_CHATOPS_CODEBUILD_PROJECT", "p"),
+                ("CFN_CHATOPS_BACKLOG_API_KEY", SECRET),
+            ],
+            "CFN_CHATOPS_BACKLOG_URL is required",
+        ),
+        (
+            vec![
+                ("CFN_CHATOPS_WEBHOOK_SECRET", SECRET),
+                ("CFN_CHATOPS_CODEBUILD_PROJECT", "p"),
+                ("CFN_CHATOPS_BACKLOG_URL", "https://example.backlog.com"),
+                ("CFN_CHATOPS_BACKLOG_API_KEY", SECRET),
+                ("CFN_CHATOPS_BACKLOG_ACCESS_TOKEN", SECRET),
+            ],
+            "give one Backlog credential",
         ),
     ];
     for (env, reason) in cases {

@@ -16,7 +16,19 @@ use crate::intake::trigger::{Ignored, Push, Revision};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Push(Push),
+    /// A pull request was merged (type 19, status → 3): its merge commit is looked up over REST.
+    Merge(Merge),
     Ignored(Ignored),
+}
+
+/// A merged pull request as the project webhook names it. The webhook is not trusted for the
+/// merge commit or the base branch: the intake reads both from the REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    pub project_key: String,
+    pub repository: String,
+    pub number: u64,
+    pub actor: Option<String>,
 }
 
 /// Why a delivery cannot be read. Each message is one line and names the field at fault.
@@ -188,11 +200,68 @@ struct ActivityRevision {
 }
 
 const GIT_PUSH: i64 = 12;
+const PULL_REQUEST_UPDATED: i64 = 19;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PullRequestActivity {
+    project: ActivityProject,
+    content: PullRequestContent,
+    created_user: Option<ActivityUser>,
+}
+
+#[derive(Deserialize)]
+struct PullRequestContent {
+    number: u64,
+    repository: NamedRepository,
+    #[serde(default)]
+    changes: Vec<PullRequestChange>,
+}
+
+/// `changes[]` values are strings in the webhook (`"3"`), whatever they mean.
+#[derive(Deserialize)]
+struct PullRequestChange {
+    field: String,
+    new_value: Option<String>,
+}
+
+/// Backlog's pull request status id for "Merged", as the webhook writes it.
+const MERGED: &str = "3";
+
+fn parse_pull_request_update(value: &Value) -> Result<Delivery, WebhookError> {
+    let activity: PullRequestActivity = typed(value, "")?;
+    let merged = activity
+        .content
+        .changes
+        .iter()
+        .any(|change| change.field == "status" && change.new_value.as_deref() == Some(MERGED));
+    if !merged {
+        return Ok(Delivery::Ignored(Ignored::PullRequestNotMerged(
+            activity.content.number,
+        )));
+    }
+    let project_key = project_key(&activity.project.project_key, "project.projectKey")?;
+    let repository = repository_name(&activity.content.repository.name, "content.repository.name")?;
+    if is_test_send(&project_key, &repository) {
+        return Ok(Delivery::Ignored(Ignored::TestSend));
+    }
+    Ok(Delivery::Merge(Merge {
+        project_key,
+        repository,
+        number: activity.content.number,
+        actor: activity
+            .created_user
+            .and_then(|user| user.name.or(user.user_id)),
+    }))
+}
 
 fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
     let head: ActivityHead = typed(&value, "")?;
     if head.id == Some(0) {
         return Ok(Delivery::Ignored(Ignored::TestSend));
+    }
+    if head.kind == PULL_REQUEST_UPDATED {
+        return parse_pull_request_update(&value);
     }
     if head.kind != GIT_PUSH {
         return Ok(Delivery::Ignored(Ignored::ActivityType(head.kind)));
@@ -531,8 +600,28 @@ mod tests {
         );
         assert_eq!(
             delivery(TYPE19),
-            Delivery::Ignored(Ignored::ActivityType(19))
+            Delivery::Merge(Merge {
+                project_key: "INFRA".into(),
+                repository: "cfn-templates".into(),
+                number: 57,
+                actor: Some("Ken Sato".into()),
+            })
         );
+        // Closed without merging, or another field changed: not a merge.
+        for changes in [
+            r#""changes": [ { "field": "status", "new_value": "2", "old_value": "1" } ]"#,
+            r#""changes": [ { "field": "description", "new_value": "3", "old_value": "x" } ]"#,
+        ] {
+            let update = TYPE19.replace(
+                r#""changes": [ { "field": "status", "new_value": "3", "old_value": "1" } ]"#,
+                changes,
+            );
+            assert_ne!(update, TYPE19);
+            assert_eq!(
+                delivery(&update),
+                Delivery::Ignored(Ignored::PullRequestNotMerged(57))
+            );
+        }
         assert_eq!(delivery(TEST_SEND), Delivery::Ignored(Ignored::TestSend));
         let id_zero = TYPE12.replace("\"id\": 3141592", "\"id\": 0");
         assert_eq!(delivery(&id_zero), Delivery::Ignored(Ignored::TestSend));

@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per job. Every setting is a flag with a
 //! `CFN_CHATOPS_*` environment equivalent.
 
+mod outcome;
 mod plan;
 mod settings;
 mod slack;
@@ -10,8 +11,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use plan::{LinkArgs, PlanArgs};
-pub use settings::{IntakeArgs, LedgerArgs};
+pub use outcome::OutcomeArgs;
+pub use plan::PlanArgs;
+pub use settings::{BacklogArgs, IntakeArgs, LedgerArgs, LinkArgs, SlackArgs};
 pub use slack::{CustomActionsArgs, RenderArgs};
 
 use crate::host;
@@ -41,6 +43,8 @@ pub enum Command {
     Lambda(LambdaArgs),
     /// Plan a pushed commit: drift-aware change sets for the stacks it touched.
     Plan(PlanArgs),
+    /// Handle one EventBridge event (stack status change or CloudTrail call) here.
+    Outcome(OutcomeArgs),
     /// Show the Slack cards of a plan report: their JSON and a text preview with buttons.
     Render(RenderArgs),
     /// Print the Amazon Q custom actions behind the card buttons.
@@ -70,12 +74,17 @@ pub struct LambdaArgs {
 
     #[command(flatten)]
     pub intake: IntakeArgs,
+
+    #[command(flatten)]
+    pub slack: SlackArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LambdaFunction {
     /// Webhook intake behind API Gateway (payload v2) or a function URL.
     Webhook,
+    /// EventBridge events: stack status changes and CloudTrail Execute/DeleteChangeSet calls.
+    Events,
 }
 
 const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
@@ -136,6 +145,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => host::serve::run(args).await,
             Command::Lambda(args) => host::lambda::run(args).await,
             Command::Plan(args) => plan::run(args).await,
+            Command::Outcome(args) => outcome::run(args).await,
             Command::Render(args) => slack::render(args),
             Command::CustomActions(args) => slack::custom_actions(args),
         }

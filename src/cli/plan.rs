@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use super::{Failure, LedgerArgs};
+use super::{BacklogArgs, Failure, LedgerArgs, SlackArgs};
 use crate::aws;
+use crate::backlog::comment::Commenter;
+use crate::backlog::pull_request::find_merged;
 use crate::commit::is_full_commit_id;
 use crate::intake::runner::env;
 use crate::plan::cloudformation::{CloudFormation, Polling, TemplateBucket};
+use crate::plan::report::CommentDelivery;
 use crate::plan::{self as planning, PlanInputs, Planner};
-use crate::slack::publish::Publisher;
-use crate::slack::render::{self, Links};
+use crate::slack::render;
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
@@ -69,30 +71,14 @@ pub struct PlanArgs {
     #[arg(long, env = "CFN_CHATOPS_TEMPLATE_BUCKET")]
     pub template_bucket: Option<String>,
 
-    /// SNS topic of the Amazon Q channel configuration; without it no Slack card is sent.
-    #[arg(long, env = "CFN_CHATOPS_SNS_TOPIC_ARN")]
-    pub sns_topic_arn: Option<String>,
+    #[command(flatten)]
+    pub slack: SlackArgs,
 
     #[command(flatten)]
-    pub links: LinkArgs,
+    pub backlog: BacklogArgs,
 
     #[command(flatten)]
     pub ledger: LedgerArgs,
-}
-
-#[derive(clap::Args)]
-pub struct LinkArgs {
-    /// Backlog space URL (e.g. https://example.backlog.com), for links on the Slack cards.
-    #[arg(long, env = "CFN_CHATOPS_BACKLOG_URL")]
-    pub backlog_url: Option<String>,
-}
-
-impl LinkArgs {
-    pub fn links(&self) -> Links {
-        Links {
-            backlog_url: self.backlog_url.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,7 +120,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         .region()
         .map(|region| region.to_string())
         .ok_or_else(|| Failure::usage("no AWS region configured: set AWS_REGION"))?;
-    let inputs = PlanInputs {
+    let mut inputs = PlanInputs {
         repo: args.repo,
         after,
         before,
@@ -160,11 +146,34 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         ledger: args.ledger.ledger(&sdk),
         concurrency: usize::from(args.concurrency),
     });
-    let mut report = planning::run(&inputs, planner).await;
-    if let Some(topic) = &args.sns_topic_arn {
-        let cards = render::notifications(&report, &args.links.links());
-        report.notifications = Publisher::new(&sdk, topic).publish(&cards).await;
+    // Backlog never stops a plan: a credential that cannot be read, or a space that cannot be
+    // reached, becomes the undelivered comment in the report.
+    let backlog = args
+        .backlog
+        .client(&sdk)
+        .await
+        .map(|client| client.map(Commenter::new));
+    // The pull request first: the ledger records and the Slack thread carry its number.
+    let mut lookup_failure = None;
+    if let (None, Ok(Some(commenter)), Some(project), Some(repository)) =
+        (inputs.pr, &backlog, &inputs.project, &inputs.repository)
+    {
+        match find_pull_request(commenter, &inputs, project, repository).await {
+            Ok(pr) => inputs.pr = pr,
+            Err(err) => lookup_failure = Some(format!("could not look up the pull request: {err}")),
+        }
     }
+    let mut report = planning::run(&inputs, planner).await;
+    if let Some(publisher) = args.slack.publisher(&sdk) {
+        let cards = render::notifications(&report, &args.backlog.links.links());
+        report.notifications = publisher.publish(&cards).await;
+    }
+    report.comment = match (&backlog, lookup_failure) {
+        (Err(err), _) => Some(CommentDelivery::failed(report.pr, err.clone())),
+        (Ok(None), _) => None,
+        (Ok(Some(_)), Some(failure)) => Some(CommentDelivery::failed(None, failure)),
+        (Ok(Some(commenter)), None) => Some(commenter.comment_plan(&report).await),
+    };
     match args.output {
         Output::Text => print!("{}", report.to_text()),
         Output::Json => println!(
@@ -181,4 +190,31 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
             report.failures().join("; ")
         )))
     }
+}
+
+/// The merged pull request the pushed commits came from; `None` for a direct push.
+async fn find_pull_request(
+    commenter: &Commenter,
+    inputs: &PlanInputs,
+    project: &str,
+    repository: &str,
+) -> Result<Option<u64>, String> {
+    let (subject, pushed) = planning::pushed_commits(inputs).await?;
+    let found = find_merged(
+        &commenter.client,
+        project,
+        repository,
+        &inputs.branch,
+        Some(&subject),
+        &pushed,
+    )
+    .await
+    .map_err(|err| err.to_string())?;
+    if let Some(pr) = &found {
+        tracing::info!(
+            pr = pr.number,
+            "pushed commits belong to a merged pull request"
+        );
+    }
+    Ok(found.map(|pr| pr.number))
 }

@@ -6,18 +6,24 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use ipnet::IpNet;
 
+use aws_config::SdkConfig;
+
 use super::Failure;
+use crate::backlog::api::{BacklogClient, Credentials};
+use crate::backlog::credentials;
 use crate::intake::guard::{SourceAllowlist, WebhookSecret};
 use crate::intake::router::Intake;
 use crate::intake::runner::{CodeBuildRunner, LocalRunner, Runner};
 use crate::ledger::Ledger;
+use crate::slack::publish::Publisher;
+use crate::slack::render::Links;
 
 #[derive(clap::Args)]
 pub struct IntakeArgs {
     /// Secret path segment of the webhook URL: at least 32 URL-safe characters. Prefer the
     /// environment variable; a flag shows in process lists.
     #[arg(long, env = "CFN_CHATOPS_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: String,
+    pub webhook_secret: Option<String>,
 
     /// Only pushes to this branch are planned.
     #[arg(long, env = "CFN_CHATOPS_TARGET_BRANCH", default_value = "main")]
@@ -32,6 +38,9 @@ pub struct IntakeArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
 
+    #[command(flatten)]
+    pub backlog: BacklogArgs,
+
     /// Where plans run.
     #[arg(
         long,
@@ -42,11 +51,7 @@ pub struct IntakeArgs {
     pub runner: RunnerKind,
 
     /// CodeBuild project that runs `cfn-chatops plan` (runner `codebuild`).
-    #[arg(
-        long,
-        env = "CFN_CHATOPS_CODEBUILD_PROJECT",
-        required_if_eq("runner", "codebuild")
-    )]
+    #[arg(long, env = "CFN_CHATOPS_CODEBUILD_PROJECT")]
     pub codebuild_project: Option<String>,
 
     /// Local clone of the repository that `cfn-chatops plan` runs in (runner `local`).
@@ -56,6 +61,110 @@ pub struct IntakeArgs {
         required_if_eq("runner", "local")
     )]
     pub local_clone: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// Backlog space URL (e.g. https://example.backlog.com): links on cards and comments, and
+    /// the REST API's address.
+    #[arg(long, env = "CFN_CHATOPS_BACKLOG_URL")]
+    pub backlog_url: Option<String>,
+}
+
+impl LinkArgs {
+    pub fn links(&self) -> Links {
+        Links {
+            backlog_url: self.backlog_url.clone(),
+        }
+    }
+}
+
+/// The Backlog REST API: the space URL and one credential of the bot's Backlog user.
+#[derive(clap::Args)]
+pub struct BacklogArgs {
+    #[command(flatten)]
+    pub links: LinkArgs,
+
+    /// API key of the bot's Backlog user. Prefer the secret or the environment variable; a
+    /// flag shows in process lists.
+    #[arg(long, env = "CFN_CHATOPS_BACKLOG_API_KEY", hide_env_values = true)]
+    pub backlog_api_key: Option<String>,
+
+    /// OAuth 2.0 access token of the bot's Backlog user, instead of an API key.
+    #[arg(long, env = "CFN_CHATOPS_BACKLOG_ACCESS_TOKEN", hide_env_values = true)]
+    pub backlog_access_token: Option<String>,
+
+    /// Secrets Manager secret (ARN or name) holding {"apiKey": "…"} or {"accessToken": "…"};
+    /// read once at start-up.
+    #[arg(long, env = "CFN_CHATOPS_BACKLOG_SECRET_ARN")]
+    pub backlog_secret_arn: Option<String>,
+}
+
+impl BacklogArgs {
+    /// The client, or `None` when no credential is configured (links only, no API calls).
+    /// Messages name settings, never credential values.
+    pub async fn client(&self, sdk: &SdkConfig) -> Result<Option<BacklogClient>, String> {
+        let present =
+            |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let sources = [
+            present(&self.backlog_api_key),
+            present(&self.backlog_access_token),
+            present(&self.backlog_secret_arn),
+        ];
+        let credentials = match sources {
+            [false, false, false] => return Ok(None),
+            [true, false, false] => Credentials::ApiKey(
+                self.backlog_api_key
+                    .clone()
+                    .unwrap_or_default()
+                    .trim()
+                    .into(),
+            ),
+            [false, true, false] => Credentials::AccessToken(
+                self.backlog_access_token
+                    .clone()
+                    .unwrap_or_default()
+                    .trim()
+                    .into(),
+            ),
+            [false, false, true] => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                credentials::from_secret(
+                    &client,
+                    self.backlog_secret_arn.as_deref().unwrap_or_default(),
+                )
+                .await?
+            }
+            _ => {
+                return Err(
+                    "give one Backlog credential: CFN_CHATOPS_BACKLOG_API_KEY, _ACCESS_TOKEN or _SECRET_ARN"
+                        .into(),
+                );
+            }
+        };
+        let url = self
+            .links
+            .backlog_url
+            .as_deref()
+            .ok_or("CFN_CHATOPS_BACKLOG_URL is required with a Backlog credential")?;
+        BacklogClient::new(url, credentials).map(Some)
+    }
+}
+
+/// Where Slack cards go.
+#[derive(clap::Args)]
+pub struct SlackArgs {
+    /// SNS topic of the Amazon Q channel configuration; without it no Slack card is sent.
+    #[arg(long, env = "CFN_CHATOPS_SNS_TOPIC_ARN")]
+    pub sns_topic_arn: Option<String>,
+}
+
+impl SlackArgs {
+    pub fn publisher(&self, sdk: &SdkConfig) -> Option<Publisher> {
+        self.sns_topic_arn
+            .as_deref()
+            .map(|topic| Publisher::new(sdk, topic))
+    }
 }
 
 #[derive(clap::Args)]
@@ -93,9 +202,14 @@ fn parse_network(value: &str) -> Result<IpNet, String> {
 
 impl IntakeArgs {
     /// Checks the settings and builds the intake. The secret is never part of a message.
-    pub fn into_intake(self, aws: &aws_config::SdkConfig) -> Result<Intake, Failure> {
-        let secret = WebhookSecret::new(&self.webhook_secret)
+    pub async fn into_intake(self, aws: &SdkConfig) -> Result<Intake, Failure> {
+        let secret = self
+            .webhook_secret
+            .as_deref()
+            .ok_or_else(|| Failure::usage("--webhook-secret (CFN_CHATOPS_WEBHOOK_SECRET) is required"))?;
+        let secret = WebhookSecret::new(secret)
             .map_err(|err| Failure::usage(format!("CFN_CHATOPS_WEBHOOK_SECRET: {err}")))?;
+        let backlog = self.backlog.client(aws).await.map_err(Failure::usage)?;
         let runner = match self.runner {
             RunnerKind::Codebuild => Runner::CodeBuild(CodeBuildRunner::new(
                 aws_sdk_codebuild::Client::new(aws),
@@ -118,6 +232,7 @@ impl IntakeArgs {
             target_branch: self.target_branch,
             ledger: self.ledger.ledger(aws),
             runner,
+            backlog,
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::intake::router::router;
 
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let aws = aws::load_config().await;
-    let intake = Arc::new(args.intake.into_intake(&aws)?);
+    let intake = Arc::new(args.intake.into_intake(&aws).await?);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|err| Failure::runtime(format!("cannot listen on {}: {err}", args.addr)))?;

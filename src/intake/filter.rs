@@ -1,6 +1,9 @@
 //! Which pushes are planned. Every refusal is a 200 with its reason, so Backlog does not retry.
 
-use super::trigger::{Ignored, Push, Trigger};
+use super::trigger::{Ignored, Push, Revision, Trigger};
+use crate::backlog::api::PullRequest;
+use crate::backlog::webhook::Merge;
+use crate::commit::is_full_commit_id;
 
 /// Decides whether a push is planned. Pure: the order of the checks is the order of the reasons
 /// a user would want to read (a deleted branch has no revisions, but "deleted" is the answer).
@@ -34,6 +37,48 @@ pub fn admit(push: Push, target_branch: &str) -> Result<Trigger, Ignored> {
         revisions: push.revisions,
         pr_number: push.pr_number,
         actor: push.actor,
+    })
+}
+
+/// Decides whether a merge webhook is planned, from the pull request as the REST API has it.
+/// The trigger's one revision is the merge commit: the plan diffs it against its first parent
+/// (the base branch before the merge), and its delivery key is the one the push of that merge
+/// commit has, so the two webhooks of one merge dispatch once.
+pub fn admit_merge(
+    merge: Merge,
+    pr: &PullRequest,
+    target_branch: &str,
+) -> Result<Trigger, Ignored> {
+    let not_found = |why: &str| Ignored::MergeNotFound {
+        number: merge.number,
+        why: why.to_owned(),
+    };
+    if !pr.is_merged() {
+        return Err(not_found("the pull request is not merged"));
+    }
+    let Some(merge_commit) = pr.merge_commit.as_deref().filter(|c| is_full_commit_id(c)) else {
+        return Err(not_found("the pull request has no merge commit"));
+    };
+    if pr.base != target_branch {
+        return Err(Ignored::OtherBranch {
+            branch: pr.base.clone(),
+            target: target_branch.to_owned(),
+        });
+    }
+    let merge_commit = merge_commit.to_ascii_lowercase();
+    Ok(Trigger {
+        project_key: merge.project_key,
+        repository: merge.repository,
+        branch: pr.base.clone(),
+        before: None,
+        after: merge_commit.clone(),
+        revisions: vec![Revision {
+            id: merge_commit,
+            message: pr.summary.clone(),
+            author: merge.actor.clone(),
+        }],
+        pr_number: Some(merge.number),
+        actor: merge.actor,
     })
 }
 
@@ -118,5 +163,56 @@ mod tests {
     fn the_target_branch_is_a_setting() {
         assert!(admit(push("refs/heads/release"), "release").is_ok());
         assert!(admit(push("refs/heads/main"), "release").is_err());
+    }
+
+    fn merged(base: &str, status: u64, merge: Option<&str>) -> PullRequest {
+        PullRequest {
+            number: 57,
+            summary: "Raise worker timeout".into(),
+            base: base.into(),
+            branch: "feature".into(),
+            status: crate::backlog::api::IdName { id: status },
+            merge_commit: merge.map(str::to_owned),
+        }
+    }
+
+    fn merge() -> Merge {
+        Merge {
+            project_key: "INFRA".into(),
+            repository: "cfn-templates".into(),
+            number: 57,
+            actor: Some("Ken".into()),
+        }
+    }
+
+    #[test]
+    fn a_merge_into_the_target_branch_plans_its_merge_commit_under_the_push_key() {
+        let upper = SHA.to_ascii_uppercase();
+        let trigger = admit_merge(merge(), &merged("main", 3, Some(&upper)), "main").unwrap();
+        assert_eq!(trigger.after, SHA);
+        assert_eq!(trigger.pr_number, Some(57));
+        assert_eq!(trigger.revisions.len(), 1);
+        assert_eq!(trigger.revisions[0].id, SHA);
+        // The same key as the push of that commit.
+        let pushed = admit(push("refs/heads/main"), "main").unwrap();
+        assert_eq!(trigger.delivery_key(), pushed.delivery_key());
+
+        assert_eq!(
+            admit_merge(merge(), &merged("develop", 3, Some(SHA)), "main"),
+            Err(Ignored::OtherBranch {
+                branch: "develop".into(),
+                target: "main".into()
+            })
+        );
+        for pr in [
+            merged("main", 1, Some(SHA)),
+            merged("main", 3, None),
+            merged("main", 3, Some("abc")),
+        ] {
+            assert!(matches!(
+                admit_merge(merge(), &pr, "main"),
+                Err(Ignored::MergeNotFound { number: 57, .. })
+            ));
+        }
     }
 }

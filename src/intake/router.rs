@@ -15,11 +15,12 @@ use http_body_util::BodyExt;
 use lambda_http::request::RequestContext;
 use serde::Serialize;
 
-use super::filter::admit;
+use super::filter::{admit, admit_merge};
 use super::guard::{SourceAllowlist, WebhookSecret};
 use super::runner::Runner;
-use super::trigger::{DeliveryKey, Trigger};
-use crate::backlog::webhook::{self, Delivery, WebhookError};
+use super::trigger::{DeliveryKey, Ignored, Trigger};
+use crate::backlog::api::BacklogClient;
+use crate::backlog::webhook::{self, Delivery, Merge, WebhookError};
 use crate::ledger::{Claim, Ledger};
 
 /// Bodies above this are refused with 413 before they are parsed.
@@ -32,6 +33,8 @@ pub struct Intake {
     pub target_branch: String,
     pub ledger: Ledger,
     pub runner: Runner,
+    /// Reads merged pull requests; without it, merge webhooks are left to the push webhook.
+    pub backlog: Option<BacklogClient>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -190,8 +193,12 @@ impl Intake {
 
     /// Parse, filter, de-duplicate, dispatch.
     async fn deliver(&self, content_type: Option<&str>, body: &[u8]) -> Answer {
-        let push = match webhook::parse(content_type, body) {
-            Ok(Delivery::Push(push)) => push,
+        let trigger = match webhook::parse(content_type, body) {
+            Ok(Delivery::Push(push)) => admit(push, &self.target_branch),
+            Ok(Delivery::Merge(merge)) => match self.merge_trigger(merge).await {
+                Ok(admitted) => admitted,
+                Err(answer) => return answer,
+            },
             Ok(Delivery::Ignored(reason)) => return Answer::ignored(reason),
             Err(err @ WebhookError::UnsupportedMediaType(_)) => {
                 return Answer::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, err.to_string());
@@ -200,7 +207,7 @@ impl Intake {
                 return Answer::error(StatusCode::BAD_REQUEST, err.to_string());
             }
         };
-        let trigger = match admit(push, &self.target_branch) {
+        let trigger = match trigger {
             Ok(trigger) => trigger,
             Err(reason) => return Answer::ignored(reason),
         };
@@ -268,6 +275,34 @@ impl Intake {
                 )
                 .for_trigger(&trigger)
                 .with_detail(err)
+            }
+        }
+    }
+}
+
+impl Intake {
+    /// Reads the merged pull request over REST (the webhook body is not trusted for the merge
+    /// commit or the base branch). Backlog failing is a 5xx, so the sender may retry.
+    async fn merge_trigger(&self, merge: Merge) -> Result<Result<Trigger, Ignored>, Answer> {
+        let Some(backlog) = &self.backlog else {
+            return Ok(Err(Ignored::MergeNeedsBacklogApi(merge.number)));
+        };
+        match backlog
+            .pull_request(&merge.project_key, &merge.repository, merge.number)
+            .await
+        {
+            Ok(pr) => Ok(admit_merge(merge, &pr, &self.target_branch)),
+            Err(err) => {
+                let code = if err.is_retryable() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                Err(Answer::error(
+                    code,
+                    format!("could not read pull request #{} from Backlog", merge.number),
+                )
+                .with_detail(err))
             }
         }
     }

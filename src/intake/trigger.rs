@@ -82,6 +82,15 @@ pub enum Ignored {
         target: String,
     },
     NoRevisions,
+    /// A type-19 update that is not a merge (a description edit, a close, …).
+    PullRequestNotMerged(u64),
+    /// A merge webhook, but the pull request is not merged or has no merge commit over REST.
+    MergeNotFound {
+        number: u64,
+        why: String,
+    },
+    /// A merge webhook, but no Backlog API credentials are configured to look it up.
+    MergeNeedsBacklogApi(u64),
     /// A type-12 push listing fewer revisions than it counts: its head commit is unknown.
     RevisionsTruncated {
         listed: usize,
@@ -101,6 +110,16 @@ impl fmt::Display for Ignored {
                 write!(f, "branch {branch} is not the target branch {target}")
             }
             Ignored::NoRevisions => f.write_str("push has no revisions"),
+            Ignored::PullRequestNotMerged(number) => {
+                write!(f, "pull request #{number} was updated, not merged")
+            }
+            Ignored::MergeNotFound { number, why } => {
+                write!(f, "pull request #{number}: {why}")
+            }
+            Ignored::MergeNeedsBacklogApi(number) => write!(
+                f,
+                "pull request #{number} merged, but no Backlog API credentials are configured to look it up; the push webhook plans it"
+            ),
             Ignored::RevisionsTruncated { listed, count } => write!(
                 f,
                 "push lists {listed} of {count} revisions, so its head commit is unknown; the Git webhook carries it"

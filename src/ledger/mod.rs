@@ -88,6 +88,43 @@ pub fn change_set_pk(arn: &str) -> String {
     format!("changeset#{arn}")
 }
 
+/// A change-set record as the ledger holds it, with what the outcome handler added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChangeSet {
+    pub record: ChangeSetRecord,
+    /// When and by whom its execution started (CloudTrail), ISO-8601.
+    pub started_at: Option<String>,
+    pub started_by: Option<String>,
+}
+
+/// The outcome of claiming an EventBridge event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventClaim {
+    /// Handle it; `done` names the steps an earlier, failed attempt already completed.
+    Claimed {
+        token: ClaimToken,
+        done: Vec<String>,
+        /// What the first attempt decided (JSON), once its `ledger` step is done.
+        outcome: Option<String>,
+    },
+    /// Handled before.
+    Done,
+    /// Another invocation holds a live claim.
+    InFlight,
+}
+
+/// How long an event claim holds before a retry may take it over: longer than one handling
+/// (a rate-limited Backlog can make it wait a minute).
+pub const EVENT_LEASE: Duration = Duration::from_secs(300);
+/// EventBridge retries for at most a day; remembered well past that.
+pub const EVENT_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+
+fn event_pk(id: &str) -> String {
+    format!("event#{id}")
+}
+
+const EVENT_SK: &str = "event";
+
 /// Partition key of a webhook delivery record.
 fn delivery_pk(key: &DeliveryKey) -> String {
     format!("delivery#{key}")
@@ -326,6 +363,249 @@ impl Ledger {
         }
     }
 
+    /// One change-set record, by stack and name.
+    pub async fn change_set(
+        &self,
+        region: &str,
+        stack: &str,
+        name: &str,
+    ) -> Result<Option<StoredChangeSet>, LedgerError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(stack_pk(region, stack)))
+            .key("sk", s(change_set_sk(name)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| self.error(err))?;
+        Ok(output.item.as_ref().and_then(stored_change_set))
+    }
+
+    /// The record a change-set ARN points to.
+    pub async fn change_set_by_arn(
+        &self,
+        arn: &str,
+    ) -> Result<Option<StoredChangeSet>, LedgerError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(change_set_pk(arn)))
+            .key("sk", s("changeset"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| self.error(err))?;
+        let Some(pointer) = output.item else {
+            return Ok(None);
+        };
+        let field = |name: &str| text(&pointer, name).unwrap_or_default();
+        self.change_set(&field("region"), &field("stack"), &field("name"))
+            .await
+    }
+
+    /// Every change-set record of a stack.
+    pub async fn stack_change_sets(
+        &self,
+        region: &str,
+        stack: &str,
+    ) -> Result<Vec<StoredChangeSet>, LedgerError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(stack_pk(region, stack)))
+                .expression_attribute_values(":prefix", s("changeset#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| self.error(err))?;
+            records.extend(output.items().iter().filter_map(stored_change_set));
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// Moves a record from the status it was read with to `status`, setting `attributes`.
+    /// `false`: the record changed in between (the caller re-reads and decides again).
+    pub async fn record_outcome(
+        &self,
+        stored: &StoredChangeSet,
+        status: Option<&str>,
+        attributes: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, LedgerError> {
+        let record = &stored.record;
+        let mut sets = vec!["updated_at = :now".to_string()];
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(stack_pk(&record.region, &record.stack)))
+            .key("sk", s(change_set_sk(&record.name)))
+            .condition_expression("#status = :observed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":observed", s(&record.status))
+            .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())));
+        if let Some(status) = status {
+            sets.push("#status = :status".into());
+            update = update.expression_attribute_values(":status", s(status));
+        }
+        for (name, value) in attributes {
+            sets.push(format!("{name} = :{name}"));
+            update = update.expression_attribute_values(format!(":{name}"), value);
+        }
+        let result = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(self.error(err)),
+        }
+    }
+
+    /// Claims an EventBridge event for handling, keeping the steps an earlier attempt finished.
+    pub async fn claim_event(&self, id: &str, kind: &str) -> Result<EventClaim, LedgerError> {
+        let now = epoch_seconds(SystemTime::now());
+        let token = ClaimToken(new_token());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(event_pk(id)))
+            .key("sk", s(EVENT_SK))
+            .update_expression(
+                "SET #state = :processing, claim = :claim, claimed_at = :now, kind = :kind, expires_at = :expires",
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :processing AND claimed_at < :stale)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":claim", s(&token.0))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":kind", s(kind))
+            .expression_attribute_values(":expires", n(now + EVENT_TTL.as_secs()))
+            .expression_attribute_values(":stale", n(now.saturating_sub(EVENT_LEASE.as_secs())))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                let done = item
+                    .get("steps")
+                    .and_then(|steps| steps.as_ss().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                Ok(EventClaim::Claimed {
+                    token,
+                    done,
+                    outcome: text(&item, "outcome"),
+                })
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let current = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(event_pk(id)))
+                    .key("sk", s(EVENT_SK))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|err| self.error(err))?;
+                let state = current.item.as_ref().and_then(|item| text(item, "state"));
+                Ok(match state.as_deref() {
+                    Some("done") => EventClaim::Done,
+                    _ => EventClaim::InFlight,
+                })
+            }
+            Err(err) => Err(self.error(err)),
+        }
+    }
+
+    /// Records one finished step of an event (`ledger`, `backlog`, `slack`), so a retry after a
+    /// later failure does not repeat it.
+    pub async fn event_step_done(
+        &self,
+        id: &str,
+        token: &ClaimToken,
+        step: &str,
+        outcome: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(event_pk(id)))
+            .key("sk", s(EVENT_SK))
+            .condition_expression("claim = :claim")
+            .expression_attribute_values(":step", AttributeValue::Ss(vec![step.to_string()]))
+            .expression_attribute_values(":claim", s(&token.0));
+        let update = match outcome {
+            Some(outcome) => update
+                .update_expression("ADD steps :step SET outcome = :outcome")
+                .expression_attribute_values(":outcome", s(outcome)),
+            None => update.update_expression("ADD steps :step"),
+        };
+        update.send().await.map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Ends an event: `done` after it was handled, or released (claim aged at once, steps
+    /// kept) so that EventBridge's retry handles the rest.
+    pub async fn end_event(
+        &self,
+        id: &str,
+        token: &ClaimToken,
+        done: bool,
+        summary: &str,
+    ) -> Result<(), LedgerError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(event_pk(id)))
+            .key("sk", s(EVENT_SK))
+            .condition_expression("claim = :claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(&token.0))
+            .expression_attribute_values(":summary", s(summary));
+        let update = if done {
+            update
+                .update_expression("SET #state = :done, summary = :summary, handled_at = :now")
+                .expression_attribute_values(":done", s("done"))
+                .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())))
+        } else {
+            update
+                .update_expression("SET claimed_at = :zero, summary = :summary")
+                .expression_attribute_values(":zero", n(0))
+        };
+        update.send().await.map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
     /// Forgets a claim whose dispatch failed, so that Backlog's retry can dispatch it.
     pub async fn release_delivery(
         &self,
@@ -354,11 +634,39 @@ fn to_item(attributes: Vec<(&str, AttributeValue)>) -> HashMap<String, Attribute
         .collect()
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name)?.as_s().ok().cloned()
+}
+
+fn stored_change_set(item: &HashMap<String, AttributeValue>) -> Option<StoredChangeSet> {
+    let field = |name: &str| text(item, name);
+    Some(StoredChangeSet {
+        record: ChangeSetRecord {
+            stack: field("stack")?,
+            region: field("region")?,
+            name: field("name")?,
+            arn: field("arn")?,
+            project: field("project"),
+            repository: field("repository"),
+            branch: field("branch").unwrap_or_default(),
+            pr: item
+                .get("pr")
+                .and_then(|pr| pr.as_n().ok())
+                .and_then(|pr| pr.parse().ok()),
+            commit: field("commit")?,
+            classification: field("classification").unwrap_or_default(),
+            status: field("status")?,
+        },
+        started_at: field("started_at"),
+        started_by: field("started_by"),
+    })
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: u64) -> AttributeValue {
+pub fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 

@@ -145,6 +145,24 @@ impl Repo {
         Ok((subject.to_owned(), author.to_owned()))
     }
 
+    /// Commits reachable from `after` but not from `base`, newest first, at most `limit`.
+    pub async fn commits(
+        &self,
+        base: Option<&str>,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, GitError> {
+        let max = format!("--max-count={limit}");
+        let excluded = base.map(|base| format!("^{base}"));
+        let mut args = vec!["rev-list", max.as_str(), after];
+        args.extend(excluded.as_deref());
+        let output = self.run(&args).await?;
+        Ok(String::from_utf8_lossy(&output)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// Whether `ancestor` is an ancestor of (or equal to) `descendant`.
     pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
         let output = self

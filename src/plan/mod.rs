@@ -82,6 +82,7 @@ pub async fn run(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanReport {
         errors: vec![],
         notes: vec![],
         notifications: vec![],
+        comment: None,
     };
     let repo = Arc::new(Repo::new(&inputs.repo));
     let provenance = Provenance {
@@ -159,7 +160,8 @@ async fn prepare(
         .map_err(|err| err.to_string())?;
     report.commit_message = Some(subject);
     report.author = Some(author).filter(|author| !author.is_empty());
-    let base = base_commit(inputs, repo, report).await?;
+    let (base, note) = base_commit(inputs, repo).await?;
+    report.notes.extend(note);
     report.base = base.clone();
     let changes = repo
         .changed_files(base.as_deref(), &inputs.after)
@@ -236,16 +238,16 @@ async fn prepare(
 
 /// The commit to diff against: `before`; else the first parent of the oldest pushed revision;
 /// else the first parent of `after`. `None` for a root commit (diff against the empty tree).
+/// The commit changes are taken from, and a note when it had to be inferred.
 async fn base_commit(
     inputs: &PlanInputs,
     repo: &Repo,
-    report: &mut PlanReport,
-) -> Result<Option<String>, String> {
+) -> Result<(Option<String>, Option<String>), String> {
     if let Some(before) = &inputs.before {
         repo.ensure_commit(before)
             .await
             .map_err(|err| err.to_string())?;
-        return Ok(Some(before.clone()));
+        return Ok((Some(before.clone()), None));
     }
     let oldest = inputs.first_revision.as_deref().unwrap_or(&inputs.after);
     repo.ensure_commit(oldest)
@@ -255,7 +257,7 @@ async fn base_commit(
         .first_parent(oldest)
         .await
         .map_err(|err| err.to_string())?;
-    report.notes.push(match (&parent, &inputs.first_revision) {
+    let note = match (&parent, &inputs.first_revision) {
         (Some(parent), Some(_)) => format!(
             "commit before the push unknown: changes since {}, the parent of the oldest pushed revision",
             short(parent)
@@ -264,9 +266,34 @@ async fn base_commit(
             "commit before the push unknown: changes since {}, the parent of the pushed head",
             short(parent)
         ),
-        (None, _) => "the oldest pushed revision is a root commit: every file counts as added".into(),
-    });
-    Ok(parent)
+        (None, _) => {
+            "the oldest pushed revision is a root commit: every file counts as added".into()
+        }
+    };
+    Ok((parent, Some(note)))
+}
+
+/// How many pushed commits are searched for a pull request's merge commit.
+const PUSHED_COMMITS_SEARCHED: usize = 100;
+
+/// The pushed head's subject line and the commits the push brought, newest first: where the
+/// merge commit of the push's pull request is looked for.
+pub async fn pushed_commits(inputs: &PlanInputs) -> Result<(String, Vec<String>), String> {
+    let repo = Repo::new(&inputs.repo);
+    repo.ensure_history().await.map_err(|err| err.to_string())?;
+    repo.ensure_commit(&inputs.after)
+        .await
+        .map_err(|err| err.to_string())?;
+    let (subject, _) = repo
+        .subject_and_author(&inputs.after)
+        .await
+        .map_err(|err| err.to_string())?;
+    let (base, _) = base_commit(inputs, &repo).await?;
+    let commits = repo
+        .commits(base.as_deref(), &inputs.after, PUSHED_COMMITS_SEARCHED)
+        .await
+        .map_err(|err| err.to_string())?;
+    Ok((subject, commits))
 }
 
 /// What CloudFormation gets for a target, read at the planned commit. `Ok(None)`: in

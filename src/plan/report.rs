@@ -39,6 +39,40 @@ pub struct PlanReport {
     /// Slack cards published for this plan (empty when no topic is configured).
     #[serde(default)]
     pub notifications: Vec<NotificationDelivery>,
+    /// The Backlog pull request comment (absent when Backlog is not configured).
+    #[serde(default)]
+    pub comment: Option<CommentDelivery>,
+}
+
+/// What became of the plan's comment on the Backlog pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentDelivery {
+    pub pr: Option<u64>,
+    pub status: CommentStatus,
+    pub comment_id: Option<u64>,
+    /// Why it was skipped or failed.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentStatus {
+    Added,
+    Updated,
+    /// No pull request (a direct push): Slack only.
+    Skipped,
+    Failed,
+}
+
+impl CommentDelivery {
+    pub fn failed(pr: Option<u64>, detail: impl Into<String>) -> Self {
+        Self {
+            pr,
+            status: CommentStatus::Failed,
+            comment_id: None,
+            detail: Some(detail.into()),
+        }
+    }
 }
 
 /// One Slack card and whether it reached the SNS topic.
@@ -253,6 +287,20 @@ impl PlanReport {
                         )
                     }),
             )
+            .chain(
+                self.comment
+                    .iter()
+                    .filter(|comment| comment.status == CommentStatus::Failed)
+                    .map(|comment| {
+                        let pr = comment
+                            .pr
+                            .map_or("the pull request".to_owned(), |pr| format!("PR #{pr}"));
+                        format!(
+                            "Backlog comment on {pr} not delivered: {}",
+                            comment.detail.as_deref().unwrap_or("unknown error")
+                        )
+                    }),
+            )
             .collect()
     }
 
@@ -359,6 +407,24 @@ impl PlanReport {
                 missed.title,
                 missed.error.as_deref().unwrap_or("unknown error")
             );
+        }
+        if let Some(comment) = &self.comment {
+            let pr = comment
+                .pr
+                .map(|pr| format!(" PR #{pr}"))
+                .unwrap_or_default();
+            let status = match comment.status {
+                CommentStatus::Added => "comment added",
+                CommentStatus::Updated => "comment updated",
+                CommentStatus::Skipped => "no comment",
+                CommentStatus::Failed => "comment NOT delivered",
+            };
+            let detail = comment
+                .detail
+                .as_deref()
+                .map(|detail| format!(" ({detail})"))
+                .unwrap_or_default();
+            let _ = writeln!(text, "  backlog:{pr} {status}{detail}");
         }
         text
     }
