@@ -203,10 +203,9 @@ fn parse_network(value: &str) -> Result<IpNet, String> {
 impl IntakeArgs {
     /// Checks the settings and builds the intake. The secret is never part of a message.
     pub async fn into_intake(self, aws: &SdkConfig) -> Result<Intake, Failure> {
-        let secret = self
-            .webhook_secret
-            .as_deref()
-            .ok_or_else(|| Failure::usage("--webhook-secret (CFN_CHATOPS_WEBHOOK_SECRET) is required"))?;
+        let secret = self.webhook_secret.as_deref().ok_or_else(|| {
+            Failure::usage("--webhook-secret (CFN_CHATOPS_WEBHOOK_SECRET) is required")
+        })?;
         let secret = WebhookSecret::new(secret)
             .map_err(|err| Failure::usage(format!("CFN_CHATOPS_WEBHOOK_SECRET: {err}")))?;
         let backlog = self.backlog.client(aws).await.map_err(Failure::usage)?;

@@ -589,12 +589,13 @@ impl Ledger {
             .key("pk", s(event_pk(id)))
             .key("sk", s(EVENT_SK))
             .condition_expression("claim = :claim")
-            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claim", s(&token.0))
             .expression_attribute_values(":summary", s(summary));
+        // DynamoDB refuses expression names an expression does not use.
         let update = if done {
             update
                 .update_expression("SET #state = :done, summary = :summary, handled_at = :now")
+                .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":done", s("done"))
                 .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())))
         } else {

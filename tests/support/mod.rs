@@ -4,10 +4,12 @@
 
 pub mod amazon_q;
 pub mod aws;
+pub mod backlog;
 pub mod bot;
 pub mod lambda_api;
 pub mod moto;
 pub mod proxy;
+pub mod world;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
