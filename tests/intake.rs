@@ -897,7 +897,14 @@ fn the_server_refuses_to_start_with_a_short_secret_or_bad_settings() {
 
 #[test]
 fn help_lists_every_setting_with_its_environment_variable_and_hides_the_secret() {
-    let env = pairs(&[("CFN_CHATOPS_WEBHOOK_SECRET", SECRET)]);
+    let env = pairs(&[
+        ("CFN_CHATOPS_WEBHOOK_SECRET", SECRET),
+        ("CFN_CHATOPS_BACKLOG_API_KEY", "bl-key-value-0123456789"),
+        (
+            "CFN_CHATOPS_BACKLOG_ACCESS_TOKEN",
+            "bl-token-value-0123456789",
+        ),
+    ]);
     let output = bot::command(&["serve", "--help"], &env).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     for variable in [
@@ -910,16 +917,23 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_the_secret()
         "CFN_CHATOPS_CODEBUILD_PROJECT",
         "CFN_CHATOPS_LOCAL_CLONE",
         "CFN_CHATOPS_LOG_FORMAT",
+        "CFN_CHATOPS_BACKLOG_URL",
+        "CFN_CHATOPS_BACKLOG_API_KEY",
+        "CFN_CHATOPS_BACKLOG_ACCESS_TOKEN",
+        "CFN_CHATOPS_BACKLOG_SECRET_ARN",
     ] {
         assert!(
             help.contains(variable),
             "{variable} missing from --help:\n{help}"
         );
     }
-    assert!(
-        !help.contains(SECRET),
-        "the secret's value is shown by --help"
-    );
+    for value in [
+        SECRET,
+        "bl-key-value-0123456789",
+        "bl-token-value-0123456789",
+    ] {
+        assert!(!help.contains(value), "a secret value is shown by --help");
+    }
     for (command, variables) in [
         (
             "plan",
@@ -939,12 +953,31 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_the_secret()
                 "CFN_CHATOPS_TEMPLATE_BUCKET",
                 "CFN_CHATOPS_SNS_TOPIC_ARN",
                 "CFN_CHATOPS_BACKLOG_URL",
+                "CFN_CHATOPS_BACKLOG_API_KEY",
+                "CFN_CHATOPS_BACKLOG_SECRET_ARN",
                 "CFN_CHATOPS_LEDGER_TABLE",
             ][..],
         ),
         (
             "lambda",
-            &["CFN_CHATOPS_LAMBDA", "CFN_CHATOPS_WEBHOOK_SECRET"][..],
+            &[
+                "CFN_CHATOPS_LAMBDA",
+                "CFN_CHATOPS_WEBHOOK_SECRET",
+                "CFN_CHATOPS_SNS_TOPIC_ARN",
+                "CFN_CHATOPS_BACKLOG_SECRET_ARN",
+            ][..],
+        ),
+        (
+            "outcome",
+            &[
+                "CFN_CHATOPS_EVENT",
+                "CFN_CHATOPS_LEDGER_TABLE",
+                "CFN_CHATOPS_SNS_TOPIC_ARN",
+                "CFN_CHATOPS_BACKLOG_URL",
+                "CFN_CHATOPS_BACKLOG_API_KEY",
+                "CFN_CHATOPS_BACKLOG_ACCESS_TOKEN",
+                "CFN_CHATOPS_BACKLOG_SECRET_ARN",
+            ][..],
         ),
         (
             "render",

@@ -76,7 +76,7 @@ fn type19(number: u64) -> String {
     body.to_string()
 }
 
-async fn post(bot: &Bot, content_type: &str, body: String) -> Value {
+async fn post_answer(bot: &Bot, content_type: &str, body: String) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/webhook/{SECRET}", bot.base))
         .header("content-type", content_type)
@@ -84,8 +84,13 @@ async fn post(bot: &Bot, content_type: &str, body: String) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn post(bot: &Bot, content_type: &str, body: String) -> Value {
+    let (status, answer) = post_answer(bot, content_type, body).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,6 +137,22 @@ async fn a_merge_arriving_by_both_webhooks_is_planned_once_and_commented_on_its_
     assert_eq!(answer["status"], "dispatched", "{answer}");
     let answer = post(&bot, "application/json", type19(58)).await;
     assert_eq!(answer["status"], "duplicate", "{answer}");
+    // A merge into another branch, a PR Backlog does not know, and Backlog down: nothing planned.
+    let answer = post(&bot, "application/json", type19(56)).await;
+    assert_eq!(answer["status"], "ignored", "{answer}");
+    assert_eq!(
+        answer["reason"],
+        "branch develop is not the target branch main"
+    );
+    let (status, answer) = post_answer(&bot, "application/json", type19(99)).await;
+    assert_eq!(
+        (status, &answer["reason"]),
+        (502, &json!("could not read pull request #99 from Backlog"))
+    );
+    backlog.set_down(true);
+    let (status, answer) = post_answer(&bot, "application/json", type19(57)).await;
+    assert_eq!(status, 503, "{answer}");
+    backlog.set_down(false);
 
     let comment_57 = eventually("the comment on PR 57", || {
         backlog.bot_comments(PROJECT, REPOSITORY, 57).pop()

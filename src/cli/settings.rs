@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::ValueEnum;
 use ipnet::IpNet;
@@ -9,7 +10,7 @@ use ipnet::IpNet;
 use aws_config::SdkConfig;
 
 use super::Failure;
-use crate::backlog::api::{BacklogClient, Credentials};
+use crate::backlog::api::{BacklogClient, Credentials, RetryPolicy};
 use crate::backlog::credentials;
 use crate::intake::guard::{SourceAllowlist, WebhookSecret};
 use crate::intake::router::Intake;
@@ -208,7 +209,20 @@ impl IntakeArgs {
         })?;
         let secret = WebhookSecret::new(secret)
             .map_err(|err| Failure::usage(format!("CFN_CHATOPS_WEBHOOK_SECRET: {err}")))?;
-        let backlog = self.backlog.client(aws).await.map_err(Failure::usage)?;
+        // The webhook answers fast: a Backlog that does not answer on the second try is a 503,
+        // and the sender's retry tries again.
+        let backlog = self
+            .backlog
+            .client(aws)
+            .await
+            .map_err(Failure::usage)?
+            .map(|client| {
+                client.with_retry(RetryPolicy {
+                    attempts: 2,
+                    first_backoff: Duration::from_millis(500),
+                    max_wait: Duration::from_secs(2),
+                })
+            });
         let runner = match self.runner {
             RunnerKind::Codebuild => Runner::CodeBuild(CodeBuildRunner::new(
                 aws_sdk_codebuild::Client::new(aws),
