@@ -617,10 +617,23 @@ async fn execute_and_discard_from_slack_come_back_as_outcomes_on_the_pull_reques
     let clicked = SystemTime::now();
     support::amazon_q::click(&execute);
     let started = cloudtrail_event(&unique("ct"), &execute.command, "U0123ABC", clicked);
+    // SNS down: the handler fails (EventBridge retries); the comment it made is not repeated.
+    world.recorder.inject(support::proxy::Fault {
+        operation: "Publish".into(),
+        times: 5,
+        status: 500,
+        body: "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>SNS is down</Message></Error><RequestId>x</RequestId></ErrorResponse>".into(),
+        when_body_contains: vec![],
+    });
+    let (code, _, stderr) = outcome(&world, &started).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("Slack follow-up: SNS Publish"), "{stderr}");
+    assert_eq!(outcome_comments(&backlog).len(), 1);
     let (code, printed, stderr) = outcome(&world, &started).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(printed["status"], "done", "{printed}");
     assert_eq!(printed["outcome"]["kind"], "execution_started");
+    assert_eq!(outcome_comments(&backlog).len(), 1);
 
     let finished_at = clicked + Duration::from_secs(42);
     let status_id = unique("status");
