@@ -4,7 +4,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use cfn_chatops::backlog::api::TextFormat;
+use cfn_chatops::backlog::comment::plan_comment;
 use cfn_chatops::backlog::webhook;
+use cfn_chatops::outcome::event;
 use cfn_chatops::plan::classify::{ChangeSetDescription, classify};
 use cfn_chatops::plan::report::PlanReport;
 use cfn_chatops::slack::render::{Links, notifications};
@@ -63,5 +66,23 @@ fn main() {
     .unwrap();
     time("render cards for 5,000 changes", || {
         black_box(notifications(black_box(&report), &Links::default()));
+    });
+    time("render the PR comment for 5,000 changes", || {
+        black_box(plan_comment(
+            black_box(&report),
+            TextFormat::Markdown,
+            Some("https://example.backlog.com"),
+        ));
+    });
+
+    let status_change: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!(
+            "{fixtures}/cloudformation/eb-cloudformation-stack-status-change.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    time("read an EventBridge stack status change", || {
+        black_box(event::parse(black_box(&status_change)).unwrap());
     });
 }

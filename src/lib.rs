@@ -11,3 +11,4 @@ pub mod logging;
 pub mod outcome;
 pub mod plan;
 pub mod slack;
+pub mod text;

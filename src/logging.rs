@@ -11,10 +11,18 @@ pub enum LogFormat {
     Json,
 }
 
-/// Crates that see whole requests or Lambda events, whose paths carry the webhook secret, and
+/// Crates that see whole requests or Lambda events, whose paths carry the webhook secret (or,
+/// for the Backlog client, whose URLs carry the API key), and
 /// log them at debug or trace (lambda_runtime logs every raw event at trace). Capped whatever
 /// `RUST_LOG` says.
-const SECRET_SEEING: [&str; 4] = ["lambda_runtime", "lambda_http", "hyper", "axum"];
+const SECRET_SEEING: [&str; 6] = [
+    "lambda_runtime",
+    "lambda_http",
+    "hyper",
+    "hyper_util",
+    "axum",
+    "reqwest",
+];
 
 /// Level from `RUST_LOG`, `info` when unset.
 pub fn init(format: LogFormat) {

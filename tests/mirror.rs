@@ -317,10 +317,19 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
     assert!(planned.report.notifications.iter().all(|n| n.delivered));
     world.received(&queue, 2).await;
 
-    // Rate limited on the comment: retried after the reset time, one comment.
+    // Rate limited on the comment: retried after the reset time, one comment. Found among 150
+    // older merged PRs listed oldest first: read from the end.
     let limited = unique("limited");
     let merge = merge_stack(&world, &limited, "Merge branch 'limited'");
-    backlog.pull_request(PROJECT, REPOSITORY, merged(61, "main", &merge));
+    for number in 1000..1150 {
+        backlog.pull_request(
+            PROJECT,
+            REPOSITORY,
+            merged(number, "main", &format!("{number:040x}")),
+        );
+    }
+    backlog.pull_request(PROJECT, REPOSITORY, merged(2000, "main", &merge));
+    backlog.list_oldest_first(true);
     backlog.fail_next(Outage {
         method: Some(reqwest::Method::POST),
         times: 1,
@@ -341,7 +350,14 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
         planned.report.comment.as_ref().unwrap().status,
         CommentStatus::Added
     );
-    assert_eq!(backlog.bot_comments(PROJECT, REPOSITORY, 61).len(), 1);
+    assert_eq!(planned.report.pr, Some(2000));
+    assert_eq!(backlog.bot_comments(PROJECT, REPOSITORY, 2000).len(), 1);
+    assert!(
+        backlog
+            .received()
+            .iter()
+            .any(|r| r.path.ends_with("/pullRequests/count"))
+    );
     let posts: Vec<_> = backlog
         .received()
         .into_iter()

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
+use crate::text::one_line;
+
 /// A credential, shown as `<redacted>` by `Debug` so it cannot slip into a log by accident.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
@@ -40,8 +42,6 @@ pub enum TextFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
-    pub id: u64,
-    pub project_key: String,
     /// Absent or unknown values render as Backlog notation, the space default.
     #[serde(default, deserialize_with = "lenient_format")]
     pub text_formatting_rule: Option<TextFormat>,
@@ -64,8 +64,9 @@ fn lenient_format<'de, D: serde::Deserializer<'de>>(
     })
 }
 
+/// A reference to a Backlog object (a status, a user) by its id: all the bot reads of one.
 #[derive(Debug, Clone, Deserialize)]
-pub struct IdName {
+pub struct IdRef {
     pub id: u64,
 }
 
@@ -79,8 +80,7 @@ pub struct PullRequest {
     #[serde(default)]
     pub summary: String,
     pub base: String,
-    pub branch: String,
-    pub status: IdName,
+    pub status: IdRef,
     pub merge_commit: Option<String>,
 }
 
@@ -96,7 +96,7 @@ pub struct Comment {
     pub id: u64,
     /// `null` for comments that only record a change.
     pub content: Option<String>,
-    pub created_user: IdName,
+    pub created_user: IdRef,
 }
 
 /// One entry of Backlog's error body `{"errors":[{message,code,moreInfo}]}`.
@@ -135,7 +135,13 @@ pub enum BacklogError {
 fn details(errors: &[ApiErrorItem]) -> String {
     errors
         .iter()
-        .map(|error| format!(": {} (code {})", one_line(&error.message), error.code))
+        .map(|error| {
+            let more = Some(one_line(&error.more_info))
+                .filter(|more| !more.is_empty())
+                .map(|more| format!(", {more}"))
+                .unwrap_or_default();
+            format!(": {} (code {}{more})", one_line(&error.message), error.code)
+        })
         .collect()
 }
 
@@ -157,10 +163,6 @@ fn hint(status: u16, errors: &[ApiErrorItem]) -> &'static str {
         (Some(13), _) | (_, 429) => " — rate limited; retried until the reset time",
         _ => "",
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl BacklogError {
@@ -225,7 +227,7 @@ pub fn retry_delay(
             until.max(policy.first_backoff).min(policy.max_wait)
         }
         // A 429 without the header: a minute, as Nulab suggests, within the policy.
-        None if status == Some(429) => backoff.max(Duration::from_secs(1)),
+        None if status == Some(429) => policy.max_wait.min(Duration::from_secs(60)),
         _ => backoff,
     }
 }
@@ -271,9 +273,19 @@ impl BacklogClient {
     pub fn new(space_url: &str, credentials: Credentials) -> Result<Self, String> {
         let base = Url::parse(space_url.trim_end_matches('/'))
             .map_err(|err| format!("Backlog URL {space_url:?}: {err}"))?;
-        if !matches!(base.scheme(), "https" | "http") || base.cannot_be_a_base() {
+        let loopback = match base.host_str() {
+            Some("localhost") => true,
+            Some(host) => host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()),
+            None => false,
+        };
+        // The API key travels in the URL: plain http only to this machine (a stand-in).
+        let secure = base.scheme() == "https" || (base.scheme() == "http" && loopback);
+        if !secure || base.cannot_be_a_base() {
             return Err(format!(
-                "Backlog URL {space_url:?} is not an http(s) address"
+                "Backlog URL {space_url:?} must be https (http only for a loopback address)"
             ));
         }
         if base.query().is_some() || !base.username().is_empty() || base.password().is_some() {
@@ -283,6 +295,8 @@ impl BacklogClient {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("cfn-chatops/", env!("CARGO_PKG_VERSION")))
+            // A redirect would resend the key elsewhere and turn a POST into a GET.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| format!("HTTP client: {}", err.without_url()))?;
         Ok(Self {
@@ -341,7 +355,7 @@ impl BacklogClient {
     }
 
     /// The authenticated user: whose comments the bot may edit.
-    pub async fn myself(&self) -> Result<IdName, BacklogError> {
+    pub async fn myself(&self) -> Result<IdRef, BacklogError> {
         self.send(
             "get myself",
             Method::GET,
@@ -390,6 +404,29 @@ impl BacklogClient {
             None,
         )
         .await
+    }
+
+    /// How many pull requests have the given status.
+    pub async fn pull_request_count(
+        &self,
+        project: &str,
+        repository: &str,
+        status: u64,
+    ) -> Result<u64, BacklogError> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let count: Count = self
+            .send(
+                "count pull requests",
+                Method::GET,
+                &Self::pull_requests_path(project, repository, &["count"]),
+                vec![("statusId[]", status.to_string())],
+                None,
+            )
+            .await?;
+        Ok(count.count)
     }
 
     /// One page of comments, newest first; `max_id` pages further back.
@@ -530,7 +567,7 @@ impl BacklogClient {
             (
                 BacklogError::Transport {
                     operation: operation.to_string(),
-                    message: one_line(&err.without_url().to_string()),
+                    message: one_line(&error_chain(&err.without_url())),
                 },
                 RateLimit::default(),
             )
@@ -572,6 +609,17 @@ impl BacklogClient {
             limit,
         ))
     }
+}
+
+/// An error with its causes (timeout, DNS, TLS…): reqwest's own text names only the kind.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -632,6 +680,10 @@ mod tests {
             retry_delay(&policy, 1, Some(503), spent, at(8)),
             Duration::from_millis(2_100)
         );
+        assert_eq!(
+            retry_delay(&policy, 1, Some(429), none, at(0)),
+            Duration::from_secs(60)
+        );
         let budget_left = RateLimit {
             remaining: Some(5),
             reset: Some(10),
@@ -689,12 +741,14 @@ mod tests {
         let key = || Credentials::ApiKey("k".into());
         for bad in [
             "ftp://example.backlog.com",
+            "http://example.backlog.com",
             "not a url",
             "https://example.backlog.com/?apiKey=x",
             "https://user:pw@example.backlog.com",
         ] {
             assert!(BacklogClient::new(bad, key()).is_err(), "{bad}");
         }
+        assert!(BacklogClient::new("http://127.0.0.1:8080", key()).is_ok());
         let client = BacklogClient::new("https://example.backlog.com/", key()).unwrap();
         let url = client.url(&BacklogClient::pull_requests_path(
             "INFRA",

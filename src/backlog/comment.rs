@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::api::{BacklogClient, BacklogError, TextFormat};
-use crate::outcome::{Outcome, OutcomeKind};
+use crate::outcome::{Outcome, OutcomeKind, duration_text};
 use crate::plan::report::{
     Classification, CommentDelivery, CommentStatus, PlanReport, StackPlan, short,
 };
+use crate::text::{clip, one_line};
 
 /// Longest comment the bot writes. Backlog documents no limit; reviewers read short comments.
 pub const COMMENT_MAX: usize = 20_000;
@@ -110,7 +111,10 @@ impl Writer {
                     let mut chars = markup.chars();
                     let first = chars.next().unwrap_or_default();
                     let broken = format!("{first}\u{200B}{}", chars.as_str());
-                    text = text.replace(markup, &broken);
+                    // Until none is left: `'''` or `[[[` still hold a pair after one pass.
+                    while text.contains(markup) {
+                        text = text.replace(markup, &broken);
+                    }
                 }
                 // Never at the start of a line (each line starts with the bot's own markup),
                 // so list, heading and quote marks need no breaking.
@@ -144,10 +148,6 @@ impl Writer {
         kept.push(marker_line);
         kept.join("\n")
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Identifies the bot's comment for one plan (the pushed commit), so a re-run updates it.
@@ -339,7 +339,7 @@ pub fn outcome_comment(outcome: &Outcome, format: TextFormat) -> String {
         .unwrap_or_default();
     let took = outcome
         .duration_seconds
-        .map(|seconds| format!(" in {}", duration(seconds)))
+        .map(|seconds| format!(" in {}", duration_text(seconds)))
         .unwrap_or_default();
     let status = outcome
         .stack_status
@@ -395,24 +395,6 @@ pub fn outcome_comment(outcome: &Outcome, format: TextFormat) -> String {
         ));
     }
     w.finish(&event_marker(&outcome.event_id), COMMENT_MAX)
-}
-
-/// `42 s`, `3 min 5 s`.
-fn duration(seconds: u64) -> String {
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        _ => format!("{} min {} s", seconds / 60, seconds % 60),
-    }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
-        clipped.push('…');
-        clipped
-    }
 }
 
 fn is_plain_url(url: &str) -> bool {
@@ -726,6 +708,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("'\u{200B}'bold'\u{200B}'"));
+        // Runs of three are broken too.
+        let mut tripled = report();
+        tripled.stacks[1].reason = Some("'''x''' [[[A>http://evil/]]] %%%s%%%".into());
+        let text = plan_comment(&tripled, TextFormat::Backlog, None);
+        let reason = text
+            .split("FAILED · ")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap();
+        for markup in ["''", "[[", "]]", "%%"] {
+            assert!(!reason.contains(markup), "{markup}: {reason}");
+        }
         assert!(text.ends_with(&format!("\ncfn-chatops:plan:{SHA}")));
     }
 

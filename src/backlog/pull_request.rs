@@ -3,8 +3,8 @@
 
 use super::api::{BacklogClient, BacklogError, PullRequest, STATUS_MERGED};
 
-/// Pages of merged pull requests read before giving up: the merge is recent, so it is near the
-/// top (Backlog's order is undocumented, hence more than one page).
+/// Pages of merged pull requests read before giving up: the merge is recent, so it is among
+/// the newest (Backlog's order is undocumented: both ends are handled).
 const PAGES: u64 = 3;
 const PAGE_SIZE: u8 = 100;
 
@@ -63,38 +63,57 @@ pub async fn find_merged(
             Err(err) => return Err(err),
         }
     }
-    for page in 0..PAGES {
-        let prs = client
-            .pull_requests(
-                project,
-                repository,
-                STATUS_MERGED,
-                page * u64::from(PAGE_SIZE),
-                PAGE_SIZE,
-            )
+    let page =
+        |offset: u64| client.pull_requests(project, repository, STATUS_MERGED, offset, PAGE_SIZE);
+    let first = page(0).await?;
+    if let Some(pr) = matching(&first, branch, pushed) {
+        return Ok(Some(pr.clone()));
+    }
+    if first.len() < usize::from(PAGE_SIZE) {
+        return Ok(None);
+    }
+    let size = u64::from(PAGE_SIZE);
+    let offsets: Vec<u64> = if runs_oldest_first(&first) {
+        // The newest merges are at the end: count, and read backwards from there.
+        let total = client
+            .pull_request_count(project, repository, STATUS_MERGED)
             .await?;
+        // Pages ending at the newest, stepping back; offset 0 was read already.
+        (1..=PAGES)
+            .map(|back| total.saturating_sub(size * back))
+            .filter(|offset| *offset > 0)
+            .collect()
+    } else {
+        (1..PAGES).map(|page| page * size).collect()
+    };
+    for offset in offsets {
+        let prs = page(offset).await?;
         if let Some(pr) = matching(&prs, branch, pushed) {
             return Ok(Some(pr.clone()));
         }
-        if prs.len() < usize::from(PAGE_SIZE) {
+        if prs.is_empty() {
             break;
         }
     }
     Ok(None)
 }
 
+/// Whether a page of pull requests lists them oldest first (numbers rising).
+fn runs_oldest_first(page: &[PullRequest]) -> bool {
+    matches!((page.first(), page.last()), (Some(first), Some(last)) if first.number < last.number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backlog::api::IdName;
+    use crate::backlog::api::IdRef;
 
     fn pr(number: u64, base: &str, status: u64, merge: Option<&str>) -> PullRequest {
         PullRequest {
             number,
             summary: String::new(),
             base: base.into(),
-            branch: "feature".into(),
-            status: IdName { id: status },
+            status: IdRef { id: status },
             merge_commit: merge.map(str::to_owned),
         }
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::commit::is_full_commit_id;
 use crate::intake::trigger::{Ignored, Push, Revision};
+use crate::text::deserialize_at;
 
 /// What a well-formed delivery asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,20 +132,8 @@ fn parse_json(bytes: &[u8], what: &str) -> Result<Value, WebhookError> {
         .map_err(|err| malformed(format!("{what} is not valid JSON: {err}")))
 }
 
-/// Deserializes with the failing field's path in the message, e.g.
-/// `content.revisions[0].rev: invalid type: integer `5`, expected a string`.
 fn typed<'de, T: Deserialize<'de>>(value: &'de Value, prefix: &str) -> Result<T, WebhookError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path != "." {
-            malformed(format!("{prefix}{path}: {inner}"))
-        } else if prefix.is_empty() {
-            malformed(inner.to_string())
-        } else {
-            malformed(format!("{}: {inner}", prefix.trim_end_matches('.')))
-        }
-    })
+    deserialize_at(value, prefix).map_err(malformed)
 }
 
 // ---- Project webhook (JSON activity) ----
@@ -222,7 +211,10 @@ struct PullRequestContent {
 #[derive(Deserialize)]
 struct PullRequestChange {
     field: String,
-    new_value: Option<String>,
+    /// Strings as seen; read loosely so an odd value in an unrelated change cannot refuse
+    /// the whole delivery.
+    #[serde(default)]
+    new_value: Value,
 }
 
 /// Backlog's pull request status id for "Merged", as the webhook writes it.
@@ -230,11 +222,10 @@ const MERGED: &str = "3";
 
 fn parse_pull_request_update(value: &Value) -> Result<Delivery, WebhookError> {
     let activity: PullRequestActivity = typed(value, "")?;
-    let merged = activity
-        .content
-        .changes
-        .iter()
-        .any(|change| change.field == "status" && change.new_value.as_deref() == Some(MERGED));
+    let merged = activity.content.changes.iter().any(|change| {
+        change.field == "status"
+            && (change.new_value == MERGED || change.new_value.as_u64() == Some(3))
+    });
     if !merged {
         return Ok(Delivery::Ignored(Ignored::PullRequestNotMerged(
             activity.content.number,

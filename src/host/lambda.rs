@@ -20,7 +20,15 @@ pub async fn run(args: LambdaArgs) -> Result<(), Failure> {
             lambda_http::run(router(intake)).await.map_err(stopped)
         }
         LambdaFunction::Events => {
-            let handler = Arc::new(args.outcome_handler(&aws).await?);
+            let handler = Arc::new(
+                OutcomeHandler::from_settings(
+                    &aws,
+                    &args.intake.ledger,
+                    &args.intake.backlog,
+                    &args.slack,
+                )
+                .await?,
+            );
             // An error answer makes Lambda retry the event (then the dead-letter queue).
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
                 let handler = Arc::clone(&handler);
@@ -32,15 +40,5 @@ pub async fn run(args: LambdaArgs) -> Result<(), Failure> {
             .await
             .map_err(stopped)
         }
-    }
-}
-
-impl LambdaArgs {
-    async fn outcome_handler(
-        &self,
-        aws: &aws_config::SdkConfig,
-    ) -> Result<OutcomeHandler, Failure> {
-        OutcomeHandler::from_settings(aws, &self.intake.ledger, &self.intake.backlog, &self.slack)
-            .await
     }
 }

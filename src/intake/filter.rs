@@ -170,8 +170,7 @@ mod tests {
             number: 57,
             summary: "Raise worker timeout".into(),
             base: base.into(),
-            branch: "feature".into(),
-            status: crate::backlog::api::IdName { id: status },
+            status: crate::backlog::api::IdRef { id: status },
             merge_commit: merge.map(str::to_owned),
         }
     }

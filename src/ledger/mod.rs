@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::intake::trigger::{DeliveryKey, Trigger};
@@ -114,8 +114,9 @@ pub enum EventClaim {
 }
 
 /// How long an event claim holds before a retry may take it over: longer than one handling
-/// (a rate-limited Backlog can make it wait a minute).
-pub const EVENT_LEASE: Duration = Duration::from_secs(300);
+/// (the events function's Backlog retries are bounded to fit, and its Lambda timeout must be
+/// shorter), and shorter than Lambda's second retry of an invocation that died (~3 minutes).
+pub const EVENT_LEASE: Duration = Duration::from_secs(120);
 /// EventBridge retries for at most a day; remembered well past that.
 pub const EVENT_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 
@@ -124,6 +125,9 @@ fn event_pk(id: &str) -> String {
 }
 
 const EVENT_SK: &str = "event";
+
+/// The event step written with the outcome itself.
+pub const STEP_LEDGER: &str = "ledger";
 
 /// Partition key of a webhook delivery record.
 fn delivery_pk(key: &DeliveryKey) -> String {
@@ -435,44 +439,75 @@ impl Ledger {
         }
     }
 
-    /// Moves a record from the status it was read with to `status`, setting `attributes`.
-    /// `false`: the record changed in between (the caller re-reads and decides again).
+    /// Records an event's outcome in one transaction: the change-set record moves from the
+    /// status it was read with to `status` (setting `attributes`; skipped when both are empty),
+    /// and the event's claim gains its `ledger` step and the outcome (JSON) a retry continues
+    /// with. Either both are written or neither. `false`: the record (or the claim) changed in
+    /// between; nothing was written.
     pub async fn record_outcome(
         &self,
         stored: &StoredChangeSet,
         status: Option<&str>,
         attributes: Vec<(&str, AttributeValue)>,
+        event: (&str, &ClaimToken),
+        outcome: &str,
     ) -> Result<bool, LedgerError> {
         let record = &stored.record;
-        let mut sets = vec!["updated_at = :now".to_string()];
-        let mut update = self
+        let mut items = Vec::new();
+        if status.is_some() || !attributes.is_empty() {
+            let mut sets = vec!["updated_at = :now".to_string()];
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(stack_pk(&record.region, &record.stack)))
+                .key("sk", s(change_set_sk(&record.name)))
+                .condition_expression("#status = :observed")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":observed", s(&record.status))
+                .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())));
+            if let Some(status) = status {
+                sets.push("#status = :status".into());
+                update = update.expression_attribute_values(":status", s(status));
+            }
+            for (name, value) in attributes {
+                sets.push(format!("{name} = :{name}"));
+                update = update.expression_attribute_values(format!(":{name}"), value);
+            }
+            items.push(update.update_expression(format!("SET {}", sets.join(", "))));
+        }
+        let (id, token) = event;
+        items.push(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(event_pk(id)))
+                .key("sk", s(EVENT_SK))
+                .condition_expression("claim = :claim")
+                .update_expression("ADD steps :step SET outcome = :outcome")
+                .expression_attribute_values(":step", AttributeValue::Ss(vec![STEP_LEDGER.into()]))
+                .expression_attribute_values(":outcome", s(outcome))
+                .expression_attribute_values(":claim", s(&token.0)),
+        );
+        let items = items
+            .into_iter()
+            .map(|update| {
+                update
+                    .build()
+                    .map(|update| TransactWriteItem::builder().update(update).build())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| self.error(err))?;
+        let result = self
             .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(stack_pk(&record.region, &record.stack)))
-            .key("sk", s(change_set_sk(&record.name)))
-            .condition_expression("#status = :observed")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":observed", s(&record.status))
-            .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())));
-        if let Some(status) = status {
-            sets.push("#status = :status".into());
-            update = update.expression_attribute_values(":status", s(status));
-        }
-        for (name, value) in attributes {
-            sets.push(format!("{name} = :{name}"));
-            update = update.expression_attribute_values(format!(":{name}"), value);
-        }
-        let result = update
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
-        match result {
+        match result.map_err(|err| err.into_service_error()) {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            Err(TransactWriteItemsError::TransactionCanceledException(canceled))
+                if canceled
+                    .cancellation_reasons()
+                    .iter()
+                    .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
             {
                 Ok(false)
             }
@@ -545,31 +580,26 @@ impl Ledger {
         }
     }
 
-    /// Records one finished step of an event (`ledger`, `backlog`, `slack`), so a retry after a
+    /// Records one finished delivery step of an event (`backlog`, `slack`), so a retry after a
     /// later failure does not repeat it.
     pub async fn event_step_done(
         &self,
         id: &str,
         token: &ClaimToken,
         step: &str,
-        outcome: Option<&str>,
     ) -> Result<(), LedgerError> {
-        let update = self
-            .client
+        self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(event_pk(id)))
             .key("sk", s(EVENT_SK))
             .condition_expression("claim = :claim")
+            .update_expression("ADD steps :step")
             .expression_attribute_values(":step", AttributeValue::Ss(vec![step.to_string()]))
-            .expression_attribute_values(":claim", s(&token.0));
-        let update = match outcome {
-            Some(outcome) => update
-                .update_expression("ADD steps :step SET outcome = :outcome")
-                .expression_attribute_values(":outcome", s(outcome)),
-            None => update.update_expression("ADD steps :step"),
-        };
-        update.send().await.map_err(|err| self.error(err))?;
+            .expression_attribute_values(":claim", s(&token.0))
+            .send()
+            .await
+            .map_err(|err| self.error(err))?;
         Ok(())
     }
 

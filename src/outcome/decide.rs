@@ -15,9 +15,9 @@ pub enum Decision {
     Ignore(String),
 }
 
-/// Final stack statuses and what they mean for the change set that was executed. Without
-/// rollback disabled (the buttons never disable it) `CREATE_FAILED` and `UPDATE_FAILED` are
-/// passing states followed by a rollback; with it, they are where the stack stops.
+/// Final stack statuses and what they mean for the change set that was executed.
+/// `CREATE_FAILED` and `UPDATE_FAILED` are stack statuses only when rollback was disabled (the
+/// buttons never disable it; someone else's execution may), and then the stack stops there.
 pub fn terminal(status: &str) -> Option<OutcomeKind> {
     match status {
         "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => Some(OutcomeKind::Executed),
@@ -68,7 +68,16 @@ pub fn on_status(event: &StackStatus, record: &StoredChangeSet) -> Decision {
 /// An ExecuteChangeSet or DeleteChangeSet call on one of the bot's change sets.
 pub fn on_call(call: &ChangeSetCall, record: &StoredChangeSet) -> Decision {
     let status = record.record.status.as_str();
+    let clean_up = matches!(status, "superseded" | "no_changes" | "failed");
     if let Some((code, message)) = &call.error {
+        // The bot deleting a change set CloudFormation already removed is no news.
+        if clean_up && !call.execute {
+            return Decision::Ignore(format!(
+                "the bot's own clean-up of {} change set {} failed: {code}",
+                status.replace('_', " "),
+                record.record.name
+            ));
+        }
         return Decision::Apply {
             kind: OutcomeKind::Refused {
                 action: call.action().to_string(),
@@ -90,7 +99,7 @@ pub fn on_call(call: &ChangeSetCall, record: &StoredChangeSet) -> Decision {
             kind: OutcomeKind::Discarded,
             status: Some("discarded"),
         },
-        "superseded" | "no_changes" | "failed" => Decision::Ignore(format!(
+        _ if clean_up => Decision::Ignore(format!(
             "the bot's own clean-up of {} change set {}",
             status.replace('_', " "),
             record.record.name
@@ -237,5 +246,19 @@ mod tests {
         };
         assert!(matches!(kind, OutcomeKind::Refused { code, .. } if code == "ChangeSetNotFound"));
         assert_eq!(status, None);
+        assert!(matches!(
+            on_call(&call(false, Some("ChangeSetNotFound")), &record("superseded", None)),
+            Decision::Ignore(reason) if reason.contains("clean-up")
+        ));
+        assert!(matches!(
+            on_call(
+                &call(false, Some("ChangeSetNotFound")),
+                &record("pending", None)
+            ),
+            Decision::Apply {
+                kind: OutcomeKind::Refused { .. },
+                status: None
+            }
+        ));
     }
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Actor;
+use crate::text::deserialize_at;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -117,15 +118,7 @@ struct RequestParameters {
 }
 
 fn typed<T: for<'de> Deserialize<'de>>(value: &Value, prefix: &str) -> Result<T, EventError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." {
-            prefix.trim_end_matches('.').to_string()
-        } else {
-            format!("{prefix}{path}")
-        };
-        EventError(format!("{path}: {}", err.into_inner()))
-    })
+    deserialize_at(value, prefix).map_err(EventError)
 }
 
 pub fn parse(value: &Value) -> Result<Parsed, EventError> {
@@ -214,16 +207,6 @@ pub fn stack_arn_parts(arn: &str) -> Option<(&str, &str)> {
     let stack = resource.strip_prefix("stack/")?.split('/').next()?;
     (service == "cloudformation" && !region.is_empty() && !stack.is_empty())
         .then_some((region, stack))
-}
-
-/// `arn:…:changeSet/<name>/<uuid>` → the name.
-pub fn change_set_arn_name(arn: &str) -> Option<&str> {
-    let resource = arn.splitn(6, ':').nth(5)?;
-    resource
-        .strip_prefix("changeSet/")?
-        .split('/')
-        .next()
-        .filter(|name| !name.is_empty())
 }
 
 const SLACK_SESSION: &str = "chatbot-session-slack-";
@@ -332,9 +315,9 @@ mod tests {
         };
         assert!(call.execute);
         assert_eq!(call.actor, Actor::SlackUser("U0123ABC".into()));
-        assert_eq!(
-            change_set_arn_name(&call.change_set),
-            Some("cfn-chatops-d3adb33")
+        assert!(
+            call.change_set
+                .ends_with(":changeSet/cfn-chatops-d3adb33/9a8b")
         );
         let user = json!({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/ken", "userName": "ken"});
         let Parsed::Event(Event::ChangeSetCall(call)) = parse(&cloudtrail(

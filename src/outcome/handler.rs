@@ -3,6 +3,8 @@
 //! in the Slack thread. Each finished step is remembered, so a retry after a failure (Backlog or
 //! SNS down) does only what is left, and nothing is marked done that was not.
 
+use std::time::Duration;
+
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::error::DisplayErrorContext;
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
@@ -13,9 +15,10 @@ use serde_json::Value;
 use super::decide::{Decision, awaiting_outcome, on_call, on_status};
 use super::event::{self, ChangeSetCall, Event, Parsed, StackStatus, stack_arn_parts};
 use super::{Outcome, OutcomeKind};
+use crate::backlog::api::RetryPolicy;
 use crate::backlog::comment::{Commenter, event_marker, outcome_comment};
 use crate::cli::{BacklogArgs, Failure, LedgerArgs, SlackArgs};
-use crate::ledger::{ClaimToken, EventClaim, Ledger, StoredChangeSet, n, s};
+use crate::ledger::{ClaimToken, EventClaim, Ledger, STEP_LEDGER, StoredChangeSet, n, s};
 use crate::plan::report::{CommentDelivery, CommentStatus};
 use crate::slack::publish::Publisher;
 use crate::slack::render::follow_up;
@@ -57,7 +60,6 @@ pub enum HandleError {
     Retry(String),
 }
 
-const STEP_LEDGER: &str = "ledger";
 const STEP_BACKLOG: &str = "backlog";
 const STEP_SLACK: &str = "slack";
 
@@ -84,11 +86,18 @@ impl OutcomeHandler {
         Ok(Self {
             ledger: ledger.ledger(sdk),
             sdk: sdk.clone(),
+            // Bounded so one handling fits well inside the event's claim lease.
             commenter: backlog
                 .client(sdk)
                 .await
                 .map_err(Failure::usage)?
-                .map(Commenter::new),
+                .map(|client| {
+                    Commenter::new(client.with_retry(RetryPolicy {
+                        attempts: 3,
+                        first_backoff: Duration::from_millis(500),
+                        max_wait: Duration::from_secs(20),
+                    }))
+                }),
             publisher: slack.publisher(sdk),
         })
     }
@@ -186,24 +195,18 @@ impl OutcomeHandler {
                     status,
                     attributes,
                 } => {
-                    if status.is_some() || !attributes.is_empty() {
-                        let applied = self
-                            .ledger
-                            .record_outcome(&record, status, attributes)
-                            .await
-                            .map_err(|err| err.to_string())?;
-                        if !applied {
-                            return Err(format!(
-                                "change set {} changed while this event was handled",
-                                record.record.name
-                            ));
-                        }
-                    }
                     let json = serde_json::to_string(&outcome).map_err(|err| err.to_string())?;
-                    self.ledger
-                        .event_step_done(id, token, STEP_LEDGER, Some(&json))
+                    let applied = self
+                        .ledger
+                        .record_outcome(&record, status, attributes, (id, token), &json)
                         .await
                         .map_err(|err| err.to_string())?;
+                    if !applied {
+                        return Err(format!(
+                            "change set {} changed while this event was handled",
+                            record.record.name
+                        ));
+                    }
                     *outcome
                 }
             },
@@ -215,7 +218,7 @@ impl OutcomeHandler {
                 Ok(delivery) => {
                     comment = Some(delivery);
                     self.ledger
-                        .event_step_done(id, token, STEP_BACKLOG, None)
+                        .event_step_done(id, token, STEP_BACKLOG)
                         .await
                         .map_err(|err| err.to_string())?;
                 }
@@ -228,7 +231,7 @@ impl OutcomeHandler {
                 Ok(sent) => {
                     slack = sent;
                     self.ledger
-                        .event_step_done(id, token, STEP_SLACK, None)
+                        .event_step_done(id, token, STEP_SLACK)
                         .await
                         .map_err(|err| err.to_string())?;
                 }
@@ -252,15 +255,6 @@ impl OutcomeHandler {
         }
     }
 
-    fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
-        let config = aws_sdk_cloudformation::config::Builder::from(&self.sdk)
-            .region(aws_sdk_cloudformation::config::Region::new(
-                region.to_string(),
-            ))
-            .build();
-        aws_sdk_cloudformation::Client::from_conf(config)
-    }
-
     async fn resolve_status(&self, event: &StackStatus) -> Result<Resolution, String> {
         if super::decide::terminal(&event.status).is_none() {
             return Ok(Resolution::Ignore(format!(
@@ -280,8 +274,19 @@ impl OutcomeHandler {
                 event.stack
             )));
         }
-        let cloudformation = self.cloudformation(&event.region);
-        let executed = match waiting.iter().find(|r| r.record.status == "executing") {
+        let cloudformation = crate::aws::cloudformation(&self.sdk, &event.region);
+        // The latest execution that started before this status (a record whose final status
+        // was lost never captures later ones).
+        let executing = waiting
+            .iter()
+            .filter(|r| r.record.status == "executing")
+            .filter(|r| {
+                r.started_at
+                    .as_deref()
+                    .is_none_or(|s| s <= event.time.as_str())
+            })
+            .max_by(|a, b| a.started_at.cmp(&b.started_at));
+        let executed = match executing {
             Some(record) => Some(record.clone()),
             // CloudTrail is best effort: ask CloudFormation which pending one ran.
             None => self.executed_one(&cloudformation, &waiting).await?,
@@ -514,7 +519,9 @@ async fn execution_start(
     output
         .stack_events()
         .iter()
+        // The stack's own events: nested stacks' resources have the same type.
         .filter(|e| e.resource_type() == Some("AWS::CloudFormation::Stack"))
+        .filter(|e| e.physical_resource_id() == Some(event.stack_id.as_str()))
         .filter(|e| {
             matches!(
                 e.resource_status().map(|s| s.as_str()),

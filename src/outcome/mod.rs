@@ -62,6 +62,14 @@ impl OutcomeKind {
     }
 }
 
+/// A duration as people read it: `42 s`, `3 min 5 s`.
+pub fn duration_text(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        _ => format!("{} min {} s", seconds / 60, seconds % 60),
+    }
+}
+
 /// One outcome, with what the comment and the Slack follow-up say about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {

@@ -7,9 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::Region;
 use aws_config::SdkConfig;
-use aws_config::retry::RetryConfig;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
@@ -228,8 +226,7 @@ impl CloudFormation {
         }
     }
 
-    /// CloudFormation throttles with "Rate exceeded": more attempts and longer backoff than the
-    /// SDK's default of 3 attempts.
+    /// One client per region, made once.
     fn client(&self, region: &str) -> Client {
         let mut clients = self
             .clients
@@ -237,18 +234,7 @@ impl CloudFormation {
             .unwrap_or_else(|poison| poison.into_inner());
         clients
             .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = aws_sdk_cloudformation::config::Builder::from(&self.sdk)
-                    .region(Region::new(region.to_owned()))
-                    .retry_config(
-                        RetryConfig::standard()
-                            .with_max_attempts(8)
-                            .with_initial_backoff(Duration::from_secs(1))
-                            .with_max_backoff(Duration::from_secs(20)),
-                    )
-                    .build();
-                Client::from_conf(config)
-            })
+            .or_insert_with(|| crate::aws::cloudformation(&self.sdk, region))
             .clone()
     }
 

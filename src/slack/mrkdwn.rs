@@ -57,15 +57,8 @@ pub fn link(url: &str, label: &str) -> String {
     format!("<{url}|{}>", escape(label).replace('|', "\u{FF5C}"))
 }
 
-/// Cuts raw (not yet escaped) text to at most `max` characters, ending with "…" when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
+/// Raw (not yet escaped) text is clipped before escaping.
+pub use crate::text::clip;
 
 /// Cuts escaped text to at most `max` characters, ending with "…" when cut, never inside an
 /// escape such as `&amp;`.

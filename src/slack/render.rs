@@ -8,7 +8,7 @@ use super::notification::{
     ACTION_GROUP, Content, DESCRIPTION_MAX, GROUP_CHANGE_SET, GROUP_CHANGE_SET_DRIFT, GROUP_INFO,
     KEYWORD_MAX, Metadata, NEXT_STEP_MAX, Notification, TITLE_MAX, is_context_value,
 };
-use crate::outcome::{Actor, Outcome, OutcomeKind};
+use crate::outcome::{Actor, Outcome, OutcomeKind, duration_text};
 use crate::plan::report::{Classification, PlanReport, ResourceChangeSummary, StackPlan, short};
 
 /// What cards link to.
@@ -119,7 +119,7 @@ pub fn follow_up(outcome: &Outcome) -> Notification {
     };
     let took = outcome
         .duration_seconds
-        .map(|seconds| format!(" in {seconds} s"))
+        .map(|seconds| format!(" in {}", duration_text(seconds)))
         .unwrap_or_default();
     let status = outcome
         .stack_status

@@ -71,6 +71,8 @@ struct Space {
     down: bool,
     received: Vec<Received>,
     bearer: Option<String>,
+    /// List pull requests oldest first (Backlog's order is undocumented).
+    oldest_first: bool,
 }
 
 #[derive(Clone)]
@@ -165,6 +167,10 @@ impl Backlog {
     /// Every request answered 503 until switched back.
     pub fn set_down(&self, down: bool) {
         self.space.lock().unwrap().down = down;
+    }
+
+    pub fn list_oldest_first(&self, oldest_first: bool) {
+        self.space.lock().unwrap().oldest_first = oldest_first;
     }
 
     /// Accept this OAuth token as well as the API key.
@@ -368,29 +374,37 @@ fn pull_requests(
     };
     let id = (key.to_string(), repo.to_string());
     match (method, rest) {
+        ("GET", ["count"]) => {
+            let statuses = status_filter(get("statusId[]"));
+            let count = space
+                .pull_requests
+                .iter()
+                .filter(|((k, r, _), pr)| *k == id.0 && *r == id.1 && statuses(pr))
+                .count();
+            (StatusCode::OK, json!({"count": count}))
+        }
         ("GET", []) => {
-            let statuses: Vec<u64> = get("statusId[]")
-                .and_then(|s| s.parse().ok())
-                .into_iter()
-                .collect();
+            let statuses = status_filter(get("statusId[]"));
             let offset: usize = get("offset").and_then(|s| s.parse().ok()).unwrap_or(0);
             let count: usize = get("count").and_then(|s| s.parse().ok()).unwrap_or(20);
             if !(1..=100).contains(&count) {
                 return error(StatusCode::BAD_REQUEST, 7, "count must be 1-100.");
             }
-            // Newest first.
-            let list: Vec<Value> = space
+            // Newest first, unless switched.
+            let mut ordered: Vec<&PullRequest> = space
                 .pull_requests
                 .iter()
-                .rev()
-                .filter(|((k, r, _), pr)| {
-                    *k == id.0
-                        && *r == id.1
-                        && (statuses.is_empty() || statuses.contains(&pr.status))
-                })
+                .filter(|((k, r, _), pr)| *k == id.0 && *r == id.1 && statuses(pr))
+                .map(|(_, pr)| pr)
+                .collect();
+            if !space.oldest_first {
+                ordered.reverse();
+            }
+            let list: Vec<Value> = ordered
+                .into_iter()
                 .skip(offset)
                 .take(count)
-                .map(|(_, pr)| pull_request_json(2048, pr))
+                .map(|pr| pull_request_json(2048, pr))
                 .collect();
             (StatusCode::OK, Value::Array(list))
         }
@@ -470,6 +484,12 @@ fn pull_requests(
         }
         _ => error(StatusCode::METHOD_NOT_ALLOWED, 7, "Not supported."),
     }
+}
+
+/// `statusId[]` as a filter (one value is all the bot sends).
+fn status_filter(value: Option<&str>) -> impl Fn(&PullRequest) -> bool {
+    let status: Option<u64> = value.and_then(|s| s.parse().ok());
+    move |pr| status.is_none_or(|status| pr.status == status)
 }
 
 /// Polls until `check` holds or the deadline passes.
