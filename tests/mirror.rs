@@ -57,6 +57,18 @@ fn project_args() -> Vec<&'static str> {
     vec!["--project", PROJECT, "--repository", REPOSITORY]
 }
 
+/// Plans a merge commit the way a type-12 push of it is planned (changes since its first
+/// parent), with the project and repository, and `extra` arguments.
+async fn plan_merge(world: &World, merge: &str, extra: &[&str]) -> support::world::Planned {
+    let args = [
+        project_args(),
+        vec!["--after", merge, "--first-revision", merge],
+        extra.to_vec(),
+    ]
+    .concat();
+    world.plan(&args).await
+}
+
 fn git_webhook(before: &str, after: &str, message: &str) -> String {
     let payload = json!({
         "before": before, "after": after, "ref": "refs/heads/main",
@@ -231,18 +243,12 @@ async fn a_rerun_updates_the_bots_comment_in_backlog_notation_found_by_the_merge
         1,
         &format!("see cfn-chatops:plan:{merge}"),
     );
-    let args = [
-        project_args(),
-        vec!["--after", &merge, "--first-revision", &merge],
-    ]
-    .concat();
-
-    let planned = world.plan(&args).await;
+    let planned = plan_merge(&world, &merge, &[]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
     assert_eq!(planned.report.pr, Some(58));
     let comment = planned.report.comment.as_ref().unwrap();
     assert_eq!(comment.status, CommentStatus::Added, "{comment:?}");
-    let again = world.plan(&args).await;
+    let again = plan_merge(&world, &merge, &[]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     let comment = again.report.comment.as_ref().unwrap();
     assert_eq!(comment.status, CommentStatus::Updated, "{comment:?}");
@@ -336,15 +342,7 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
         status: 429,
         reset_in: 2,
     });
-    let planned = world
-        .plan(
-            &[
-                project_args(),
-                vec!["--after", &merge, "--first-revision", &merge],
-            ]
-            .concat(),
-        )
-        .await;
+    let planned = plan_merge(&world, &merge, &[]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
     assert_eq!(
         planned.report.comment.as_ref().unwrap().status,
@@ -380,15 +378,7 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
     let down = unique("down");
     let merge = merge_stack(&world, &down, "Merge branch 'down'");
     backlog.set_down(true);
-    let planned = world
-        .plan(
-            &[
-                project_args(),
-                vec!["--after", &merge, "--first-revision", &merge, "--pr", "62"],
-            ]
-            .concat(),
-        )
-        .await;
+    let planned = plan_merge(&world, &merge, &["--pr", "62"]).await;
     assert_eq!(planned.code, Some(1), "{}", planned.stderr);
     assert!(planned.report.stacks.iter().all(|s| s.change_set.is_some()));
     assert!(planned.report.notifications.iter().all(|n| n.delivered));
@@ -410,15 +400,7 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
         "wrong-key-0123456789".into(),
     ));
     world.extra_env.push(("RUST_LOG".into(), "trace".into()));
-    let planned = world
-        .plan(
-            &[
-                project_args(),
-                vec!["--after", &merge, "--first-revision", &merge, "--pr", "62"],
-            ]
-            .concat(),
-        )
-        .await;
+    let planned = plan_merge(&world, &merge, &["--pr", "62"]).await;
     assert_eq!(planned.code, Some(1));
     assert!(
         planned
@@ -459,15 +441,7 @@ async fn the_api_key_can_come_from_secrets_manager_and_never_shows_in_trace_logs
         .extra_env
         .push(("CFN_CHATOPS_BACKLOG_SECRET_ARN".into(), arn));
     world.extra_env.push(("RUST_LOG".into(), "trace".into()));
-    let planned = world
-        .plan(
-            &[
-                project_args(),
-                vec!["--after", &merge, "--first-revision", &merge],
-            ]
-            .concat(),
-        )
-        .await;
+    let planned = plan_merge(&world, &merge, &[]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
     assert_eq!(
         planned.report.comment.as_ref().unwrap().status,

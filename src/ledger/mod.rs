@@ -307,6 +307,13 @@ impl Ledger {
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| self.error(err))?;
+        // `false`: the record has moved on; keep it as it is (the pointer exists from the
+        // first run).
+        self.transact(items).await.map(|_| ())
+    }
+
+    /// Writes all of `items` or none. `false`: a condition failed, nothing was written.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, LedgerError> {
         let result = self
             .client
             .transact_write_items()
@@ -314,15 +321,14 @@ impl Ledger {
             .send()
             .await;
         match result.map_err(|err| err.into_service_error()) {
-            Ok(_) => Ok(()),
-            // The record has moved on: keep it as it is (the pointer exists from the first run).
+            Ok(_) => Ok(true),
             Err(TransactWriteItemsError::TransactionCanceledException(canceled))
                 if canceled
                     .cancellation_reasons()
                     .iter()
                     .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(err) => Err(self.error(err)),
         }
@@ -495,24 +501,7 @@ impl Ledger {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| self.error(err))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result.map_err(|err| err.into_service_error()) {
-            Ok(_) => Ok(true),
-            Err(TransactWriteItemsError::TransactionCanceledException(canceled))
-                if canceled
-                    .cancellation_reasons()
-                    .iter()
-                    .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(self.error(err)),
-        }
+        self.transact(items).await
     }
 
     /// Claims an EventBridge event for handling, keeping the steps an earlier attempt finished.
