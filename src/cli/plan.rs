@@ -13,6 +13,7 @@ use crate::backlog::pull_request::find_merged;
 use crate::commit::is_full_commit_id;
 use crate::intake::runner::env;
 use crate::plan::cloudformation::{CloudFormation, Polling, TemplateBucket};
+use crate::plan::config::is_role_arn;
 use crate::plan::report::CommentDelivery;
 use crate::plan::{self as planning, PlanInputs, Planner};
 use crate::slack::render;
@@ -71,6 +72,11 @@ pub struct PlanArgs {
     #[arg(long, env = "CFN_CHATOPS_TEMPLATE_BUCKET")]
     pub template_bucket: Option<String>,
 
+    /// CloudFormation service role ARN change sets are created with, unless the stack's
+    /// `.cfn-chatops.yml` entry names its own `role_arn`.
+    #[arg(long, env = "CFN_CHATOPS_DEPLOY_ROLE_ARN")]
+    pub deploy_role_arn: Option<String>,
+
     #[command(flatten)]
     pub slack: SlackArgs,
 
@@ -109,6 +115,19 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         .as_deref()
         .map(|first| commit(first, "--first-revision"))
         .transpose()?;
+    let deploy_role_arn = args
+        .deploy_role_arn
+        .filter(|role| !role.is_empty())
+        .map(|role| {
+            if is_role_arn(&role) {
+                Ok(role)
+            } else {
+                Err(Failure::usage(format!(
+                    "--deploy-role-arn {role:?} is not an IAM role ARN"
+                )))
+            }
+        })
+        .transpose()?;
     if !args.repo.is_dir() {
         return Err(Failure::usage(format!(
             "--repo {} is not a directory",
@@ -131,6 +150,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         pr: args.pr,
         templates_path: args.templates_path,
         default_region,
+        deploy_role_arn,
     };
     let bucket = args.template_bucket.map(|bucket| TemplateBucket {
         client: aws_sdk_s3::Client::new(&sdk),

@@ -90,9 +90,7 @@ impl StackSpec {
             ))
         } else if let Some(region) = self.region.as_ref().filter(|r| !is_region(r)) {
             Some(format!("{region:?} is not an AWS region"))
-        } else if let Some(role) = self.role_arn.as_ref().filter(|role| {
-            !(role.starts_with("arn:aws") && role.contains(":iam::") && role.contains(":role/"))
-        }) {
+        } else if let Some(role) = self.role_arn.as_ref().filter(|role| !is_role_arn(role)) {
             Some(format!("role_arn {role:?} is not an IAM role ARN"))
         } else if self.tags.len() > 50 {
             Some("at most 50 tags".into())
@@ -202,6 +200,11 @@ pub fn parse_parameters_file(
             .map(|(key, value)| (key, value.render()))
             .collect(),
     })
+}
+
+/// `arn:aws…:iam::<account>:role/<name>`: an IAM role, as CloudFormation's `RoleARN` takes.
+pub fn is_role_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")
 }
 
 #[cfg(test)]

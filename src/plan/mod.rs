@@ -45,6 +45,9 @@ pub struct PlanInputs {
     pub templates_path: String,
     /// Region of stacks that name none.
     pub default_region: String,
+    /// CloudFormation service role for stacks whose config entry names none: the change set
+    /// executes with it, so whoever presses Execute needs no resource permissions.
+    pub deploy_role_arn: Option<String>,
 }
 
 /// The AWS side of planning.
@@ -369,7 +372,9 @@ async fn request_for(
             .map(|spec| spec.tags.clone().into_iter().collect())
             .unwrap_or_default(),
         capabilities,
-        role_arn: spec.and_then(|spec| spec.role_arn.clone()),
+        role_arn: spec
+            .and_then(|spec| spec.role_arn.clone())
+            .or_else(|| inputs.deploy_role_arn.clone()),
         commit: inputs.after.clone(),
         description: description(inputs),
     }))
