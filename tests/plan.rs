@@ -592,6 +592,10 @@ async fn bad_arguments_exit_2_with_a_reason_and_touch_nothing() {
             vec!["--after", &commit, "--concurrency", "0"],
             "--concurrency",
         ),
+        (
+            vec!["--after", &commit, "--deploy-role-arn", "admin"],
+            "--deploy-role-arn \"admin\" is not an IAM role ARN",
+        ),
     ] {
         let mut env = aws::env(&world.recorder.endpoint);
         env.push(("CFN_CHATOPS_LEDGER_TABLE".into(), world.table.clone()));
@@ -1355,4 +1359,36 @@ async fn render_previews_a_report_and_custom_actions_print_in_both_formats() {
         "AWS::Chatbot::CustomAction"
     );
     assert_eq!(resources["CfnChatopsDiscard"]["Properties"], on_disk[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_sets_are_created_with_the_deploy_role_unless_the_config_names_one() {
+    let world = World::start().await;
+    let (default, own) = (unique("default-role"), unique("own-role"));
+    let config = format!(
+        "stacks:\n  - name: {own}\n    template: own.yaml\n    role_arn: arn:aws:iam::123456789012:role/own-deploy\n  - name: {default}\n    template: default.yaml\n"
+    );
+    let commit = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            ("own.yaml", Some(&template("Own", 1))),
+            ("default.yaml", Some(&template("Default", 1))),
+        ],
+        "Two stacks",
+    );
+    let planned = world
+        .plan(&[
+            "--after",
+            &commit,
+            "--deploy-role-arn",
+            "arn:aws:iam::123456789012:role/cfn-chatops-deploy",
+        ])
+        .await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let role_of = |stack: &str| world.creates_for(stack)[0]["RoleARN"].clone();
+    assert_eq!(
+        role_of(&default),
+        "arn:aws:iam::123456789012:role/cfn-chatops-deploy"
+    );
+    assert_eq!(role_of(&own), "arn:aws:iam::123456789012:role/own-deploy");
 }
