@@ -1,13 +1,19 @@
-"""The bot's main job, run on this machine: moto as the AWS account, a sample repository made
-with git, a Backlog Git webhook (form-encoded, as Backlog sends it) delivered to `cfn-chatops
-serve`, and the plan run by the local runner. Everything it starts is stopped when it ends,
-also on Ctrl-C.
+"""The bot's whole mission, run on this machine: moto as the AWS account, the Backlog
+stand-in (tests/support/backlog.rs, as a process), a sample repository made with git whose
+feature branch is merged to main, Backlog's Git webhook (form-encoded, as Backlog sends it)
+delivered to `cfn-chatops serve`, the plan run by the local runner, the Slack cards as the
+channel shows them (with their buttons), the pull request comment, then Execute pressed through
+the custom action definition, the events that follow fed to `cfn-chatops outcome`, and the
+outcome comment and Slack follow-ups. Everything it starts is stopped when it ends, also on
+Ctrl-C.
 
-Usage: scripts/demo (which builds the binary and installs the tools first).
+Usage: scripts/demo (which builds the binaries and installs the tools first), or
+       python scripts/demo.py <cfn-chatops binary> <backlog_standin binary>
 """
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -49,6 +55,26 @@ def start_moto():
     return moto, f"http://127.0.0.1:{port}"
 
 
+def start_backlog(binary):
+    # The stand-in stops when its stdin closes, i.e. when this process ends.
+    backlog = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    url, key = backlog.stdout.readline().strip(), backlog.stdout.readline().strip()
+    return backlog, url, key
+
+
+def tell(backlog, command):
+    backlog.stdin.write(command + "\n")
+    backlog.stdin.flush()
+
+
+def backlog_comments(url, key, pr):
+    path = f"/api/v2/projects/{PROJECT}/git/repositories/{REPOSITORY}/pullRequests/{pr}/comments"
+    query = urllib.parse.urlencode({"apiKey": key, "order": "asc", "count": 100})
+    with urllib.request.urlopen(f"{url}{path}?{query}", timeout=10) as response:
+        return [comment["content"] for comment in json.loads(response.read())]
+
+
 def aws(endpoint, *args):
     result = subprocess.run(
         [os.path.join(VENV_BIN, "aws"), "--endpoint-url", endpoint, "--output", "json", *args],
@@ -74,6 +100,7 @@ def git(repo, *args):
 
 
 def sample_repository(workdir):
+    """main, then a feature branch adding the alarms stack, merged back with a merge commit."""
     repo = os.path.join(workdir, REPOSITORY)
     os.makedirs(repo)
     git(repo, "init", "-q", "-b", "main")
@@ -82,26 +109,91 @@ def sample_repository(workdir):
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "Initial commit")
     before = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "feature/alarms")
     shutil.copytree(os.path.join(ROOT, "examples/cfn-templates/stacks"), os.path.join(repo, "stacks"))
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "Add alarms stack")
-    return repo, before, git(repo, "rev-parse", "HEAD")
+    feature = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "feature/alarms", "-m", "Merge branch 'feature/alarms' into main")
+    return repo, before, feature, git(repo, "rev-parse", "HEAD")
 
 
-def git_webhook(before, after, ref="refs/heads/main"):
+def git_webhook(before, commits, ref="refs/heads/main"):
     """The per-repository Git webhook body, as Backlog posts it (reference backlog.md §3)."""
     url = f"{SPACE}/git/{PROJECT}/{REPOSITORY}"
     payload = {
-        "before": before, "after": after, "ref": ref,
+        "before": before, "after": commits[-1][0], "ref": ref,
         "repository": {"url": url, "name": REPOSITORY, "description": None},
         "revisions": [{
-            "id": after, "url": f"{url}/commit/{after}",
+            "id": sha, "url": f"{url}/commit/{sha}",
             "author": {"name": "Aiko Tanaka", "email": "aiko@example.com"},
-            "message": "Add alarms stack", "timestamp": "2026-11-23T14:05:11+09:00",
-            "added": ["stacks/alarms.yaml"],
-        }],
+            "message": message, "timestamp": "2026-11-23T14:05:11+09:00",
+        } for sha, message in commits],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def iso_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def cloudtrail_event(command, slack_user):
+    """What EventBridge delivers after Amazon Q runs a button's command (cloudformation.md §7.2)."""
+    words = command.split()
+    change_set = words[words.index("--change-set-name") + 1]
+    session = f"chatbot-session-slack-{slack_user}"
+    return {
+        "version": "0", "id": f"demo-{secrets.token_hex(8)}", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cloudformation", "account": "123456789012", "time": iso_now(),
+        "region": "us-east-1", "resources": [],
+        "detail": {
+            "eventVersion": "1.09", "eventTime": iso_now(), "eventSource": "cloudformation.amazonaws.com",
+            "eventName": "ExecuteChangeSet", "awsRegion": "us-east-1",
+            "userIdentity": {"type": "AssumedRole", "principalId": f"AROADEMO:{session}",
+                             "arn": f"arn:aws:sts::123456789012:assumed-role/cfn-chatops-channel/{session}"},
+            "requestParameters": {"changeSetName": change_set, "disableRollback": False},
+            "responseElements": None,
+        },
+    }
+
+
+def stack_status_event(endpoint, stack):
+    """CloudFormation's status change, built from what moto says about the stack now."""
+    described = aws(endpoint, "cloudformation", "describe-stacks", "--stack-name", stack)["Stacks"][0]
+    return {
+        "version": "0", "id": f"demo-{secrets.token_hex(8)}", "detail-type": "CloudFormation Stack Status Change",
+        "source": "aws.cloudformation", "account": "123456789012", "time": iso_now(),
+        "region": "us-east-1", "resources": [described["StackId"]],
+        "detail": {"stack-id": described["StackId"],
+                   "status-details": {"status": described["StackStatus"], "status-reason": ""}},
+    }
+
+
+def outcome(binary, env, event):
+    result = subprocess.run([binary, "outcome", "--event", "-"], input=json.dumps(event), env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"cfn-chatops outcome failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def read_cards(endpoint, queue, count):
+    cards = []
+    for _ in range(10):
+        received = aws(endpoint, "sqs", "receive-message", "--queue-url", queue,
+                       "--max-number-of-messages", "10") or {}
+        for message in received.get("Messages", []):
+            cards.append(json.loads(json.loads(message["Body"])["Message"]))
+            aws(endpoint, "sqs", "delete-message", "--queue-url", queue,
+                "--receipt-handle", message["ReceiptHandle"])
+        if len(cards) >= count:
+            break
+    return cards
+
+
+def indented(text):
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 class Bot:
@@ -154,13 +246,17 @@ def post(url, body, content_type="application/x-www-form-urlencoded"):
         return error.code, error.read().decode()
 
 
-def main(binary):
+def main(binary, standin):
     stop_on_signals()
+    started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="cfn-chatops-demo-")
-    moto = bot = None
+    moto = bot = backlog = None
     try:
         moto, endpoint = start_moto()
-        say("AWS (moto)", f"{endpoint}  (python -m moto, loopback only)")
+        say("AWS (moto)", f"{endpoint}  (python -m moto, loopback only, pid {moto.pid})")
+        backlog, backlog_url, backlog_key = start_backlog(standin)
+        tell(backlog, f"project {PROJECT} markdown")
+        say("Backlog (stand-in)", f"{backlog_url}  (tests/support/backlog.rs as a process, pid {backlog.pid})")
         aws(endpoint, "dynamodb", "create-table", "--table-name", TABLE,
             "--attribute-definitions", "AttributeName=pk,AttributeType=S", "AttributeName=sk,AttributeType=S",
             "--key-schema", "AttributeName=pk,KeyType=HASH", "AttributeName=sk,KeyType=RANGE",
@@ -169,8 +265,10 @@ def main(binary):
             "--time-to-live-specification", "Enabled=true,AttributeName=expires_at")
         say("ledger", f"DynamoDB table {TABLE} on moto (created with the AWS CLI)")
 
-        repo, before, after = sample_repository(workdir)
-        say("sample repository", f"{repo}  (git, main at {after[:7]} \"Add alarms stack\")")
+        repo, before, feature, after = sample_repository(workdir)
+        tell(backlog, f"merged {PROJECT} {REPOSITORY} 1 main {after}")
+        say("sample repository", f"{repo}  (git: feature/alarms merged to main at {after[:7]})")
+        say("pull request", f"{PROJECT}/{REPOSITORY} #1, merged (mergeCommit {after[:7]}) in the stand-in")
 
         topic = aws(endpoint, "sns", "create-topic", "--name", "cfn-chatops-cards")["TopicArn"]
         queue = aws(endpoint, "sqs", "create-queue", "--queue-name", "slack-channel")["QueueUrl"]
@@ -181,17 +279,19 @@ def main(binary):
         secret = secrets.token_urlsafe(32)
         env = aws_env(endpoint)
         env.update(CFN_CHATOPS_WEBHOOK_SECRET=secret, CFN_CHATOPS_LEDGER_TABLE=TABLE,
-                   CFN_CHATOPS_SNS_TOPIC_ARN=topic, CFN_CHATOPS_BACKLOG_URL=SPACE)
+                   CFN_CHATOPS_SNS_TOPIC_ARN=topic, CFN_CHATOPS_BACKLOG_URL=backlog_url,
+                   CFN_CHATOPS_BACKLOG_API_KEY=backlog_key)
         bot = Bot(binary, env, ["--runner", "local", "--local-clone", repo])
         url = f"http://{bot.addr}/webhook/{secret}"
-        say("cfn-chatops serve", f"http://{bot.addr}/webhook/<secret>  (runner: local, plans in {repo})")
+        say("cfn-chatops serve", f"http://{bot.addr}/webhook/<secret>  (runner: local, plans in {repo}, pid {bot.process.pid})")
         print()
 
+        pushed = [(feature, "Add alarms stack"), (after, "Merge branch 'feature/alarms' into main")]
         for label, body, target in [
-            ("Git webhook (push)", git_webhook(before, after), url),
-            ("same push again", git_webhook(before, after), url),
-            ("push to feature/x", git_webhook(before, after, "refs/heads/feature/x"), url),
-            ("wrong secret", git_webhook(before, after), f"http://{bot.addr}/webhook/{'x' * 40}"),
+            ("Git webhook (merge)", git_webhook(before, pushed), url),
+            ("same push again", git_webhook(before, pushed), url),
+            ("push to feature/x", git_webhook(before, pushed, "refs/heads/feature/x"), url),
+            ("wrong secret", git_webhook(before, pushed), f"http://{bot.addr}/webhook/{'x' * 40}"),
         ]:
             status, answer = post(target, body)
             say(f"POST {label}", f"-> {status} {answer or '(no body)'}")
@@ -206,35 +306,59 @@ def main(binary):
             print("  (the plan did not finish within 60 s)")
         print()
 
-        cards = []
-        for _ in range(10):
-            received = aws(endpoint, "sqs", "receive-message", "--queue-url", queue,
-                           "--max-number-of-messages", "10") or {}
-            cards += [json.loads(json.loads(m["Body"])["Message"]) for m in received.get("Messages", [])]
-            if len(cards) >= 2:
-                break
-        if cards:
-            cards_file = os.path.join(workdir, "cards.json")
-            with open(cards_file, "w") as out:
-                json.dump(cards, out)
-            say("Slack cards", "(as the channel will show them, with their buttons)")
-            preview = subprocess.run([binary, "render", "--cards", cards_file], capture_output=True,
-                                     text=True, check=True).stdout
-            print("\n".join("  " + line for line in preview.splitlines()))
+        cards = read_cards(endpoint, queue, 2)
+        cards.sort(key=lambda card: card["metadata"]["eventType"] != "cfn-chatops.plan")
+        cards_file = os.path.join(workdir, "cards.json")
+        with open(cards_file, "w") as out:
+            json.dump(cards, out)
+        say("Slack cards", "(as the channel shows them, with their buttons)")
+        preview = subprocess.run([binary, "render", "--cards", cards_file], capture_output=True,
+                                 text=True, check=True).stdout
+        print(indented(preview))
+        print()
+
+        comments = backlog_comments(backlog_url, backlog_key, 1)
+        say("Backlog PR #1 comment", "(what the bot wrote on the pull request, Markdown)")
+        print(indented(comments[-1] if comments else "(no comment)"))
+        print()
+
+        button = re.search(r"(Execute(?: & overwrite drift)?) runs: (.+)", preview)
+        if button is None:
+            raise SystemExit("no Execute button on the cards")
+        say("Slack: press", f"[ {button.group(1)} ]  -> Amazon Q runs: aws {button.group(2)}")
+        aws(endpoint, *button.group(2).split())
+        described = aws(endpoint, "cloudformation", "describe-stacks")["Stacks"]
+        say("stack", ", ".join(f"{s['StackName']} {s['StackStatus']}" for s in described))
+        for label, event in [("event: CloudTrail", cloudtrail_event(button.group(2), "U0DEMO42")),
+                             ("event: stack status", stack_status_event(endpoint, described[0]["StackName"]))]:
+            handled = outcome(binary, env, event)
+            kind = handled.get("outcome", {}).get("kind", handled.get("reason", ""))
+            say(label, f"{event['detail-type']} -> cfn-chatops outcome: {handled['status']}, {kind}")
+        print()
+        say("Backlog PR #1 comments", "(the outcomes, after the plan comment)")
+        for comment in backlog_comments(backlog_url, backlog_key, 1)[1:]:
+            print(indented(comment))
             print()
+        for card in read_cards(endpoint, queue, 2):
+            say("Slack thread follow-up", f"{card['content']['title']}  (thread {card['metadata']['threadId']})")
+        print()
 
         items = aws(endpoint, "dynamodb", "scan", "--table-name", TABLE)["Items"]
         for item in sorted(items, key=lambda item: item["pk"]["S"]):
             fields = {name: next(iter(value.values())) for name, value in item.items()}
             state = fields.get("state") or fields.get("status") or fields.get("kind")
             say("ledger item", f"{fields['pk'][:90]}  {fields['sk']}  {state}")
-        print("\nDone: everything above ran on this machine; stopping moto and the bot.")
+        print(f"\nDone in {time.monotonic() - started:.1f} s: everything above ran on this machine; "
+              "stopping moto, the Backlog stand-in and the bot.")
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping moto and the bot", file=sys.stderr)
+        print("\ninterrupted: stopping moto, the Backlog stand-in and the bot", file=sys.stderr)
         return 130
     finally:
         if bot:
             bot.stop()
+        if backlog:
+            backlog.stdin.close()
+            backlog.wait(10)
         if moto:
             moto.stdin.close()
             moto.wait(10)
@@ -243,4 +367,4 @@ def main(binary):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))
