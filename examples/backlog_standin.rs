@@ -1,6 +1,6 @@
 //! The Backlog stand-in the tests use (`tests/support/backlog.rs`), as a process for
 //! `scripts/demo`. Prints its URL and API key, one per line; then reads commands on stdin:
-//! `project <KEY> <markdown|backlog>` and `merged <KEY> <repository> <number> <base> <commit>`.
+//! `project <KEY> <markdown|backlog>` and `merged <KEY> <repository> <number> <base> <branch> <merge commit>`.
 //! Stops when stdin closes, so it never outlives the demo.
 
 #[allow(dead_code)]
@@ -26,13 +26,13 @@ fn apply(standin: &backlog::Backlog, line: &str) {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["project", key, format] => standin.project(key, format),
-        ["merged", key, repository, number, base, commit] => standin.pull_request(
+        ["merged", key, repository, number, base, branch, commit] => standin.pull_request(
             key,
             repository,
             backlog::PullRequest {
                 number: number.parse().expect("a PR number"),
                 base: (*base).into(),
-                branch: format!("feature/{number}"),
+                branch: (*branch).into(),
                 status: 3,
                 merge_commit: Some((*commit).into()),
                 summary: format!("Pull request {number}"),

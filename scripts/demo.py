@@ -78,7 +78,7 @@ def backlog_comments(url, key, pr):
 def aws(endpoint, *args):
     result = subprocess.run(
         [os.path.join(VENV_BIN, "aws"), "--endpoint-url", endpoint, "--output", "json", *args],
-        check=True, capture_output=True, text=True, env=aws_env(endpoint),
+        check=True, capture_output=True, text=True, env=aws_env(endpoint), timeout=60,
     )
     return json.loads(result.stdout) if result.stdout.strip() else None
 
@@ -172,7 +172,7 @@ def stack_status_event(endpoint, stack):
 
 def outcome(binary, env, event):
     result = subprocess.run([binary, "outcome", "--event", "-"], input=json.dumps(event), env=env,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise SystemExit(f"cfn-chatops outcome failed: {result.stderr.strip()}")
     return json.loads(result.stdout)
@@ -204,9 +204,14 @@ class Bot:
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(30):
-            raise SystemExit("cfn-chatops serve did not start")
+        try:
+            threading.Thread(target=self._read, daemon=True).start()
+            if not self.ready.wait(30):
+                raise SystemExit("cfn-chatops serve did not start")
+        except BaseException:
+            # Not yet handed to the caller's clean-up: stop it here.
+            self.stop()
+            raise
 
     def _read(self):
         for line in self.process.stderr:
@@ -253,7 +258,7 @@ def main(binary, standin):
     moto = bot = backlog = None
     try:
         moto, endpoint = start_moto()
-        say("AWS (moto)", f"{endpoint}  (python -m moto, loopback only, pid {moto.pid})")
+        say("AWS (moto)", f"{endpoint}  (moto server via tests/support/moto_server.py, loopback only, pid {moto.pid})")
         backlog, backlog_url, backlog_key = start_backlog(standin)
         tell(backlog, f"project {PROJECT} markdown")
         say("Backlog (stand-in)", f"{backlog_url}  (tests/support/backlog.rs as a process, pid {backlog.pid})")
@@ -266,7 +271,7 @@ def main(binary, standin):
         say("ledger", f"DynamoDB table {TABLE} on moto (created with the AWS CLI)")
 
         repo, before, feature, after = sample_repository(workdir)
-        tell(backlog, f"merged {PROJECT} {REPOSITORY} 1 main {after}")
+        tell(backlog, f"merged {PROJECT} {REPOSITORY} 1 main feature/alarms {after}")
         say("sample repository", f"{repo}  (git: feature/alarms merged to main at {after[:7]})")
         say("pull request", f"{PROJECT}/{REPOSITORY} #1, merged (mergeCommit {after[:7]}) in the stand-in")
 
@@ -313,7 +318,7 @@ def main(binary, standin):
             json.dump(cards, out)
         say("Slack cards", "(as the channel shows them, with their buttons)")
         preview = subprocess.run([binary, "render", "--cards", cards_file], capture_output=True,
-                                 text=True, check=True).stdout
+                                 text=True, check=True, timeout=30).stdout
         print(indented(preview))
         print()
 
@@ -325,10 +330,12 @@ def main(binary, standin):
         button = re.search(r"(Execute(?: & overwrite drift)?) runs: (.+)", preview)
         if button is None:
             raise SystemExit("no Execute button on the cards")
-        say("Slack: press", f"[ {button.group(1)} ]  -> Amazon Q runs: aws {button.group(2)}")
+        say("Slack: press", f"[ {button.group(1)} ]  -> the command the custom action defines for this card, "
+            f"run here with the AWS CLI as Amazon Q would: aws {button.group(2)}")
         aws(endpoint, *button.group(2).split())
         described = aws(endpoint, "cloudformation", "describe-stacks")["Stacks"]
         say("stack", ", ".join(f"{s['StackName']} {s['StackStatus']}" for s in described))
+        say("EventBridge", "(stand-in: the events AWS would deliver, built here from moto's state)")
         for label, event in [("event: CloudTrail", cloudtrail_event(button.group(2), "U0DEMO42")),
                              ("event: stack status", stack_status_event(endpoint, described[0]["StackName"]))]:
             handled = outcome(binary, env, event)
@@ -354,14 +361,19 @@ def main(binary, standin):
         print("\ninterrupted: stopping moto, the Backlog stand-in and the bot", file=sys.stderr)
         return 130
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         if bot:
             bot.stop()
-        if backlog:
-            backlog.stdin.close()
-            backlog.wait(10)
-        if moto:
-            moto.stdin.close()
-            moto.wait(10)
+        for child in (backlog, moto):
+            if child:
+                child.stdin.close()  # both exit when their stdin closes
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

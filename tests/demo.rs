@@ -69,6 +69,14 @@ fn the_demo_runs_the_whole_mission_and_stops_everything_it_started() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let took: f64 = stdout
+        .split("Done in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("the demo says how long it took");
+    // The bound for the whole run after the build (it takes ~15 s).
+    assert!(took < 60.0, "the demo took {took} s");
     for line in [
         "AWS (moto)",
         "Backlog (stand-in)",
@@ -100,8 +108,8 @@ fn an_interrupted_demo_stops_everything_it_started() {
     let mut child = demo();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
-    // Interrupt once everything is up: moto, the stand-in and the bot.
-    while !seen.contains("cfn-chatops serve") {
+    // Interrupt while the plan runs: everything is up and the local runner is busy.
+    while !seen.contains("POST wrong secret") {
         let mut line = String::new();
         assert!(
             stdout.read_line(&mut line).unwrap() > 0,

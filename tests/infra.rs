@@ -10,9 +10,16 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value;
 
+fn template_text() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml")).unwrap()
+}
+
 fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml");
-    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_yaml_ng::from_str(&template_text()).unwrap()
+}
+
+fn is_deny(statement: &Value) -> bool {
+    text(&statement["Effect"]) == "Deny"
 }
 
 fn resources(template: &Value) -> Vec<(String, &Value)> {
@@ -99,7 +106,23 @@ fn every_identity_policy_is_least_privilege() {
     let template = template();
     let statements = identity_statements(&template);
     assert!(statements.len() >= 20, "found {}", statements.len());
-    for (owner, statement) in &statements {
+    // The only denials: whoever can plan or press a button never touches the bot's own stack.
+    let denying: BTreeSet<&str> = statements
+        .iter()
+        .filter(|(_, statement)| is_deny(statement))
+        .map(|(owner, statement)| {
+            assert_eq!(
+                text(&statement["Resource"]),
+                "!Sub arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/${AWS::StackName}/*"
+            );
+            owner.as_str()
+        })
+        .collect();
+    assert_eq!(
+        denying.into_iter().collect::<Vec<_>>(),
+        ["ChannelGuardrail", "ChannelRole", "PlanRole"]
+    );
+    for (owner, statement) in statements.iter().filter(|(_, s)| !is_deny(s)) {
         assert_eq!(text(&statement["Effect"]), "Allow", "{owner}");
         for action in actions(statement) {
             let lower = action.to_ascii_lowercase();
@@ -133,9 +156,7 @@ fn every_identity_policy_is_least_privilege() {
             "{name} attaches managed policies"
         );
     }
-    let whole =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml"))
-            .unwrap();
+    let whole = template_text();
     for broad in ["AdministratorAccess", "PowerUserAccess", "iam:*", "ec2:*"] {
         assert!(!whole.contains(broad), "{broad} in the template");
     }
@@ -166,7 +187,7 @@ fn the_slack_channel_has_an_explicit_guardrail_that_only_reviews_and_decides() {
     let channel_role = text(&channel["IamRoleArn"]);
     assert_eq!(channel_role, "!GetAtt ChannelRole.Arn");
     for (owner, statement) in identity_statements(&template) {
-        if owner == "ChannelGuardrail" || owner == "ChannelRole" {
+        if (owner == "ChannelGuardrail" || owner == "ChannelRole") && !is_deny(statement) {
             for action in actions(statement) {
                 assert!(allowed(&action), "{owner} allows {action}");
             }
@@ -265,9 +286,7 @@ fn state_events_and_functions_are_set_up_as_the_bot_expects() {
 
 #[test]
 fn every_setting_the_template_gives_is_one_the_binary_reads() {
-    let whole =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml"))
-            .unwrap();
+    let whole = template_text();
     let mut help = String::new();
     for command in ["lambda", "plan"] {
         let output = support::bot::command(&[command, "--help"], &[])
