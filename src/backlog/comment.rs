@@ -560,41 +560,13 @@ mod tests {
     use super::*;
     use crate::outcome::Actor;
     use crate::plan::report::{
-        ActionCounts, ChangeSetRef, DriftedProperty, NotificationDelivery, ResourceChangeSummary,
-        StackPlan,
+        ActionCounts, ChangeSetRef, DriftedProperty, NotificationDelivery, StackPlan, sample_change,
     };
 
     const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
 
-    fn change(logical: &str, action: &str, destructive: Option<&str>) -> ResourceChangeSummary {
-        ResourceChangeSummary {
-            logical_id: logical.into(),
-            resource_type: "AWS::SNS::Topic".into(),
-            physical_id: None,
-            action: action.into(),
-            replacement: None,
-            policy_action: None,
-            destructive: destructive.map(str::to_owned),
-            drift_status: None,
-            properties: vec![],
-        }
-    }
-
     fn stack(name: &str, class: Classification) -> StackPlan {
-        StackPlan {
-            stack: name.into(),
-            region: "us-east-1".into(),
-            template: format!("stacks/{name}.yaml"),
-            renamed_from: None,
-            classification: class,
-            reason: None,
-            change_set: None,
-            counts: ActionCounts::default(),
-            changes: vec![],
-            drift: vec![],
-            superseded: vec![],
-            notes: vec![],
-        }
+        StackPlan::new(name, "us-east-1", format!("stacks/{name}.yaml"), class)
     }
 
     fn report() -> PlanReport {
@@ -605,8 +577,8 @@ mod tests {
             ..ActionCounts::default()
         };
         alarms.changes = vec![
-            change("NewTopic", "Add", None),
-            change("OldTopic", "Remove", Some("removes the resource")),
+            sample_change("Add", "NewTopic", None),
+            sample_change("Remove", "OldTopic", Some("removes the resource")),
         ];
         alarms.drift = vec![DriftedProperty {
             logical_id: "Queue".into(),
@@ -730,7 +702,7 @@ mod tests {
         let mut report = report();
         let big = &mut report.stacks[0];
         big.changes = (0..500)
-            .map(|i| change(&format!("Topic{i}"), "Remove", Some("removes the resource")))
+            .map(|i| sample_change("Remove", &format!("Topic{i}"), Some("removes the resource")))
             .collect();
         let text = plan_comment(&report, TextFormat::Markdown, None);
         assert!(

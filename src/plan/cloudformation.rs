@@ -19,7 +19,7 @@ use super::classify::{
     Change, ChangeSetDescription, Detail, ResourceChange, Target, TargetDrift, classify,
 };
 use super::names::{CHANGE_SET_PREFIX, change_set_name, client_token, commit_of};
-use super::report::{ActionCounts, ChangeSetRef, Classification, StackPlan};
+use super::report::{ChangeSetRef, Classification, StackPlan};
 use super::template::{Capability, Template};
 
 /// Everything needed to plan one stack.
@@ -242,18 +242,13 @@ impl CloudFormation {
     /// `order` places another commit relative to the planned one.
     pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> Planned {
         let mut plan = StackPlan {
-            stack: request.stack.clone(),
-            region: request.region.clone(),
-            template: request.template_path.clone(),
             renamed_from: request.renamed_from.clone(),
-            classification: Classification::Failed,
-            reason: None,
-            change_set: None,
-            counts: ActionCounts::default(),
-            changes: vec![],
-            drift: vec![],
-            superseded: vec![],
-            notes: vec![],
+            ..StackPlan::new(
+                &request.stack,
+                &request.region,
+                &request.template_path,
+                Classification::Failed,
+            )
         };
         let ended = |plan: StackPlan, classification, reason| Planned {
             plan: plan.ended(classification, reason),

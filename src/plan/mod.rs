@@ -21,9 +21,7 @@ use tokio::task::JoinSet;
 use cloudformation::{CloudFormation, CommitOrder, Existing, Planned, Relation, StackRequest};
 use config::{CONFIG_FILE, StackSpec, parse_parameters_file};
 use git::Repo;
-use report::{
-    ActionCounts, Classification, LeftInPlace, PlanReport, REPORT_VERSION, StackPlan, short,
-};
+use report::{Classification, LeftInPlace, PlanReport, REPORT_VERSION, StackPlan, short};
 use select::{Problem, Selection, Target};
 use template::TemplateError;
 
@@ -412,18 +410,14 @@ fn description(inputs: &PlanInputs) -> String {
 
 fn problem_plan(problem: Problem, default_region: &str) -> StackPlan {
     StackPlan {
-        stack: problem.stack,
-        region: problem.region.unwrap_or_else(|| default_region.to_owned()),
-        template: problem.template,
-        renamed_from: None,
-        classification: Classification::Failed,
         reason: Some(problem.error.to_string()),
-        change_set: None,
-        counts: ActionCounts::default(),
-        changes: vec![],
-        drift: vec![],
-        superseded: vec![],
         notes: vec!["nothing was created for this stack".into()],
+        ..StackPlan::new(
+            problem.stack,
+            problem.region.unwrap_or_else(|| default_region.to_owned()),
+            problem.template,
+            Classification::Failed,
+        )
     }
 }
 

@@ -112,6 +112,29 @@ pub struct StackPlan {
 }
 
 impl StackPlan {
+    /// A stack's plan with nothing found yet.
+    pub fn new(
+        stack: impl Into<String>,
+        region: impl Into<String>,
+        template: impl Into<String>,
+        classification: Classification,
+    ) -> Self {
+        Self {
+            stack: stack.into(),
+            region: region.into(),
+            template: template.into(),
+            renamed_from: None,
+            classification,
+            reason: None,
+            change_set: None,
+            counts: ActionCounts::default(),
+            changes: vec![],
+            drift: vec![],
+            superseded: vec![],
+            notes: vec![],
+        }
+    }
+
     /// How many of its changes destroy something.
     pub fn destructive_count(&self) -> usize {
         self.changes
@@ -427,6 +450,26 @@ impl PlanReport {
             let _ = writeln!(text, "  backlog:{pr} {status}{detail}");
         }
         text
+    }
+}
+
+/// A resource change of an SNS topic, for tests that render reports.
+#[cfg(test)]
+pub fn sample_change(
+    action: &str,
+    logical_id: &str,
+    destructive: Option<&str>,
+) -> ResourceChangeSummary {
+    ResourceChangeSummary {
+        logical_id: logical_id.into(),
+        resource_type: "AWS::SNS::Topic".into(),
+        physical_id: None,
+        action: action.into(),
+        replacement: None,
+        policy_action: None,
+        destructive: destructive.map(str::to_owned),
+        drift_status: None,
+        properties: vec![],
     }
 }
 

@@ -643,24 +643,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::plan::report::{ActionCounts, ChangeSetRef, DriftedProperty, REPORT_VERSION};
+    use crate::plan::report::{
+        ActionCounts, ChangeSetRef, DriftedProperty, REPORT_VERSION, sample_change as change,
+    };
     use crate::slack::actions::{self, Button};
 
     const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
-
-    fn change(action: &str, id: &str, destructive: Option<&str>) -> ResourceChangeSummary {
-        ResourceChangeSummary {
-            logical_id: id.into(),
-            resource_type: "AWS::SNS::Topic".into(),
-            physical_id: None,
-            action: action.into(),
-            replacement: None,
-            policy_action: None,
-            destructive: destructive.map(str::to_owned),
-            drift_status: None,
-            properties: vec![],
-        }
-    }
 
     fn stack(name: &str, classification: Classification, executable: bool) -> StackPlan {
         StackPlan {
