@@ -560,7 +560,8 @@ mod tests {
     use super::*;
     use crate::outcome::Actor;
     use crate::plan::report::{
-        ActionCounts, ChangeSetRef, DriftedProperty, NotificationDelivery, StackPlan, sample_change,
+        ActionCounts, ChangeSetRef, DriftedProperty, NotificationDelivery, StackPlan,
+        sample_change, sample_report,
     };
 
     const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
@@ -600,20 +601,8 @@ mod tests {
         let mut worker = stack("worker", Classification::Failed);
         worker.reason = Some("Template format error: ''bold'' [[x>http://evil]]".into());
         PlanReport {
-            version: 1,
-            project: Some("INFRA".into()),
-            repository: Some("cfn-templates".into()),
-            branch: "main".into(),
-            after: SHA.into(),
             commit_message: Some("**Merge** <b>#57</b> [x](http://evil) @all".into()),
             author: Some("Aiko".into()),
-            before: None,
-            base: None,
-            pr: Some(57),
-            stacks: vec![alarms, worker],
-            left_in_place: vec![],
-            errors: vec![],
-            notes: vec![],
             notifications: vec![NotificationDelivery {
                 id: "a".into(),
                 title: "t".into(),
@@ -621,7 +610,7 @@ mod tests {
                 message_id: None,
                 error: None,
             }],
-            comment: None,
+            ..sample_report(vec![alarms, worker])
         }
     }
 

@@ -453,6 +453,30 @@ impl PlanReport {
     }
 }
 
+/// A report of PR 57 on `INFRA/cfn-templates`, for tests that render reports; they set the
+/// untrusted texts they probe.
+#[cfg(test)]
+pub fn sample_report(stacks: Vec<StackPlan>) -> PlanReport {
+    PlanReport {
+        version: REPORT_VERSION,
+        project: Some("INFRA".into()),
+        repository: Some("cfn-templates".into()),
+        branch: "main".into(),
+        after: "d3adb33fc0ffee00112233445566778899aabbcc".into(),
+        commit_message: None,
+        author: None,
+        before: None,
+        base: None,
+        pr: Some(57),
+        stacks,
+        left_in_place: vec![],
+        errors: vec![],
+        notes: vec![],
+        notifications: vec![],
+        comment: None,
+    }
+}
+
 /// A resource change of an SNS topic, for tests that render reports.
 #[cfg(test)]
 pub fn sample_change(

@@ -644,7 +644,7 @@ mod tests {
 
     use super::*;
     use crate::plan::report::{
-        ActionCounts, ChangeSetRef, DriftedProperty, REPORT_VERSION, sample_change as change,
+        ActionCounts, ChangeSetRef, DriftedProperty, sample_change as change, sample_report,
     };
     use crate::slack::actions::{self, Button};
 
@@ -684,22 +684,9 @@ mod tests {
 
     fn report(stacks: Vec<StackPlan>) -> PlanReport {
         PlanReport {
-            version: REPORT_VERSION,
-            project: Some("INFRA".into()),
-            repository: Some("cfn-templates".into()),
-            branch: "main".into(),
-            after: SHA.into(),
             commit_message: Some("<!channel> *x* <http://evil|y>".into()),
             author: Some("@here `Aiko`".into()),
-            before: None,
-            base: None,
-            pr: Some(57),
-            stacks,
-            left_in_place: vec![],
-            errors: vec![],
-            notes: vec![],
-            notifications: vec![],
-            comment: None,
+            ..sample_report(stacks)
         }
     }
 
