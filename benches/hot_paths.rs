@@ -4,13 +4,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cfn_chatops::backlog::api::TextFormat;
-use cfn_chatops::backlog::comment::plan_comment;
-use cfn_chatops::backlog::webhook;
-use cfn_chatops::outcome::event;
-use cfn_chatops::plan::classify::{ChangeSetDescription, classify};
-use cfn_chatops::plan::report::PlanReport;
-use cfn_chatops::slack::render::{Links, notifications};
+use cfn_chatops::core::classify::{ChangeSetDescription, classify};
+use cfn_chatops::core::{event, webhook};
+use cfn_chatops::model::backlog::TextFormat;
+use cfn_chatops::model::report::PlanReport;
+use cfn_chatops::render::backlog::plan::plan_comment;
+use cfn_chatops::render::links::Links;
+use cfn_chatops::render::slack::cards::plan_cards;
 
 fn time(name: &str, mut run: impl FnMut()) {
     run();
@@ -65,13 +65,15 @@ fn main() {
     }))
     .unwrap();
     time("render cards for 5,000 changes", || {
-        black_box(notifications(black_box(&report), &Links::default()));
+        black_box(plan_cards(black_box(&report), &Links::default()));
     });
     time("render the PR comment for 5,000 changes", || {
         black_box(plan_comment(
             black_box(&report),
             TextFormat::Markdown,
-            Some("https://example.backlog.com"),
+            &Links {
+                backlog_url: Some("https://example.backlog.com".into()),
+            },
         ));
     });
 

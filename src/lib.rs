@@ -1,14 +1,13 @@
 //! cfn-chatops: ChatOps for CloudFormation on Backlog Git, AWS and Slack.
+//!
+//! Layers, each using only those below it: `cli` builds everything from settings; `host`
+//! serves built services; `pipeline` coordinates; `render` is pure; `adapter` talks to the
+//! outside; `core` decides; `model` is data.
 
-pub mod aws;
-pub mod backlog;
+pub mod adapter;
 pub mod cli;
-pub mod commit;
+pub mod core;
 pub mod host;
-pub mod intake;
-pub mod ledger;
-pub mod logging;
-pub mod outcome;
-pub mod plan;
-pub mod slack;
-pub mod text;
+pub mod model;
+pub mod pipeline;
+pub mod render;

@@ -85,7 +85,7 @@ fn the_custom_actions_in_the_template_are_the_ones_in_custom_actions() {
         .into_iter()
         .map(|(name, resource)| (name, serde_json::to_value(resource).unwrap()))
         .collect();
-    let folder = cfn_chatops::slack::actions::all().unwrap();
+    let folder = cfn_chatops::core::custom_actions::all().unwrap();
     assert_eq!(in_template.len(), folder.len(), "one resource per file");
     for action in folder {
         let (_, resource) = in_template

@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use cfn_chatops::plan::report::CommentStatus;
+use cfn_chatops::model::delivery::CommentStatus;
 use serde_json::{Value, json};
 
 use support::backlog::{API_KEY, Backlog, Outage, PullRequest, eventually};

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Instant;
 
-use cfn_chatops::plan::report::Classification;
+use cfn_chatops::model::report::Classification;
 use serde_json::Value;
 
 use support::amazon_q::StandInButton;
@@ -350,7 +350,8 @@ async fn twenty_stacks_in_one_push_are_all_classified_concurrently() {
         planned
             .stderr
             .lines()
-            .filter(|l| l.starts_with("plan: "))
+            // Progress lines are log lines now (`… INFO cfn_chatops::pipeline::plan: plan: …`).
+            .filter(|l| l.contains(" plan: "))
             .count(),
         20
     );

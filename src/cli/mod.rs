@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per job. Every setting is a flag with a
 //! `CFN_CHATOPS_*` environment equivalent.
 
+mod logging;
 mod outcome;
 mod plan;
 mod settings;
@@ -11,13 +12,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use outcome::OutcomeArgs;
-pub use plan::PlanArgs;
-pub use settings::{BacklogArgs, IntakeArgs, LedgerArgs, LinkArgs, SlackArgs};
-pub use slack::{CustomActionsArgs, RenderArgs};
+use std::sync::Arc;
 
-use crate::host;
-use crate::logging::{self, LogFormat};
+use logging::LogFormat;
+use outcome::OutcomeArgs;
+use plan::PlanArgs;
+use settings::{BacklogArgs, IntakeArgs, LedgerArgs, LinkArgs, SlackArgs, outcome_handler};
+use slack::{CustomActionsArgs, RenderArgs};
+
+use crate::adapter::aws;
+use crate::host::{self, HostError};
 
 #[derive(Parser)]
 #[command(
@@ -26,17 +30,17 @@ use crate::logging::{self, LogFormat};
     about = "ChatOps for CloudFormation: Backlog Git pushes in, reviewed change sets out",
     after_help = "With no subcommand and AWS_LAMBDA_RUNTIME_API set (as on AWS Lambda), runs `lambda`."
 )]
-pub struct Cli {
+struct Cli {
     /// Log format; defaults to json on Lambda and text elsewhere.
     #[arg(long, global = true, env = "CFN_CHATOPS_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
+    log_format: Option<LogFormat>,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
-pub enum Command {
+enum Command {
     /// Serve the webhook endpoint over HTTP on this machine.
     Serve(ServeArgs),
     /// Run as an AWS Lambda function (API Gateway HTTP API or function URL).
@@ -52,17 +56,17 @@ pub enum Command {
 }
 
 #[derive(clap::Args)]
-pub struct ServeArgs {
+struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the chosen address is logged).
     #[arg(long, env = "CFN_CHATOPS_ADDR", default_value = "127.0.0.1:8080")]
-    pub addr: SocketAddr,
+    addr: SocketAddr,
 
     #[command(flatten)]
-    pub intake: IntakeArgs,
+    intake: IntakeArgs,
 }
 
 #[derive(clap::Args)]
-pub struct LambdaArgs {
+struct LambdaArgs {
     /// Which function this is; both are built from this binary.
     #[arg(
         long,
@@ -70,17 +74,17 @@ pub struct LambdaArgs {
         value_enum,
         default_value = "webhook"
     )]
-    pub function: LambdaFunction,
+    function: LambdaFunction,
 
     #[command(flatten)]
-    pub intake: IntakeArgs,
+    intake: IntakeArgs,
 
     #[command(flatten)]
-    pub slack: SlackArgs,
+    slack: SlackArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LambdaFunction {
+enum LambdaFunction {
     /// Webhook intake behind API Gateway (payload v2) or a function URL.
     Webhook,
     /// EventBridge events: stack status changes and CloudTrail Execute/DeleteChangeSet calls.
@@ -142,8 +146,8 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Serve(args) => host::serve::run(args).await,
-            Command::Lambda(args) => host::lambda::run(args).await,
+            Command::Serve(args) => serve(args).await,
+            Command::Lambda(args) => lambda(args).await,
             Command::Plan(args) => plan::run(args).await,
             Command::Outcome(args) => outcome::run(args).await,
             Command::Render(args) => slack::render(args),
@@ -159,6 +163,38 @@ pub fn main() -> ExitCode {
                 LogFormat::Text => eprintln!("error: {}", failure.message),
             }
             ExitCode::from(failure.code)
+        }
+    }
+}
+
+impl From<HostError> for Failure {
+    fn from(err: HostError) -> Self {
+        Failure::runtime(err.to_string())
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let sdk = aws::load_config().await;
+    let intake = Arc::new(args.intake.into_intake(&sdk).await?);
+    Ok(host::serve::run(args.addr, intake).await?)
+}
+
+async fn lambda(args: LambdaArgs) -> Result<(), Failure> {
+    let sdk = aws::load_config().await;
+    match args.function {
+        LambdaFunction::Webhook => {
+            let intake = Arc::new(args.intake.into_intake(&sdk).await?);
+            Ok(host::lambda::run_webhook(intake).await?)
+        }
+        LambdaFunction::Events => {
+            let handler = outcome_handler(
+                &sdk,
+                &args.intake.ledger,
+                &args.intake.backlog,
+                &args.slack,
+            )
+            .await?;
+            Ok(host::lambda::run_events(Arc::new(handler)).await?)
         }
     }
 }

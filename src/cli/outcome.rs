@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::{BacklogArgs, Failure, LedgerArgs, SlackArgs};
-use crate::aws;
-use crate::outcome::handler::{HandleError, OutcomeHandler};
+use super::{BacklogArgs, Failure, LedgerArgs, SlackArgs, outcome_handler};
+use crate::adapter::aws;
+use crate::pipeline::outcome::HandleError;
 
 #[derive(clap::Args)]
-pub struct OutcomeArgs {
+pub(super) struct OutcomeArgs {
     /// The event as EventBridge delivers it (JSON); `-` reads standard input.
     #[arg(long, env = "CFN_CHATOPS_EVENT")]
     pub event: PathBuf,
@@ -25,7 +25,7 @@ pub struct OutcomeArgs {
 
 /// Prints what became of the event as JSON. Exit 2: the event cannot be read (nothing was
 /// changed); exit 1: a step failed and running it again does the rest.
-pub async fn run(args: OutcomeArgs) -> Result<(), Failure> {
+pub(super) async fn run(args: OutcomeArgs) -> Result<(), Failure> {
     let text = if args.event.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
     } else {
@@ -36,8 +36,7 @@ pub async fn run(args: OutcomeArgs) -> Result<(), Failure> {
         Failure::usage(format!("--event {}: not JSON: {err}", args.event.display()))
     })?;
     let sdk = aws::load_config().await;
-    let handler =
-        OutcomeHandler::from_settings(&sdk, &args.ledger, &args.backlog, &args.slack).await?;
+    let handler = outcome_handler(&sdk, &args.ledger, &args.backlog, &args.slack).await?;
     match handler.handle(&value).await {
         Ok(handled) => {
             println!(
@@ -51,6 +50,6 @@ pub async fn run(args: OutcomeArgs) -> Result<(), Failure> {
             "--event {}: {reason}",
             args.event.display()
         ))),
-        Err(HandleError::Retry(reason)) => Err(Failure::runtime(reason)),
+        Err(err) => Err(Failure::runtime(err.to_string())),
     }
 }

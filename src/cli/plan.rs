@@ -7,16 +7,14 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::{BacklogArgs, Failure, LedgerArgs, SlackArgs};
-use crate::aws;
-use crate::backlog::comment::Commenter;
-use crate::backlog::pull_request::find_merged;
-use crate::commit::is_full_commit_id;
-use crate::intake::runner::env;
-use crate::plan::cloudformation::{CloudFormation, Polling, TemplateBucket};
-use crate::plan::config::is_role_arn;
-use crate::plan::report::CommentDelivery;
-use crate::plan::{self as planning, PlanInputs, Planner};
-use crate::slack::render;
+use crate::adapter::aws;
+use crate::adapter::backlog::commenter::Commenter;
+use crate::adapter::cloudformation::{CloudFormation, Polling, TemplateBucket};
+use crate::adapter::runner::env;
+use crate::core::config::is_role_arn;
+use crate::model::commit;
+use crate::pipeline::plan::{BacklogAccess, PlanInputs, PlanPipeline, Planner, StackPlanner};
+use crate::render::text::plan_text;
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
@@ -95,19 +93,16 @@ pub enum Output {
 
 pub async fn run(args: PlanArgs) -> Result<(), Failure> {
     let commit = |value: &str, flag: &str| {
-        if is_full_commit_id(value) {
-            Ok(value.to_ascii_lowercase())
-        } else {
-            Err(Failure::usage(format!(
-                "{flag} {value:?} is not a full commit id"
-            )))
-        }
+        commit::parse_full(value).ok_or_else(|| {
+            Failure::usage(format!("{flag} {value:?} is not a full commit id"))
+        })
     };
     let after = commit(&args.after, "--after")?;
     let before = args
         .before
         .as_deref()
-        .filter(|before| !before.bytes().all(|b| b == b'0'))
+        // An unknown "before" is given as empty or as git's all-zeros id.
+        .filter(|before| !before.is_empty() && !commit::is_zero_commit(before))
         .map(|before| commit(before, "--before"))
         .transpose()?;
     let first_revision = args
@@ -139,7 +134,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         .region()
         .map(|region| region.to_string())
         .ok_or_else(|| Failure::usage("no AWS region configured: set AWS_REGION"))?;
-    let mut inputs = PlanInputs {
+    let inputs = PlanInputs {
         repo: args.repo,
         after,
         before,
@@ -152,50 +147,37 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         default_region,
         deploy_role_arn,
     };
-    let bucket = args.template_bucket.map(|bucket| TemplateBucket {
-        client: aws_sdk_s3::Client::new(&sdk),
-        bucket,
-        region: inputs.default_region.clone(),
-    });
-    let polling = Polling {
-        timeout: Duration::from_secs(args.timeout),
-        ..Polling::default()
-    };
-    let planner = Arc::new(Planner {
-        cloudformation: CloudFormation::new(sdk.clone(), bucket, polling),
+    let bucket = args
+        .template_bucket
+        .map(|bucket| TemplateBucket::new(&sdk, bucket, inputs.default_region.clone()));
+    let planner = Planner {
+        stacks: StackPlanner {
+            cloudformation: CloudFormation::new(&sdk),
+            bucket,
+            polling: Polling {
+                timeout: Duration::from_secs(args.timeout),
+                ..Polling::default()
+            },
+        },
         ledger: args.ledger.ledger(&sdk),
         concurrency: usize::from(args.concurrency),
-    });
+    };
     // Backlog never stops a plan: a credential that cannot be read, or a space that cannot be
     // reached, becomes the undelivered comment in the report.
-    let backlog = args
-        .backlog
-        .client(&sdk)
-        .await
-        .map(|client| client.map(Commenter::new));
-    // The pull request first: the ledger records and the Slack thread carry its number.
-    let mut lookup_failure = None;
-    if let (None, Ok(Some(commenter)), Some(project), Some(repository)) =
-        (inputs.pr, &backlog, &inputs.project, &inputs.repository)
-    {
-        match find_pull_request(commenter, &inputs, project, repository).await {
-            Ok(pr) => inputs.pr = pr,
-            Err(err) => lookup_failure = Some(format!("could not look up the pull request: {err}")),
-        }
-    }
-    let mut report = planning::run(&inputs, planner).await;
-    if let Some(publisher) = args.slack.publisher(&sdk) {
-        let cards = render::notifications(&report, &args.backlog.links.links());
-        report.notifications = publisher.publish(&cards).await;
-    }
-    report.comment = match (&backlog, lookup_failure) {
-        (Err(err), _) => Some(CommentDelivery::failed(report.pr, err.clone())),
-        (Ok(None), _) => None,
-        (Ok(Some(_)), Some(failure)) => Some(CommentDelivery::failed(None, failure)),
-        (Ok(Some(commenter)), None) => Some(commenter.comment_plan(&report).await),
+    let backlog = match args.backlog.client(&sdk).await {
+        Ok(None) => BacklogAccess::Off,
+        Ok(Some(client)) => BacklogAccess::Ready(Box::new(Commenter::new(client))),
+        Err(failure) => BacklogAccess::Unusable(failure.message),
     };
+    let pipeline = PlanPipeline {
+        planner: Arc::new(planner),
+        publisher: args.slack.publisher(&sdk),
+        backlog,
+        links: args.backlog.links.links(),
+    };
+    let report = pipeline.run(inputs).await;
     match args.output {
-        Output::Text => print!("{}", report.to_text()),
+        Output::Text => print!("{}", plan_text(&report)),
         Output::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report)
@@ -210,31 +192,4 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
             report.failures().join("; ")
         )))
     }
-}
-
-/// The merged pull request the pushed commits came from; `None` for a direct push.
-async fn find_pull_request(
-    commenter: &Commenter,
-    inputs: &PlanInputs,
-    project: &str,
-    repository: &str,
-) -> Result<Option<u64>, String> {
-    let (subject, pushed) = planning::pushed_commits(inputs).await?;
-    let found = find_merged(
-        &commenter.client,
-        project,
-        repository,
-        &inputs.branch,
-        Some(&subject),
-        &pushed,
-    )
-    .await
-    .map_err(|err| err.to_string())?;
-    if let Some(pr) = &found {
-        tracing::info!(
-            pr = pr.number,
-            "pushed commits belong to a merged pull request"
-        );
-    }
-    Ok(found.map(|pr| pr.number))
 }

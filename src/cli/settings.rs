@@ -10,14 +10,17 @@ use ipnet::IpNet;
 use aws_config::SdkConfig;
 
 use super::Failure;
-use crate::backlog::api::{BacklogClient, Credentials, RetryPolicy};
-use crate::backlog::credentials;
-use crate::intake::guard::{SourceAllowlist, WebhookSecret};
-use crate::intake::router::Intake;
-use crate::intake::runner::{CodeBuildRunner, LocalRunner, Runner};
-use crate::ledger::Ledger;
-use crate::slack::publish::Publisher;
-use crate::slack::render::Links;
+use crate::adapter::backlog::api::{BacklogClient, Credentials, RetryPolicy};
+use crate::adapter::backlog::commenter::Commenter;
+use crate::adapter::backlog::credentials;
+use crate::adapter::cloudformation::CloudFormation;
+use crate::adapter::ledger::Ledger;
+use crate::adapter::runner::{CodeBuildRunner, LocalRunner, Runner};
+use crate::adapter::sns::Publisher;
+use crate::core::guard::{SourceAllowlist, WebhookSecret};
+use crate::pipeline::intake::Intake;
+use crate::pipeline::outcome::OutcomeHandler;
+use crate::render::links::Links;
 
 #[derive(clap::Args)]
 pub struct IntakeArgs {
@@ -104,7 +107,7 @@ pub struct BacklogArgs {
 impl BacklogArgs {
     /// The client, or `None` when no credential is configured (links only, no API calls).
     /// Messages name settings, never credential values.
-    pub async fn client(&self, sdk: &SdkConfig) -> Result<Option<BacklogClient>, String> {
+    pub async fn client(&self, sdk: &SdkConfig) -> Result<Option<BacklogClient>, Failure> {
         let present =
             |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
         let sources = [
@@ -134,21 +137,25 @@ impl BacklogArgs {
                     &client,
                     self.backlog_secret_arn.as_deref().unwrap_or_default(),
                 )
-                .await?
+                .await
+                .map_err(|err| Failure::usage(err.to_string()))?
             }
             _ => {
-                return Err(
-                    "give one Backlog credential: CFN_CHATOPS_BACKLOG_API_KEY, _ACCESS_TOKEN or _SECRET_ARN"
-                        .into(),
-                );
+                return Err(Failure::usage(
+                    "give one Backlog credential: CFN_CHATOPS_BACKLOG_API_KEY, _ACCESS_TOKEN or _SECRET_ARN",
+                ));
             }
         };
         let url = self
             .links
             .backlog_url
             .as_deref()
-            .ok_or("CFN_CHATOPS_BACKLOG_URL is required with a Backlog credential")?;
-        BacklogClient::new(url, credentials).map(Some)
+            .ok_or_else(|| {
+                Failure::usage("CFN_CHATOPS_BACKLOG_URL is required with a Backlog credential")
+            })?;
+        BacklogClient::new(url, credentials)
+            .map(Some)
+            .map_err(|err| Failure::usage(err.to_string()))
     }
 }
 
@@ -214,8 +221,7 @@ impl IntakeArgs {
         let backlog = self
             .backlog
             .client(aws)
-            .await
-            .map_err(Failure::usage)?
+            .await?
             .map(|client| {
                 client.with_retry(RetryPolicy {
                     attempts: 2,
@@ -248,4 +254,27 @@ impl IntakeArgs {
             backlog,
         })
     }
+}
+
+/// The events function's handler. A Backlog credential that cannot be read stops it here,
+/// before any event is taken.
+pub async fn outcome_handler(
+    sdk: &SdkConfig,
+    ledger: &LedgerArgs,
+    backlog: &BacklogArgs,
+    slack: &SlackArgs,
+) -> Result<OutcomeHandler, Failure> {
+    Ok(OutcomeHandler {
+        ledger: ledger.ledger(sdk),
+        cloudformation: CloudFormation::new(sdk),
+        // Bounded so one handling fits well inside the event's claim lease.
+        commenter: backlog.client(sdk).await?.map(|client| {
+            Commenter::new(client.with_retry(RetryPolicy {
+                attempts: 3,
+                first_backoff: Duration::from_millis(500),
+                max_wait: Duration::from_secs(20),
+            }))
+        }),
+        publisher: slack.publisher(sdk),
+    })
 }

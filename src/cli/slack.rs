@@ -6,11 +6,11 @@ use clap::ValueEnum;
 use serde_json::{Map, Value, json};
 
 use super::{Failure, LinkArgs};
-use crate::plan::report::PlanReport;
-use crate::slack::actions;
-use crate::slack::notification::Notification;
-use crate::slack::preview::preview;
-use crate::slack::render::notifications;
+use crate::core::custom_actions;
+use crate::model::notification::Notification;
+use crate::model::report::PlanReport;
+use crate::render::slack::cards::plan_cards;
+use crate::render::slack::preview::preview;
 
 #[derive(clap::Args)]
 pub struct RenderArgs {
@@ -53,7 +53,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<
 }
 
 pub fn render(args: RenderArgs) -> Result<(), Failure> {
-    let actions = actions::all().map_err(Failure::runtime)?;
+    let actions = custom_actions::all().map_err(|err| Failure::runtime(err.to_string()))?;
     if let Some(path) = &args.cards {
         let cards: Vec<Notification> = read_json(path, "a JSON array of notifications")?;
         print!("{}", preview(&cards, &actions));
@@ -64,7 +64,7 @@ pub fn render(args: RenderArgs) -> Result<(), Failure> {
         .as_deref()
         .ok_or_else(|| Failure::usage("give --report or --cards"))?;
     let report: PlanReport = read_json(path, "a plan report")?;
-    let cards = notifications(&report, &args.links.links());
+    let cards = plan_cards(&report, &args.links.links());
     println!("{}", json_text(&cards)?);
     println!();
     print!("{}", preview(&cards, &actions));
@@ -72,7 +72,7 @@ pub fn render(args: RenderArgs) -> Result<(), Failure> {
 }
 
 pub fn custom_actions(args: CustomActionsArgs) -> Result<(), Failure> {
-    let actions = actions::all().map_err(Failure::runtime)?;
+    let actions = custom_actions::all().map_err(|err| Failure::runtime(err.to_string()))?;
     // Never hand infra a definition the API would refuse.
     let problems: Vec<String> = actions
         .iter()

@@ -1,21 +1,17 @@
-//! `cfn-chatops serve`: the router on a local TCP listener.
+//! `cfn-chatops serve`: the router on a local TCP listener, until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::aws;
-use crate::cli::{Failure, ServeArgs};
-use crate::intake::router::router;
+use super::HostError;
+use super::router::router;
+use crate::pipeline::intake::Intake;
 
-pub async fn run(args: ServeArgs) -> Result<(), Failure> {
-    let aws = aws::load_config().await;
-    let intake = Arc::new(args.intake.into_intake(&aws).await?);
-    let listener = tokio::net::TcpListener::bind(args.addr)
+pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError> {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|err| Failure::runtime(format!("cannot listen on {}: {err}", args.addr)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|err| Failure::runtime(format!("cannot read the listening address: {err}")))?;
+        .map_err(|source| HostError::Listen { addr, source })?;
+    let addr = listener.local_addr().map_err(HostError::Address)?;
     tracing::info!(
         %addr,
         runner = intake.runner.name(),
@@ -28,7 +24,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|err| Failure::runtime(format!("server stopped: {err}")))?;
+    .map_err(HostError::Server)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use cfn_chatops::plan::report::{PlanReport, StackPlan};
+use cfn_chatops::model::report::{PlanReport, StackPlan};
 use serde_json::Value;
 
 use super::aws::cli as aws_cli;

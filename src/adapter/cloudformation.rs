@@ -1,0 +1,546 @@
+//! CloudFormation (and S3 for large templates) through the AWS SDK: one client per region,
+//! the calls the planner and the outcome handler make, and their answers translated into the
+//! classifier's terms. Decisions about what the answers mean are made above.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_cloudformation::types::{
+    Capability as SdkCapability, ChangeSetSummary, ChangeSetType, DeploymentMode, Parameter, Tag,
+};
+
+use crate::core::classify::{
+    Change, ChangeSetDescription, Detail, ResourceChange, ResourceTargetDefinition, TargetDrift,
+};
+use crate::core::gate::Existing;
+use crate::core::names::{CHANGE_SET_PREFIX, client_token};
+use crate::core::template::{Capability, Template};
+
+/// Everything CloudFormation gets to plan one stack.
+#[derive(Debug, Clone)]
+pub struct StackRequest {
+    pub stack: String,
+    pub region: String,
+    pub template_path: String,
+    pub renamed_from: Option<String>,
+    pub template: Template,
+    pub parameters: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    pub capabilities: Vec<Capability>,
+    pub role_arn: Option<String>,
+    pub commit: String,
+    pub description: String,
+}
+
+/// How long and how often to wait for a change set.
+#[derive(Debug, Clone, Copy)]
+pub struct Polling {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            timeout: Duration::from_secs(900),
+        }
+    }
+}
+
+/// A CloudFormation call that failed: the operation, the service's code and message when it
+/// gave them, and the SDK's whole story for the log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CloudFormationError {
+    #[error("{operation}: {detail}")]
+    Call {
+        operation: &'static str,
+        code: Option<String>,
+        message: Option<String>,
+        detail: String,
+    },
+    #[error("timed out after {waited_seconds} s waiting for the change set (still {status})")]
+    Timeout { waited_seconds: u64, status: String },
+}
+
+impl CloudFormationError {
+    fn call<E>(operation: &'static str, err: aws_sdk_cloudformation::error::SdkError<E>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        Self::Call {
+            operation,
+            code: err.code().map(str::to_owned),
+            message: err.message().map(str::to_owned),
+            detail: DisplayErrorContext(&err).to_string(),
+        }
+    }
+
+    /// The service's error code, e.g. `ValidationError`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Call { code, .. } => code.as_deref(),
+            Self::Timeout { .. } => None,
+        }
+    }
+
+    /// The service's own message, when it gave one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Self::Call { message, .. } => message.as_deref().filter(|m| !m.is_empty()),
+            Self::Timeout { .. } => None,
+        }
+    }
+}
+
+/// What CreateChangeSet is asked to make.
+pub struct NewChangeSet<'a> {
+    pub request: &'a StackRequest,
+    pub name: &'a str,
+    /// `UPDATE` of an existing stack; else `CREATE`.
+    pub update: bool,
+    /// The template's S3 URL, when it is too large for the request body.
+    pub template_url: Option<&'a str>,
+    /// `DeploymentMode=REVERT_DRIFT`: the change set also reverts drift.
+    pub revert_drift: bool,
+}
+
+/// CloudFormation clients per region, sharing one SDK configuration: made once each, for the
+/// planner's stacks and the outcome handler's events alike.
+pub struct CloudFormation {
+    sdk: SdkConfig,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl CloudFormation {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            sdk: sdk.clone(),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// CloudFormation throttles with "Rate exceeded": more attempts and longer backoff than
+    /// the SDK's default of 3 attempts.
+    fn client(&self, region: &str) -> Client {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_cloudformation::config::Builder::from(&self.sdk)
+                    .region(aws_sdk_cloudformation::config::Region::new(
+                        region.to_owned(),
+                    ))
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(8)
+                            .with_initial_backoff(Duration::from_secs(1))
+                            .with_max_backoff(Duration::from_secs(20)),
+                    )
+                    .build();
+                Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// The stack's status, or `None` when it does not exist.
+    pub async fn stack_status(
+        &self,
+        region: &str,
+        stack: &str,
+    ) -> Result<Option<String>, CloudFormationError> {
+        match self
+            .client(region)
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output
+                .stacks()
+                .first()
+                .and_then(|stack| stack.stack_status())
+                .map(|status| status.as_str().to_owned())),
+            Err(err)
+                if err.code() == Some("ValidationError")
+                    && err.message().is_some_and(|m| m.contains("does not exist")) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(CloudFormationError::call("DescribeStacks", err)),
+        }
+    }
+
+    /// The bot's change sets on the stack (every page).
+    pub async fn our_change_sets(
+        &self,
+        region: &str,
+        stack: &str,
+    ) -> Result<Vec<Existing>, CloudFormationError> {
+        let client = self.client(region);
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let output = client
+                .list_change_sets()
+                .stack_name(stack)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|err| CloudFormationError::call("ListChangeSets", err))?;
+            found.extend(
+                output
+                    .summaries()
+                    .iter()
+                    // The stack filter is CloudFormation's job, but an emulator (moto) lists
+                    // every stack's change sets: never act on another stack's.
+                    .filter(|summary| {
+                        summary.stack_name() == Some(stack)
+                            && summary
+                                .change_set_name()
+                                .is_some_and(|name| name.starts_with(CHANGE_SET_PREFIX))
+                    })
+                    .map(|summary: &ChangeSetSummary| Existing {
+                        name: summary.change_set_name().unwrap_or_default().to_owned(),
+                        arn: summary.change_set_id().map(str::to_owned),
+                        execution_status: summary
+                            .execution_status()
+                            .map(|s| s.as_str().to_owned()),
+                    }),
+            );
+            token = output.next_token;
+            if token.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// CreateChangeSet; the new change set's id (ARN).
+    pub async fn create_change_set(
+        &self,
+        new: &NewChangeSet<'_>,
+    ) -> Result<String, CloudFormationError> {
+        let request = new.request;
+        let mut call = self
+            .client(&request.region)
+            .create_change_set()
+            .stack_name(&request.stack)
+            .change_set_name(new.name)
+            .change_set_type(if new.update {
+                ChangeSetType::Update
+            } else {
+                ChangeSetType::Create
+            })
+            .client_token(client_token(&request.stack, &request.commit))
+            .description(&request.description)
+            .set_capabilities(Some(
+                request
+                    .capabilities
+                    .iter()
+                    .map(|c| SdkCapability::from(c.as_str()))
+                    .collect(),
+            ))
+            .set_parameters(Some(
+                request
+                    .parameters
+                    .iter()
+                    .map(|(key, value)| {
+                        Parameter::builder()
+                            .parameter_key(key)
+                            .parameter_value(value)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .set_role_arn(request.role_arn.clone());
+        for (key, value) in &request.tags {
+            call = call.tags(Tag::builder().key(key).value(value).build());
+        }
+        call = match new.template_url {
+            Some(url) => call.template_url(url),
+            None => call.template_body(&request.template.body),
+        };
+        if new.revert_drift {
+            call = call.deployment_mode(DeploymentMode::RevertDrift);
+        }
+        let output = call
+            .send()
+            .await
+            .map_err(|err| CloudFormationError::call("CreateChangeSet", err))?;
+        Ok(output.id.unwrap_or_else(|| new.name.to_owned()))
+    }
+
+    pub async fn delete_change_set(
+        &self,
+        region: &str,
+        stack: &str,
+        change_set: &str,
+    ) -> Result<(), CloudFormationError> {
+        self.client(region)
+            .delete_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| CloudFormationError::call("DeleteChangeSet", err))
+    }
+
+    /// Polls with exponential backoff until the change set settles, then reads every page with
+    /// property values (and without them too, when CloudFormation warns they are incomplete).
+    pub async fn describe_settled(
+        &self,
+        region: &str,
+        stack: &str,
+        arn: &str,
+        polling: Polling,
+    ) -> Result<ChangeSetDescription, CloudFormationError> {
+        let client = self.client(region);
+        let deadline = tokio::time::Instant::now() + polling.timeout;
+        let mut delay = polling.first_delay;
+        loop {
+            let first = read_change_set(&client, stack, arn, false, false).await?;
+            if first.is_settled() {
+                break;
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                return Err(CloudFormationError::Timeout {
+                    waited_seconds: polling.timeout.as_secs(),
+                    status: first.status.unwrap_or_else(|| "unknown".into()),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(polling.max_delay);
+        }
+        let mut description = read_change_set(&client, stack, arn, true, true).await?;
+        if description.has_incomplete_property_values() {
+            let mut complete = read_change_set(&client, stack, arn, false, true).await?;
+            complete.enrich_from(&description);
+            complete.status_reason = description.status_reason.take();
+            description = complete;
+        }
+        Ok(description)
+    }
+
+    /// A change set's execution status by its ARN; `None` when CloudFormation no longer has it
+    /// (it deletes the siblings of an executed change set).
+    pub async fn execution_status(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<Option<String>, CloudFormationError> {
+        match self
+            .client(region)
+            .describe_change_set()
+            .change_set_name(arn)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output
+                    .execution_status()
+                    .map(|status| status.as_str().to_owned())
+                    .unwrap_or_default(),
+            )),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_change_set_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(CloudFormationError::call("DescribeChangeSet", err)),
+        }
+    }
+
+    /// When the operation that ended at `end` (ISO-8601) began: the stack's newest
+    /// `*_IN_PROGRESS` event of its own (not a resource's) at or before it. Best effort:
+    /// `None` if unknown.
+    pub async fn operation_start(&self, region: &str, stack_id: &str, end: &str) -> Option<String> {
+        let end = DateTime::from_str(end, DateTimeFormat::DateTime).ok()?;
+        let output = self
+            .client(region)
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(
+                |err| tracing::warn!(error = %DisplayErrorContext(err), "stack events unavailable"),
+            )
+            .ok()?;
+        output
+            .stack_events()
+            .iter()
+            // The stack's own events: nested stacks' resources have the same type.
+            .filter(|e| e.resource_type() == Some("AWS::CloudFormation::Stack"))
+            .filter(|e| e.physical_resource_id() == Some(stack_id))
+            .filter(|e| {
+                matches!(
+                    e.resource_status().map(|s| s.as_str()),
+                    Some("CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS" | "IMPORT_IN_PROGRESS")
+                )
+            })
+            .filter_map(|e| e.timestamp())
+            .filter(|time| time.secs() <= end.secs())
+            .max_by_key(|time| time.secs())
+            .and_then(|time| time.fmt(DateTimeFormat::DateTime).ok())
+    }
+}
+
+/// Where templates over the TemplateBody limit are uploaded.
+#[derive(Debug, Clone)]
+pub struct TemplateBucket {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// The bucket's region, for its URL (stacks may be in other regions).
+    region: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("uploading the template to s3://{bucket}/{key}: {detail}")]
+pub struct UploadError {
+    bucket: String,
+    key: String,
+    detail: String,
+}
+
+impl TemplateBucket {
+    pub fn new(sdk: &SdkConfig, bucket: impl Into<String>, region: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_s3::Client::new(sdk),
+            bucket: bucket.into(),
+            region: region.into(),
+        }
+    }
+
+    /// Uploads a stack's template for one commit; its HTTPS URL, as TemplateURL takes it.
+    pub async fn upload(&self, request: &StackRequest) -> Result<String, UploadError> {
+        let key = format!(
+            "cfn-chatops/templates/{}/{}/{}.template",
+            request.commit, request.region, request.stack
+        );
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .body(request.template.body.clone().into_bytes().into())
+            .send()
+            .await
+            .map_err(|err| UploadError {
+                bucket: self.bucket.clone(),
+                key: key.clone(),
+                detail: aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
+            })?;
+        Ok(format!(
+            "https://{}.s3.{}.amazonaws.com/{key}",
+            self.bucket, self.region
+        ))
+    }
+}
+
+/// DescribeChangeSet; with `all_pages`, every page merged (status fields from the first).
+async fn read_change_set(
+    client: &Client,
+    stack: &str,
+    change_set: &str,
+    include_property_values: bool,
+    all_pages: bool,
+) -> Result<ChangeSetDescription, CloudFormationError> {
+    let mut description: Option<ChangeSetDescription> = None;
+    let mut token: Option<String> = None;
+    loop {
+        let output = client
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .include_property_values(include_property_values)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|err| CloudFormationError::call("DescribeChangeSet", err))?;
+        let next = output.next_token().map(str::to_owned);
+        let page = description_of(&output);
+        match description.as_mut() {
+            None => description = Some(page),
+            Some(merged) => merged.changes.extend(page.changes),
+        }
+        // Stop on the last page, or on a repeated token.
+        if !all_pages || next.is_none() || next == token {
+            break;
+        }
+        token = next;
+    }
+    Ok(description.unwrap_or_default())
+}
+
+/// The SDK's DescribeChangeSet output in the classifier's terms.
+fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
+    let text = |value: Option<&str>| value.map(str::to_owned);
+    ChangeSetDescription {
+        change_set_id: text(output.change_set_id()),
+        stack_id: text(output.stack_id()),
+        status: output.status().map(|s| s.as_str().to_owned()),
+        status_reason: text(output.status_reason()),
+        execution_status: output.execution_status().map(|s| s.as_str().to_owned()),
+        stack_drift_status: output.stack_drift_status().map(|s| s.as_str().to_owned()),
+        deployment_mode: output.deployment_mode().map(|s| s.as_str().to_owned()),
+        changes: output
+            .changes()
+            .iter()
+            .map(|change| Change {
+                resource_change: change.resource_change().map(|resource| ResourceChange {
+                    action: resource.action().map(|a| a.as_str().to_owned()),
+                    logical_resource_id: text(resource.logical_resource_id()),
+                    physical_resource_id: text(resource.physical_resource_id()),
+                    resource_type: text(resource.resource_type()),
+                    replacement: resource.replacement().map(|r| r.as_str().to_owned()),
+                    policy_action: resource.policy_action().map(|p| p.as_str().to_owned()),
+                    resource_drift_status: resource
+                        .resource_drift_status()
+                        .map(|s| s.as_str().to_owned()),
+                    details: Some(
+                        resource
+                            .details()
+                            .iter()
+                            .map(|detail| Detail {
+                                target: detail.target().map(|target| ResourceTargetDefinition {
+                                    attribute: target.attribute().map(|a| a.as_str().to_owned()),
+                                    name: text(target.name()),
+                                    requires_recreation: target
+                                        .requires_recreation()
+                                        .map(|r| r.as_str().to_owned()),
+                                    path: text(target.path()),
+                                    before_value: text(target.before_value()),
+                                    after_value: text(target.after_value()),
+                                    before_value_from: target
+                                        .before_value_from()
+                                        .map(|b| b.as_str().to_owned()),
+                                    drift: target.drift().map(|drift| TargetDrift {
+                                        previous_value: text(drift.previous_value()),
+                                        actual_value: text(drift.actual_value()),
+                                    }),
+                                }),
+                                change_source: detail
+                                    .change_source()
+                                    .map(|c| c.as_str().to_owned()),
+                                causing_entity: text(detail.causing_entity()),
+                            })
+                            .collect(),
+                    ),
+                }),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,173 @@
+//! The real git CLI on the repository being planned. Files are read at the planned commit
+//! (`git show`), never from the working tree, so the checkout's state does not matter.
+
+use std::path::{Path, PathBuf};
+
+use tokio::process::Command;
+
+use crate::core::changes::{FileChange, parse_name_status};
+
+#[derive(Debug, thiserror::Error)]
+#[error("git {args}: {message}")]
+pub struct GitError {
+    args: String,
+    message: String,
+}
+
+pub struct Repo {
+    dir: PathBuf,
+}
+
+impl Repo {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+        }
+    }
+
+    async fn output(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
+        Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .await
+            .map_err(|err| GitError {
+                args: args.join(" "),
+                message: format!("cannot run git: {err}"),
+            })
+    }
+
+    async fn run(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        let output = self.output(args).await?;
+        if output.status.success() {
+            Ok(output.stdout)
+        } else {
+            Err(GitError {
+                args: args.join(" "),
+                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            })
+        }
+    }
+
+    /// A shallow clone cannot tell parents or ancestry: deepen it from `origin` first.
+    pub async fn ensure_history(&self) -> Result<(), GitError> {
+        let shallow = self.run(&["rev-parse", "--is-shallow-repository"]).await?;
+        if String::from_utf8_lossy(&shallow).trim() == "true" {
+            self.run(&["fetch", "--quiet", "--unshallow", "origin"])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `rev` names a commit here.
+    pub async fn has_commit(&self, rev: &str) -> Result<bool, GitError> {
+        let object = format!("{rev}^{{commit}}");
+        Ok(self
+            .output(&["cat-file", "-e", &object])
+            .await?
+            .status
+            .success())
+    }
+
+    /// Makes sure `commit` is here, fetching it from `origin` if the clone is behind.
+    pub async fn ensure_commit(&self, commit: &str) -> Result<(), GitError> {
+        if self.has_commit(commit).await? {
+            return Ok(());
+        }
+        self.run(&["fetch", "--quiet", "origin", commit]).await?;
+        if self.has_commit(commit).await? {
+            Ok(())
+        } else {
+            Err(GitError {
+                args: format!("fetch origin {commit}"),
+                message: "the commit is not in the repository".into(),
+            })
+        }
+    }
+
+    /// The first parent of `commit`, or `None` for a root commit.
+    pub async fn first_parent(&self, commit: &str) -> Result<Option<String>, GitError> {
+        let parent = format!("{commit}^1");
+        let output = self
+            .output(&["rev-parse", "--verify", "--quiet", &parent])
+            .await?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+    }
+
+    /// Rename-aware name-status diff; `base` `None` compares with the empty tree.
+    pub async fn changed_files(
+        &self,
+        base: Option<&str>,
+        after: &str,
+    ) -> Result<Vec<FileChange>, GitError> {
+        let empty_tree;
+        let base = match base {
+            Some(base) => base,
+            None => {
+                empty_tree = self.empty_tree().await?;
+                &empty_tree
+            }
+        };
+        // -l0: no limit on rename detection, so a large push still reports renames.
+        let output = self
+            .run(&["diff", "--name-status", "-M", "-l0", "-z", base, after])
+            .await?;
+        Ok(parse_name_status(&output))
+    }
+
+    async fn empty_tree(&self) -> Result<String, GitError> {
+        let output = self.run(&["hash-object", "-t", "tree", "--stdin"]).await?;
+        Ok(String::from_utf8_lossy(&output).trim().to_owned())
+    }
+
+    /// The content of `path` at `commit`, or `None` if it does not exist there.
+    pub async fn read(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let object = format!("{commit}:{path}");
+        let output = self.output(&["cat-file", "blob", &object]).await?;
+        Ok(output.status.success().then_some(output.stdout))
+    }
+
+    /// The subject line and author name of `commit`.
+    pub async fn subject_and_author(&self, commit: &str) -> Result<(String, String), GitError> {
+        let output = self
+            .run(&["log", "-1", "--format=%s%x00%an", commit])
+            .await?;
+        let text = String::from_utf8_lossy(&output);
+        let (subject, author) = text
+            .trim_end_matches('\n')
+            .split_once('\0')
+            .unwrap_or((&text, ""));
+        Ok((subject.to_owned(), author.to_owned()))
+    }
+
+    /// Commits reachable from `after` but not from `base`, newest first, at most `limit`.
+    pub async fn commits(
+        &self,
+        base: Option<&str>,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, GitError> {
+        let max = format!("--max-count={limit}");
+        let excluded = base.map(|base| format!("^{base}"));
+        let mut args = vec!["rev-list", max.as_str(), after];
+        args.extend(excluded.as_deref());
+        let output = self.run(&args).await?;
+        Ok(String::from_utf8_lossy(&output)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Whether `ancestor` is an ancestor of (or equal to) `descendant`.
+    pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
+        let output = self
+            .output(&["merge-base", "--is-ancestor", ancestor, descendant])
+            .await?;
+        Ok(output.status.success())
+    }
+}

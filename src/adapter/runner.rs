@@ -1,0 +1,290 @@
+//! Where a plan runs: a CodeBuild build (on AWS) or a local child process (development and
+//! self-hosting). Both hand `cfn-chatops plan` the same inputs, named in [`plan_inputs`].
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use aws_sdk_codebuild::error::DisplayErrorContext;
+use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::Semaphore;
+
+use crate::model::trigger::{DeliveryKey, Trigger};
+
+/// Environment names of the plan inputs. `cfn-chatops plan` reads the same names, so a
+/// CodeBuild buildspec passes nothing on the command line.
+pub mod env {
+    pub const PROJECT: &str = "CFN_CHATOPS_PROJECT";
+    pub const REPOSITORY: &str = "CFN_CHATOPS_REPOSITORY";
+    pub const BRANCH: &str = "CFN_CHATOPS_BRANCH";
+    pub const BEFORE: &str = "CFN_CHATOPS_BEFORE";
+    pub const AFTER: &str = "CFN_CHATOPS_AFTER";
+    pub const FIRST_REVISION: &str = "CFN_CHATOPS_FIRST_REVISION";
+    pub const PR: &str = "CFN_CHATOPS_PR";
+}
+
+/// One input of a plan run: its environment name, its flag, its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanInput {
+    pub env: &'static str,
+    pub flag: &'static str,
+    pub value: String,
+}
+
+/// The inputs a plan run gets for a trigger. Absent optional values are left out.
+pub fn plan_inputs(trigger: &Trigger) -> Vec<PlanInput> {
+    let input = |env, flag, value: &str| PlanInput {
+        env,
+        flag,
+        value: value.to_owned(),
+    };
+    let mut inputs = vec![
+        input(env::PROJECT, "--project", &trigger.project_key),
+        input(env::REPOSITORY, "--repository", &trigger.repository),
+        input(env::BRANCH, "--branch", &trigger.branch),
+    ];
+    match (&trigger.before, trigger.revisions.first()) {
+        (Some(before), _) => inputs.push(input(env::BEFORE, "--before", before)),
+        // Without "before", the plan diffs from the parent of the oldest pushed revision.
+        (None, Some(oldest)) => {
+            inputs.push(input(env::FIRST_REVISION, "--first-revision", &oldest.id))
+        }
+        (None, None) => {}
+    }
+    inputs.push(input(env::AFTER, "--after", &trigger.after));
+    if let Some(pr) = trigger.pr_number {
+        inputs.push(input(env::PR, "--pr", &pr.to_string()));
+    }
+    inputs
+}
+
+/// CodeBuild keeps an idempotency token for 5 minutes: a retried StartBuild for the same
+/// delivery within that time returns the first build instead of starting a second.
+pub fn idempotency_token(key: &DeliveryKey) -> String {
+    Sha256::digest(key.as_str().as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Why a runner could not start a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("CodeBuild environment variable {name}: {detail}")]
+    Variable { name: &'static str, detail: String },
+    #[error("CodeBuild StartBuild on project {project}: {detail}")]
+    StartBuild { project: String, detail: String },
+    #[error("local clone {} is not a git repository", .0.display())]
+    NotARepository(PathBuf),
+}
+
+/// What a dispatch started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    pub build_id: Option<String>,
+}
+
+pub enum Runner {
+    CodeBuild(CodeBuildRunner),
+    Local(LocalRunner),
+}
+
+impl Runner {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runner::CodeBuild(_) => "codebuild",
+            Runner::Local(_) => "local",
+        }
+    }
+
+    pub async fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
+        match self {
+            Runner::CodeBuild(runner) => runner.dispatch(trigger).await,
+            Runner::Local(runner) => runner.dispatch(trigger),
+        }
+    }
+}
+
+pub struct CodeBuildRunner {
+    client: aws_sdk_codebuild::Client,
+    project: String,
+}
+
+impl CodeBuildRunner {
+    pub fn new(client: aws_sdk_codebuild::Client, project: impl Into<String>) -> Self {
+        Self {
+            client,
+            project: project.into(),
+        }
+    }
+
+    async fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
+        let variables = plan_inputs(trigger)
+            .into_iter()
+            .map(|input| {
+                EnvironmentVariable::builder()
+                    .name(input.env)
+                    .value(input.value)
+                    .r#type(EnvironmentVariableType::Plaintext)
+                    .build()
+                    .map_err(|err| DispatchError::Variable {
+                        name: input.env,
+                        detail: err.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client
+            .start_build()
+            .project_name(&self.project)
+            .idempotency_token(idempotency_token(&trigger.delivery_key()))
+            .set_environment_variables_override(Some(variables))
+            .send()
+            .await
+            .map_err(|err| DispatchError::StartBuild {
+                project: self.project.clone(),
+                detail: DisplayErrorContext(err).to_string(),
+            })?;
+        Ok(Dispatched {
+            build_id: output.build_value.and_then(|build| build.id),
+        })
+    }
+}
+
+/// Runs `cfn-chatops plan` on a local clone, one plan at a time (plans of one clone would
+/// otherwise fight over it), with the child's output in this process's log.
+pub struct LocalRunner {
+    program: PathBuf,
+    clone: PathBuf,
+    queue: Arc<Semaphore>,
+}
+
+impl LocalRunner {
+    pub fn new(program: PathBuf, clone: PathBuf) -> Self {
+        Self {
+            program,
+            clone,
+            queue: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
+        if !self.clone.join(".git").exists() {
+            return Err(DispatchError::NotARepository(self.clone.clone()));
+        }
+        let mut command = Command::new(&self.program);
+        command.arg("plan").arg("--repo").arg(&self.clone);
+        for input in plan_inputs(trigger) {
+            command.arg(input.flag).arg(input.value);
+        }
+        command
+            // The plan has no use for the webhook secret, and its output goes to the log.
+            .env_remove("CFN_CHATOPS_WEBHOOK_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let delivery = trigger.delivery_key().to_string();
+        let queue = Arc::clone(&self.queue);
+        tokio::spawn(async move {
+            let Ok(_turn) = queue.acquire_owned().await else {
+                return;
+            };
+            run_logged(command, &delivery).await;
+        });
+        Ok(Dispatched { build_id: None })
+    }
+}
+
+async fn run_logged(mut command: Command, delivery: &str) {
+    let args = format!("{:?}", command.as_std());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            tracing::error!(delivery, args, error = %err, "local plan could not start");
+            return;
+        }
+    };
+    tracing::info!(delivery, args, pid = child.id(), "local plan started");
+    let stdout = child
+        .stdout
+        .take()
+        .map(|out| log_lines(out, delivery, "stdout"));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|err| log_lines(err, delivery, "stderr"));
+    if let (Some(stdout), Some(stderr)) = (stdout, stderr) {
+        tokio::join!(stdout, stderr);
+    }
+    match child.wait().await {
+        Ok(status) if status.success() => tracing::info!(delivery, %status, "local plan finished"),
+        Ok(status) => tracing::warn!(delivery, %status, "local plan failed"),
+        Err(err) => tracing::error!(delivery, error = %err, "local plan could not be waited for"),
+    }
+}
+
+async fn log_lines(stream: impl AsyncRead + Unpin, delivery: &str, name: &'static str) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "cfn_chatops::plan", delivery, stream = name, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::trigger::Revision;
+
+    fn trigger() -> Trigger {
+        Trigger {
+            project_key: "INFRA".into(),
+            repository: "cfn-templates".into(),
+            branch: "main".into(),
+            before: None,
+            after: "d3adb33fc0ffee00112233445566778899aabbcc".into(),
+            revisions: vec![Revision {
+                id: "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into(),
+                message: "Raise worker Lambda timeout".into(),
+                author: None,
+            }],
+            pr_number: Some(57),
+            actor: None,
+        }
+    }
+
+    #[test]
+    fn plan_inputs_leave_out_what_is_unknown() {
+        let inputs = plan_inputs(&trigger());
+        let names: Vec<_> = inputs.iter().map(|input| input.env).collect();
+        assert_eq!(
+            names,
+            [
+                env::PROJECT,
+                env::REPOSITORY,
+                env::BRANCH,
+                env::FIRST_REVISION,
+                env::AFTER,
+                env::PR
+            ]
+        );
+        assert_eq!(inputs.last().unwrap().value, "57");
+        let mut with_before = trigger();
+        with_before.before = Some("4b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c".into());
+        let names: Vec<_> = plan_inputs(&with_before).iter().map(|i| i.env).collect();
+        assert!(names.contains(&env::BEFORE) && !names.contains(&env::FIRST_REVISION));
+    }
+
+    #[test]
+    fn idempotency_token_is_the_sha256_of_the_delivery_key() {
+        let token = idempotency_token(&trigger().delivery_key());
+        assert_eq!(token.len(), 64);
+        assert_eq!(token, idempotency_token(&trigger().delivery_key()));
+        let mut other = trigger();
+        other.after = "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into();
+        assert_ne!(token, idempotency_token(&other.delivery_key()));
+    }
+}

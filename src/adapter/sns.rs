@@ -1,0 +1,96 @@
+//! SNS delivery to Amazon Q: the notification JSON string as `Message` (the subscription must
+//! not use raw delivery), thread parent first, at most 10 per second per topic (Amazon Q drops
+//! the excess), every outcome recorded.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_sdk_sns::error::DisplayErrorContext;
+use tokio::time::Instant;
+
+use crate::model::delivery::NotificationDelivery;
+use crate::model::notification::Notification;
+
+/// Amazon Q throttles at 10 events per second: a little slower than that, so jitter on the
+/// way never puts 11 in one second.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(110);
+
+pub struct Publisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl Publisher {
+    /// Throttling and 5xx are retried by the SDK: 5 attempts, backoff from 0.2 s.
+    pub fn new(sdk: &SdkConfig, topic_arn: impl Into<String>) -> Self {
+        let config = aws_sdk_sns::config::Builder::from(sdk)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(5)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .build();
+        Self {
+            client: aws_sdk_sns::Client::from_conf(config),
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    /// Publishes in order, paced; one failure never stops the others.
+    pub async fn publish(&self, notifications: &[Notification]) -> Vec<NotificationDelivery> {
+        let mut deliveries = Vec::with_capacity(notifications.len());
+        let mut next_slot = Instant::now();
+        for notification in notifications {
+            let mut delivery = NotificationDelivery {
+                id: notification.id.clone(),
+                title: notification.content.title.clone(),
+                delivered: false,
+                message_id: None,
+                error: None,
+            };
+            let problems = notification.problems();
+            if !problems.is_empty() {
+                // The service would drop it silently: say so instead of publishing.
+                delivery.error = Some(format!("not a valid notification: {}", problems.join("; ")));
+                deliveries.push(delivery);
+                continue;
+            }
+            tokio::time::sleep_until(next_slot).await;
+            next_slot = Instant::now() + MIN_INTERVAL;
+            let message = match serde_json::to_string(notification) {
+                Ok(message) => message,
+                Err(err) => {
+                    delivery.error = Some(err.to_string());
+                    deliveries.push(delivery);
+                    continue;
+                }
+            };
+            match self
+                .client
+                .publish()
+                .topic_arn(&self.topic_arn)
+                .message(message)
+                .send()
+                .await
+            {
+                Ok(output) => {
+                    delivery.delivered = true;
+                    delivery.message_id = output.message_id;
+                }
+                Err(err) => {
+                    delivery.error = Some(format!("SNS Publish: {}", DisplayErrorContext(err)))
+                }
+            }
+            tracing::info!(
+                id = delivery.id,
+                delivered = delivery.delivered,
+                error = delivery.error.as_deref(),
+                "notification"
+            );
+            deliveries.push(delivery);
+        }
+        deliveries
+    }
+}

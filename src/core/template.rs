@@ -1,0 +1,256 @@
+//! What the planner needs to know about a template before sending it: is it one, does it parse,
+//! which capabilities it needs, and whether it must go through S3.
+
+use std::fmt;
+
+use serde_yaml_ng::Value;
+
+/// CreateChangeSet's TemplateBody limit; larger templates go through S3 (up to 1 MB).
+pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+
+/// An IAM acknowledgement CloudFormation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    Iam,
+    NamedIam,
+    AutoExpand,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Iam => "CAPABILITY_IAM",
+            Capability::NamedIam => "CAPABILITY_NAMED_IAM",
+            Capability::AutoExpand => "CAPABILITY_AUTO_EXPAND",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "CAPABILITY_IAM" => Some(Capability::Iam),
+            "CAPABILITY_NAMED_IAM" => Some(Capability::NamedIam),
+            "CAPABILITY_AUTO_EXPAND" => Some(Capability::AutoExpand),
+            _ => None,
+        }
+    }
+}
+
+/// A file that is a CloudFormation template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub body: String,
+    /// What the template needs, as far as its text shows.
+    pub capabilities: Vec<Capability>,
+}
+
+impl Template {
+    pub fn needs_s3(&self) -> bool {
+        self.body.len() > MAX_TEMPLATE_BODY_BYTES
+    }
+}
+
+/// A template that cannot be sent: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// The file extensions the convention (no `.cfn-chatops.yml`) looks at.
+pub fn has_template_extension(path: &str) -> bool {
+    [".yaml", ".yml", ".json", ".template"]
+        .iter()
+        .any(|extension| path.to_ascii_lowercase().ends_with(extension))
+}
+
+/// Reads a file as a template. `Ok(None)`: a data file that is not a template (no `Resources`,
+/// no `AWSTemplateFormatVersion`). A file that means to be a template but does not parse is an
+/// error with its line.
+pub fn inspect(path: &str, content: &[u8]) -> Result<Option<Template>, TemplateError> {
+    let error = |line, message: String| TemplateError {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    let text = std::str::from_utf8(content)
+        .map_err(|err| error(None, format!("not UTF-8 text ({err})")))?;
+    let looks_like_template = text.contains("AWSTemplateFormatVersion")
+        || text.lines().any(|line| {
+            line.starts_with("Resources:") || line.trim_start().starts_with("\"Resources\"")
+        });
+    let parsed = if path.to_ascii_lowercase().ends_with(".json") {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|err| error(Some(err.line()), err.to_string()))
+            .and_then(|json| {
+                serde_yaml_ng::to_value(json).map_err(|err| error(None, err.to_string()))
+            })
+    } else {
+        serde_yaml_ng::from_str::<Value>(text).map_err(|err| {
+            let line = err.location().map(|location| location.line());
+            error(line, err.to_string())
+        })
+    };
+    let document = match parsed {
+        Ok(document) => document,
+        Err(err) if looks_like_template => return Err(err),
+        Err(_) => return Ok(None),
+    };
+    let Some(top) = document.as_mapping() else {
+        return if looks_like_template {
+            Err(error(
+                Some(1),
+                "a template is a mapping at the top level".into(),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    if !top.contains_key("Resources") && !top.contains_key("AWSTemplateFormatVersion") {
+        return Ok(None);
+    }
+    let resources = match top.get("Resources") {
+        Some(Value::Mapping(resources)) => Some(resources),
+        Some(_) => return Err(error(None, "`Resources` must be a mapping".into())),
+        None => None,
+    };
+    Ok(Some(Template {
+        body: text.to_owned(),
+        capabilities: required_capabilities(top.contains_key("Transform"), resources),
+    }))
+}
+
+/// IAM resources need CAPABILITY_IAM, or CAPABILITY_NAMED_IAM when they carry a custom name;
+/// SAM resources create roles; a Transform (macro) needs CAPABILITY_AUTO_EXPAND.
+fn required_capabilities(
+    has_transform: bool,
+    resources: Option<&serde_yaml_ng::Mapping>,
+) -> Vec<Capability> {
+    const CUSTOM_NAMES: [&str; 5] = [
+        "RoleName",
+        "UserName",
+        "GroupName",
+        "InstanceProfileName",
+        "ManagedPolicyName",
+    ];
+    let mut capabilities = Vec::new();
+    for resource in resources.into_iter().flat_map(|r| r.values()) {
+        let kind = resource
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind.starts_with("AWS::IAM::") {
+            let named = resource.get("Properties").is_some_and(|properties| {
+                CUSTOM_NAMES
+                    .iter()
+                    .any(|name| properties.get(name).is_some())
+            });
+            capabilities.push(if named {
+                Capability::NamedIam
+            } else {
+                Capability::Iam
+            });
+        } else if kind.starts_with("AWS::Serverless::") {
+            capabilities.push(Capability::Iam);
+        }
+    }
+    if has_transform {
+        capabilities.push(Capability::AutoExpand);
+    }
+    // NAMED_IAM covers IAM: ask for one of them.
+    if capabilities.contains(&Capability::NamedIam) {
+        capabilities.retain(|capability| *capability != Capability::Iam);
+    }
+    capabilities.sort();
+    capabilities.dedup();
+    capabilities
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(path: &str, text: &str) -> Template {
+        inspect(path, text.as_bytes())
+            .expect("parses")
+            .expect("is a template")
+    }
+
+    #[test]
+    fn yaml_with_cloudformation_tags_parses() {
+        let text = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Sub '${AWS::StackName}-x'\n  Sub:\n    Type: AWS::SNS::Subscription\n    Properties:\n      TopicArn: !Ref Topic\n      Endpoint: !GetAtt Queue.Arn\n      Protocol: sqs\n";
+        let parsed = template("stacks/app.yaml", text);
+        assert!(parsed.capabilities.is_empty());
+        assert!(!parsed.needs_s3());
+    }
+
+    #[test]
+    fn data_files_are_not_templates_but_broken_templates_are_errors() {
+        assert_eq!(
+            inspect("buildspec.yml", b"version: 0.2\nphases: {}\n"),
+            Ok(None)
+        );
+        assert_eq!(
+            inspect("params/app.json", br#"[{"ParameterKey": "A"}]"#),
+            Ok(None)
+        );
+        assert_eq!(inspect("notes.yaml", b"- : : broken [\n"), Ok(None));
+
+        let err = inspect(
+            "stacks/bad.yaml",
+            b"AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n   Properties: {}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "stacks/bad.yaml");
+        assert_eq!(err.line, Some(5), "{err}");
+        assert!(err.to_string().starts_with("stacks/bad.yaml:5: "), "{err}");
+
+        let err = inspect(
+            "stacks/bad.json",
+            b"{\n  \"Resources\": {\n    \"A\": }\n}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+
+        let err = inspect("stacks/list.yaml", b"Resources: [1, 2]\n").unwrap_err();
+        assert_eq!(err.message, "`Resources` must be a mapping");
+    }
+
+    #[test]
+    fn capabilities_follow_what_the_template_contains() {
+        let role = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n";
+        assert_eq!(template("a.yaml", role).capabilities, [Capability::Iam]);
+        let named = format!("{role}      RoleName: worker\n");
+        assert_eq!(
+            template("a.yaml", &named).capabilities,
+            [Capability::NamedIam]
+        );
+        let sam = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {}\n";
+        assert_eq!(
+            template("a.yaml", sam).capabilities,
+            [Capability::Iam, Capability::AutoExpand]
+        );
+    }
+
+    #[test]
+    fn json_templates_and_size_limit() {
+        let padding = "x".repeat(MAX_TEMPLATE_BODY_BYTES);
+        let text = format!(
+            "{{\"AWSTemplateFormatVersion\": \"2010-09-09\", \"Description\": \"{padding}\", \"Resources\": {{}}}}"
+        );
+        assert!(template("big.json", &text).needs_s3());
+        assert!(has_template_extension("stacks/App.Template"));
+        assert!(!has_template_extension("README.md"));
+    }
+}

@@ -1,7 +1,0 @@
-//! Webhook intake: Backlog deliveries in, plan runs dispatched.
-
-pub mod filter;
-pub mod guard;
-pub mod router;
-pub mod runner;
-pub mod trigger;

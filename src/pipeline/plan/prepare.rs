@@ -1,0 +1,301 @@
+//! Everything before the first AWS call: the commits, the changed files, the config, and what
+//! CloudFormation gets for each stack, read at the planned commit with the real git CLI.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::{PlanInputs, progress};
+use crate::adapter::cloudformation::StackRequest;
+use crate::adapter::git::{GitError, Repo};
+use crate::core::config::{self, CONFIG_FILE, ConfigError, StackSpec, parse_parameters_file};
+use crate::core::select::{self, Problem, Selection, Target, TargetError};
+use crate::core::template::{self, TemplateError};
+use crate::model::commit::short;
+use crate::model::report::{Classification, LeftInPlace, PlanReport, StackPlan};
+
+/// What stops a whole plan before any stack is planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("{path}: not UTF-8 text")]
+    NotText { path: String },
+    #[error("{0}; nothing planned")]
+    Config(ConfigError),
+}
+
+/// Everything before the first AWS call: the commits, the changes, the config, the templates.
+pub async fn prepare(
+    inputs: &PlanInputs,
+    repo: &Repo,
+    report: &mut PlanReport,
+) -> Result<Vec<StackRequest>, PrepareError> {
+    repo.ensure_history().await?;
+    repo.ensure_commit(&inputs.after)
+        .await?;
+    let (subject, author) = repo
+        .subject_and_author(&inputs.after)
+        .await?;
+    report.commit_message = Some(subject);
+    report.author = Some(author).filter(|author| !author.is_empty());
+    let (base, note) = base_commit(inputs, repo).await?;
+    report.notes.extend(note);
+    report.base = base.clone();
+    let changes = repo
+        .changed_files(base.as_deref(), &inputs.after)
+        .await?;
+    let config_text = read_text(repo, &inputs.after, CONFIG_FILE).await?;
+    let selection = match &config_text {
+        Some(text) => {
+            let config = config::parse(text).map_err(PrepareError::Config)?;
+            let before = match &base {
+                Some(base) => read_text(repo, base, CONFIG_FILE)
+                    .await?
+                    .and_then(|text| config::parse(&text).ok()),
+                None => None,
+            };
+            select::by_config(&changes, &config, text, before.as_ref())
+        }
+        None => select::by_convention(&changes, &inputs.templates_path),
+    };
+    let Selection {
+        targets,
+        problems,
+        left_in_place,
+        maybe_left_in_place,
+        notes,
+    } = selection;
+    report.left_in_place = left_in_place;
+    report.notes.extend(notes);
+    for candidate in maybe_left_in_place {
+        let Some(base) = &base else { continue };
+        let content = repo
+            .read(base, &candidate.template)
+            .await?;
+        if content.is_some_and(|content| {
+            matches!(
+                template::inspect(&candidate.template, &content),
+                Ok(Some(_))
+            )
+        }) {
+            report.left_in_place.push(LeftInPlace {
+                stack: candidate.stack,
+                template: candidate.template,
+                reason: candidate.reason,
+            });
+        }
+    }
+    let mut problems = problems;
+    let mut requests = Vec::new();
+    for target in targets {
+        match request_for(inputs, repo, &target).await {
+            Ok(Some(request)) => requests.push((target, request)),
+            Ok(None) => {}
+            Err(error) => problems.push(Problem {
+                region: target.spec.as_ref().and_then(|spec| spec.region.clone()),
+                stack: target.stack,
+                template: target.template,
+                error,
+            }),
+        }
+    }
+    if config_text.is_none() {
+        let (named, unnamable) = select::refuse_unnamable(requests, |(target, _)| target);
+        requests = named;
+        problems.extend(unnamable);
+    }
+    for problem in problems {
+        let plan = problem_plan(problem, &inputs.default_region);
+        progress(&plan, Instant::now());
+        report.stacks.push(plan);
+    }
+    Ok(requests.into_iter().map(|(_, request)| request).collect())
+}
+
+/// The commit to diff against: `before`; else the first parent of the oldest pushed revision;
+/// else the first parent of `after`. `None` for a root commit (diff against the empty tree).
+/// The commit changes are taken from, and a note when it had to be inferred.
+async fn base_commit(
+    inputs: &PlanInputs,
+    repo: &Repo,
+) -> Result<(Option<String>, Option<String>), PrepareError> {
+    if let Some(before) = &inputs.before {
+        repo.ensure_commit(before)
+            .await?;
+        return Ok((Some(before.clone()), None));
+    }
+    let oldest = inputs.first_revision.as_deref().unwrap_or(&inputs.after);
+    repo.ensure_commit(oldest)
+        .await?;
+    let parent = repo
+        .first_parent(oldest)
+        .await?;
+    let note = match (&parent, &inputs.first_revision) {
+        (Some(parent), Some(_)) => format!(
+            "commit before the push unknown: changes since {}, the parent of the oldest pushed revision",
+            short(parent)
+        ),
+        (Some(parent), None) => format!(
+            "commit before the push unknown: changes since {}, the parent of the pushed head",
+            short(parent)
+        ),
+        (None, _) => {
+            "the oldest pushed revision is a root commit: every file counts as added".into()
+        }
+    };
+    Ok((parent, Some(note)))
+}
+
+/// How many pushed commits are searched for a pull request's merge commit.
+const PUSHED_COMMITS_SEARCHED: usize = 100;
+
+/// The pushed head's subject line and the commits the push brought, newest first: where the
+/// merge commit of the push's pull request is looked for.
+pub async fn pushed_commits(inputs: &PlanInputs) -> Result<(String, Vec<String>), PrepareError> {
+    let repo = Repo::new(&inputs.repo);
+    repo.ensure_history().await?;
+    repo.ensure_commit(&inputs.after)
+        .await?;
+    let (subject, _) = repo
+        .subject_and_author(&inputs.after)
+        .await?;
+    let (base, _) = base_commit(inputs, &repo).await?;
+    let commits = repo
+        .commits(base.as_deref(), &inputs.after, PUSHED_COMMITS_SEARCHED)
+        .await?;
+    Ok((subject, commits))
+}
+
+
+/// What CloudFormation gets for a target, read at the planned commit. `Ok(None)`: in
+/// convention mode, a changed file that is not a template.
+async fn request_for(
+    inputs: &PlanInputs,
+    repo: &Repo,
+    target: &Target,
+) -> Result<Option<StackRequest>, TargetError> {
+    let error = |path: &str, message: String| TemplateError {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let config_error = |path: &str, message: String| ConfigError {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let content = repo
+        .read(&inputs.after, &target.template)
+        .await
+        .map_err(|err| error(&target.template, err.to_string()))?
+        .ok_or_else(|| {
+            error(
+                &target.template,
+                format!(
+                    "does not exist at {}: fix the stack's `template` in {CONFIG_FILE}",
+                    short(&inputs.after)
+                ),
+            )
+        })?;
+    let template = match template::inspect(&target.template, &content)? {
+        Some(template) => template,
+        None if target.spec.is_none() => return Ok(None),
+        None => {
+            return Err(error(
+                &target.template,
+                "is not a CloudFormation template (no Resources, no AWSTemplateFormatVersion)"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let spec = target.spec.as_ref();
+    let mut parameters = BTreeMap::new();
+    if let Some(path) = spec.and_then(|spec| spec.parameters_file.as_deref()) {
+        let text = read_text(repo, &inputs.after, path)
+            .await
+            .map_err(|err| config_error(path, err.to_string()))?
+            .ok_or_else(|| {
+                config_error(
+                    path,
+                    format!("parameters file does not exist at {}", short(&inputs.after)),
+                )
+            })?;
+        parameters.extend(parse_parameters_file(path, &text)?);
+    }
+    if let Some(spec) = spec {
+        parameters.extend(
+            spec.parameters
+                .iter()
+                .map(|(key, value)| (key.clone(), value.render())),
+        );
+    }
+    let capabilities = spec
+        .and_then(StackSpec::capabilities)
+        .unwrap_or_else(|| template.capabilities.clone());
+    Ok(Some(StackRequest {
+        stack: target.stack.clone(),
+        region: spec
+            .and_then(|spec| spec.region.clone())
+            .unwrap_or_else(|| inputs.default_region.clone()),
+        template_path: target.template.clone(),
+        renamed_from: target.renamed_from.clone(),
+        template,
+        parameters: parameters.into_iter().collect(),
+        tags: spec
+            .map(|spec| spec.tags.clone().into_iter().collect())
+            .unwrap_or_default(),
+        capabilities,
+        role_arn: spec
+            .and_then(|spec| spec.role_arn.clone())
+            .or_else(|| inputs.deploy_role_arn.clone()),
+        commit: inputs.after.clone(),
+        description: description(inputs),
+    }))
+}
+
+async fn read_text(
+    repo: &Repo,
+    commit: &str,
+    path: &str,
+) -> Result<Option<String>, PrepareError> {
+    match repo
+        .read(commit, path)
+        .await?
+    {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| PrepareError::NotText { path: path.into() }),
+    }
+}
+
+/// The change set's Description (1–1024 characters): where it came from.
+fn description(inputs: &PlanInputs) -> String {
+    let mut text = String::from("cfn-chatops:");
+    if let (Some(project), Some(repository)) = (&inputs.project, &inputs.repository) {
+        text.push_str(&format!(" {project}/{repository}"));
+    }
+    if let Some(pr) = inputs.pr {
+        text.push_str(&format!(" PR #{pr}"));
+    }
+    text.push_str(&format!(
+        " commit {} on {}",
+        short(&inputs.after),
+        inputs.branch
+    ));
+    text.chars().take(1024).collect()
+}
+
+fn problem_plan(problem: Problem, default_region: &str) -> StackPlan {
+    StackPlan {
+        reason: Some(problem.error.to_string()),
+        notes: vec!["nothing was created for this stack".into()],
+        ..StackPlan::new(
+            problem.stack,
+            problem.region.unwrap_or_else(|| default_region.to_owned()),
+            problem.template,
+            Classification::Failed,
+        )
+    }
+}

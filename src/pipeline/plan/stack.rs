@@ -1,0 +1,370 @@
+//! One stack's plan against CloudFormation: gate on the stack's state, create (or find) the
+//! change set for the commit, wait for it, classify it, clean up.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::adapter::cloudformation::{
+    CloudFormation, CloudFormationError, NewChangeSet, Polling, StackRequest, TemplateBucket,
+};
+use crate::core::classify::classify;
+use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
+use crate::core::names::{change_set_name, commit_of};
+use crate::model::report::{ChangeSetRef, Classification, StackPlan};
+
+/// Places another commit relative to the planned one (answered by git).
+pub type CommitOrder =
+    Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Relation> + Send>> + Send + Sync>;
+
+/// The CloudFormation side of planning one stack.
+pub struct StackPlanner {
+    pub cloudformation: CloudFormation,
+    pub bucket: Option<TemplateBucket>,
+    pub polling: Polling,
+}
+
+/// One stack's plan, and the older change sets it supersedes: the caller marks them in the
+/// ledger first, then deletes them ([`StackPlanner::supersede`]), so an interruption never
+/// leaves a record saying "pending" for a change set that is gone.
+pub struct Planned {
+    pub plan: StackPlan,
+    pub superseding: Vec<Existing>,
+}
+
+/// What CreateChangeSet gave.
+struct Created {
+    arn: String,
+    drift_aware: bool,
+    note: Option<String>,
+}
+
+/// A stack's plan ended early, with its class and reason.
+struct Ended {
+    classification: Classification,
+    reason: String,
+}
+
+impl Ended {
+    fn failed(reason: impl ToString) -> Self {
+        Self {
+            classification: Classification::Failed,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl StackPlanner {
+    /// Plans one stack. Never returns an error: every failure is a `failed` stack plan.
+    /// `order` places another commit relative to the planned one.
+    pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> Planned {
+        let mut plan = StackPlan {
+            renamed_from: request.renamed_from.clone(),
+            ..StackPlan::new(
+                &request.stack,
+                &request.region,
+                &request.template_path,
+                Classification::Failed,
+            )
+        };
+        let ended = |plan: StackPlan, end: Ended| Planned {
+            plan: plan.ended(end.classification, end.reason),
+            superseding: vec![],
+        };
+        let (region, stack) = (request.region.as_str(), request.stack.as_str());
+        let status = match self.cloudformation.stack_status(region, stack).await {
+            Ok(status) => status,
+            Err(err) => return ended(plan, Ended::failed(err)),
+        };
+        let update = match gate(status.as_deref()) {
+            Gate::Create => false,
+            Gate::Update => true,
+            Gate::Busy(reason) => {
+                let end = Ended {
+                    classification: Classification::Busy,
+                    reason,
+                };
+                return ended(plan, end);
+            }
+            Gate::Blocked(reason) => {
+                let end = Ended {
+                    classification: Classification::Blocked,
+                    reason,
+                };
+                return ended(plan, end);
+            }
+        };
+        let name = change_set_name(&request.commit);
+        let reuse = if status.is_some() {
+            match self.survey(request, &name, order).await {
+                Ok(StackSurvey::Stale { newer }) => {
+                    let end = Ended {
+                        classification: Classification::Superseded,
+                        reason: format!(
+                            "a newer commit already has change set {newer}: nothing planned"
+                        ),
+                    };
+                    return ended(plan, end);
+                }
+                Ok(StackSurvey::Executed { name }) => {
+                    let end = Ended {
+                        classification: Classification::NoChanges,
+                        reason: format!("change set {name} for this commit was already executed"),
+                    };
+                    return ended(plan, end);
+                }
+                Ok(StackSurvey::Proceed { reuse, .. }) => reuse,
+                Err(err) => return ended(plan, Ended::failed(err)),
+            }
+        } else {
+            None
+        };
+        let mut template_url = None;
+        let created = match reuse {
+            Some(found) => Created {
+                arn: found.handle().to_owned(),
+                // Known once described: a reused change set is drift-aware only if it says so.
+                drift_aware: false,
+                note: Some(format!("change set {name} already existed: reused")),
+            },
+            None => {
+                if request.template.needs_s3() {
+                    match self.upload(request).await {
+                        Ok(url) => template_url = Some(url),
+                        Err(end) => return ended(plan, end),
+                    }
+                }
+                match self
+                    .create(request, &name, update, template_url.as_deref())
+                    .await
+                {
+                    Ok(created) => created,
+                    Err(end) => return ended(plan, end),
+                }
+            }
+        };
+        plan.notes.extend(created.note);
+        let mut change_set = ChangeSetRef {
+            name: name.clone(),
+            arn: Some(created.arn.clone()),
+            stack_id: None,
+            change_set_type: if update { "UPDATE" } else { "CREATE" }.to_owned(),
+            drift_aware: created.drift_aware,
+            executable: false,
+            template_url,
+        };
+        let description = match self
+            .cloudformation
+            .describe_settled(region, stack, &created.arn, self.polling)
+            .await
+        {
+            Ok(description) => description,
+            Err(err) => {
+                plan.change_set = Some(change_set);
+                return ended(plan, Ended::failed(err));
+            }
+        };
+        let assessment = classify(&description);
+        change_set.arn = description.change_set_id.clone().or(change_set.arn);
+        change_set.stack_id = description.stack_id.clone();
+        change_set.executable = description.is_executable();
+        if let Some(mode) = &description.deployment_mode {
+            change_set.drift_aware = mode == "REVERT_DRIFT";
+        }
+        plan.classification = assessment.classification;
+        plan.reason = assessment.reason;
+        plan.counts = assessment.counts;
+        plan.changes = assessment.changes;
+        plan.drift = assessment.drift;
+        plan.notes.extend(assessment.notes);
+        plan.change_set = Some(change_set);
+        if matches!(
+            plan.classification,
+            Classification::NoChanges | Classification::Failed
+        ) {
+            // FAILED change sets count toward the stack's limit and are never executable.
+            self.discard(&mut plan).await;
+        }
+        // Listed again now that this change set exists: a run for another commit may have
+        // created one meanwhile (concurrent webhooks), and either side must see the other.
+        let superseding = match self.survey(request, &name, order).await {
+            Ok(StackSurvey::Stale { newer }) => {
+                if plan.change_set.as_ref().is_some_and(|c| c.executable) {
+                    self.discard(&mut plan).await;
+                }
+                let end = Ended {
+                    classification: Classification::Superseded,
+                    reason: format!(
+                        "a newer commit got change set {newer} while this one was planned: this one was deleted"
+                    ),
+                };
+                return ended(plan, end);
+            }
+            Ok(StackSurvey::Proceed { older, .. }) => older,
+            Ok(StackSurvey::Executed { .. }) => vec![],
+            Err(err) => {
+                plan.notes
+                    .push(format!("older change sets not checked: {err}"));
+                vec![]
+            }
+        };
+        Planned { plan, superseding }
+    }
+
+    /// Lists the bot's change sets on the stack and decides what they mean.
+    async fn survey(
+        &self,
+        request: &StackRequest,
+        name: &str,
+        order: &CommitOrder,
+    ) -> Result<StackSurvey, CloudFormationError> {
+        let existing = self
+            .cloudformation
+            .our_change_sets(&request.region, &request.stack)
+            .await?;
+        let mut relations = Vec::with_capacity(existing.len());
+        for other in &existing {
+            relations.push(match commit_of(&other.name) {
+                Some(commit) if other.name != name => order(commit.to_owned()).await,
+                _ => Relation::Unrelated,
+            });
+        }
+        Ok(survey(name, &existing, &relations))
+    }
+
+    /// Deletes change sets this plan superseded (after the ledger marked them).
+    pub async fn supersede(&self, plan: &mut StackPlan, older: &[Existing]) {
+        for other in older {
+            match self
+                .cloudformation
+                .delete_change_set(&plan.region, &plan.stack, other.handle())
+                .await
+            {
+                Ok(()) => plan.superseded.push(other.name.clone()),
+                Err(err) => plan.notes.push(format!(
+                    "could not delete superseded {}: {err}",
+                    other.name
+                )),
+            }
+        }
+    }
+
+    /// Deletes the plan's own change set; it is then no longer executable (or a note says why
+    /// it could not be deleted).
+    async fn discard(&self, plan: &mut StackPlan) {
+        let Some(change_set) = plan.change_set.as_mut() else {
+            return;
+        };
+        let handle = change_set
+            .arn
+            .clone()
+            .unwrap_or_else(|| change_set.name.clone());
+        match self
+            .cloudformation
+            .delete_change_set(&plan.region, &plan.stack, &handle)
+            .await
+        {
+            Ok(()) => change_set.executable = false,
+            Err(err) => plan
+                .notes
+                .push(format!("could not delete the change set: {err}")),
+        }
+    }
+
+    async fn upload(&self, request: &StackRequest) -> Result<String, Ended> {
+        let Some(bucket) = &self.bucket else {
+            return Err(Ended::failed(format!(
+                "template is {} bytes, over CloudFormation's 51,200-byte TemplateBody limit: set CFN_CHATOPS_TEMPLATE_BUCKET so it can go through S3",
+                request.template.body.len()
+            )));
+        };
+        bucket.upload(request).await.map_err(Ended::failed)
+    }
+
+    /// CreateChangeSet, drift-aware for updates, falling back to a standard change set (with a
+    /// note) when the service refuses the mode.
+    async fn create(
+        &self,
+        request: &StackRequest,
+        name: &str,
+        update: bool,
+        template_url: Option<&str>,
+    ) -> Result<Created, Ended> {
+        let new = |revert_drift| NewChangeSet {
+            request,
+            name,
+            update,
+            template_url,
+            revert_drift,
+        };
+        let mut result = self.cloudformation.create_change_set(&new(update)).await;
+        let mut note = None;
+        let refuses_the_mode = |message: &str| {
+            let lower = message.to_ascii_lowercase();
+            lower.contains("deploymentmode") || lower.contains("revert_drift")
+        };
+        if update
+            && let Err(err) = &result
+            && err.code() == Some("ValidationError")
+            && err.message().is_some_and(refuses_the_mode)
+        {
+            note = Some(format!(
+                "drift-aware change set refused ({}): created a standard change set, which does not show drift",
+                err.message().unwrap_or_default()
+            ));
+            result = self.cloudformation.create_change_set(&new(false)).await;
+        }
+        let err = match result {
+            Ok(arn) => {
+                return Ok(Created {
+                    arn,
+                    drift_aware: update && note.is_none(),
+                    note,
+                });
+            }
+            Err(err) => err,
+        };
+        let end = |classification, reason| {
+            Err(Ended {
+                classification,
+                reason,
+            })
+        };
+        let message = err.message().unwrap_or_default().to_owned();
+        match err.code().unwrap_or_default() {
+            // Created by a concurrent run of the same commit: read that one.
+            "AlreadyExistsException" => Ok(Created {
+                arn: name.to_owned(),
+                drift_aware: false,
+                note: Some(format!("change set {name} already existed: reused")),
+            }),
+            "InsufficientCapabilitiesException" => end(
+                Classification::Failed,
+                format!("{message}: add `capabilities` to the stack in .cfn-chatops.yml"),
+            ),
+            "LimitExceededException" => end(
+                Classification::Failed,
+                format!(
+                    "{message}: delete change sets this stack no longer needs (aws cloudformation list-change-sets --stack-name {})",
+                    request.stack
+                ),
+            ),
+            "ValidationError" if message.contains("_IN_PROGRESS state") => {
+                end(Classification::Busy, message)
+            }
+            "ValidationError" if message.contains("ROLLBACK_COMPLETE state") => {
+                end(Classification::Blocked, message)
+            }
+            _ if message.is_empty() => end(Classification::Failed, err.to_string()),
+            _ => end(Classification::Failed, message),
+        }
+    }
+}
+
+impl StackPlan {
+    fn ended(mut self, classification: Classification, reason: String) -> StackPlan {
+        self.classification = classification;
+        self.reason = Some(reason);
+        self
+    }
+}

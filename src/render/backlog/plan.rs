@@ -1,0 +1,338 @@
+//! The plan comment: every stack with its class, counts, destructive changes, drift, failure
+//! and change set, and whether the Slack cards were delivered.
+
+use super::markup::Writer;
+use super::{COMMENT_MAX, DETAILS_PER_STACK, plan_marker};
+use crate::core::text::clip;
+use crate::model::backlog::TextFormat;
+use crate::model::commit::short;
+use crate::model::report::{Classification, PlanReport, StackPlan};
+use crate::render::links::Links;
+
+/// The plan comment: every stack with its class, counts, destructive changes, drift, failure
+/// and change set, and whether the Slack cards were delivered.
+pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> String {
+    let mut w = Writer::new(format);
+    let repository = match (&report.project, &report.repository) {
+        (Some(project), Some(repository)) => format!("{project}/{repository}"),
+        _ => "repository".into(),
+    };
+    w.heading(&format!(
+        "CloudFormation plan · {} · commit {}",
+        w.text(&repository),
+        w.text(&short(&report.after))
+    ));
+    let commit = match links.commit(
+        report.project.as_deref(),
+        report.repository.as_deref(),
+        &report.after,
+    ) {
+        Some(url) => w.link(&url, &short(&report.after)),
+        None => w.value(&short(&report.after)),
+    };
+    let mut origin = format!("Commit {commit} on {}", w.value(&report.branch));
+    if let Some(message) = &report.commit_message {
+        origin.push_str(&format!(": {}", w.text(&clip(message, 200))));
+    }
+    if let Some(author) = &report.author {
+        origin.push_str(&format!(" ({})", w.text(&clip(author, 80))));
+    }
+    w.line(origin);
+    w.line(String::new());
+    if report.stacks.is_empty() {
+        w.line("No stack was touched by this push.".into());
+    }
+    for stack in &report.stacks {
+        stack_lines(&mut w, stack);
+    }
+    for left in &report.left_in_place {
+        w.item(
+            0,
+            format!(
+                "{} left in place: {} ({})",
+                w.value(&left.stack),
+                w.text(&left.reason),
+                w.value(&left.template)
+            ),
+        );
+    }
+    for error in &report.errors {
+        w.item(0, format!("{} {}", w.bold("Error:"), w.text(error)));
+    }
+    w.line(String::new());
+    let executable = report
+        .stacks
+        .iter()
+        .filter(|stack| stack.change_set.as_ref().is_some_and(|cs| cs.executable))
+        .count();
+    let delivered = report.notifications.iter().filter(|n| n.delivered).count();
+    let slack = if report.notifications.is_empty() {
+        "Slack: not configured, no cards sent.".to_string()
+    } else if delivered == report.notifications.len() {
+        format!("Slack: {delivered} card(s) delivered.")
+    } else {
+        format!(
+            "Slack: {} of {} card(s) NOT delivered; run `aws cloudformation describe-change-set` to review.",
+            report.notifications.len() - delivered,
+            report.notifications.len()
+        )
+    };
+    w.line(slack);
+    if executable > 0 {
+        w.line(format!(
+            "{executable} change set(s) wait for review: Execute or Discard them from the Slack card. Nothing is deployed until someone does."
+        ));
+    }
+    w.finish(&plan_marker(report), COMMENT_MAX)
+}
+
+fn stack_lines(w: &mut Writer, stack: &StackPlan) {
+    let mut line = format!(
+        "{} ({}): {}",
+        w.bold(&stack.stack),
+        w.text(&stack.region),
+        class_label(stack.classification)
+    );
+    if matches!(
+        stack.classification,
+        Classification::Changes | Classification::Drift
+    ) {
+        line.push_str(&format!(" {}", w.value(&stack.counts.summary())));
+    }
+    if let Some(change_set) = &stack.change_set {
+        line.push_str(&format!(
+            " · {} change set {}",
+            change_set.change_set_type,
+            w.value(&change_set.name)
+        ));
+    }
+    if let Some(reason) = &stack.reason {
+        line.push_str(&format!(" · {}", w.text(&clip(reason, 400))));
+    }
+    w.item(0, line);
+    let mut details: Vec<String> = stack
+        .changes
+        .iter()
+        .filter_map(|change| {
+            let why = change.destructive.as_deref()?;
+            Some(format!(
+                "⚠ {} {} {}: {}",
+                w.text(&change.action),
+                w.value(&change.logical_id),
+                w.text(&change.resource_type),
+                w.text(&clip(why, 300))
+            ))
+        })
+        .collect();
+    details.extend(stack.drift.iter().map(|drift| {
+        format!(
+            "drift {} {} {}: live {} will become {}",
+            w.text(&drift.status),
+            w.value(&drift.logical_id),
+            w.value(drift.property.as_deref().unwrap_or("(resource)")),
+            w.value(&clip(drift.actual.as_deref().unwrap_or("?"), 120)),
+            w.value(&clip(drift.previous.as_deref().unwrap_or("?"), 120))
+        )
+    }));
+    details.extend(
+        stack
+            .superseded
+            .iter()
+            .map(|name| format!("superseded and deleted {}", w.value(name))),
+    );
+    details.extend(
+        stack
+            .notes
+            .iter()
+            .map(|note| format!("note: {}", w.text(&clip(note, 300)))),
+    );
+    let total = details.len();
+    for detail in details.into_iter().take(DETAILS_PER_STACK) {
+        w.item(1, detail);
+    }
+    if total > DETAILS_PER_STACK {
+        w.item(1, format!("…{} more", total - DETAILS_PER_STACK));
+    }
+}
+
+fn class_label(class: Classification) -> &'static str {
+    match class {
+        Classification::NoChanges => "no changes",
+        Classification::Changes => "changes",
+        Classification::Drift => "changes that overwrite drift",
+        Classification::Failed => "FAILED",
+        Classification::Blocked => "blocked",
+        Classification::Busy => "busy, not planned",
+        Classification::Superseded => "superseded by a newer commit",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::delivery::NotificationDelivery;
+    use crate::model::report::{
+        ActionCounts, ChangeSetRef, DriftedProperty, sample_change, sample_report,
+    };
+
+    const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
+
+    fn links() -> Links {
+        Links {
+            backlog_url: Some("https://x.backlog.com".into()),
+        }
+    }
+
+    fn stack(name: &str, class: Classification) -> StackPlan {
+        StackPlan::new(name, "us-east-1", format!("stacks/{name}.yaml"), class)
+    }
+
+    fn report() -> PlanReport {
+        let mut alarms = stack("alarms", Classification::Drift);
+        alarms.counts = ActionCounts {
+            add: 1,
+            remove: 1,
+            ..ActionCounts::default()
+        };
+        alarms.changes = vec![
+            sample_change("Add", "NewTopic", None),
+            sample_change("Remove", "OldTopic", Some("removes the resource")),
+        ];
+        alarms.drift = vec![DriftedProperty {
+            logical_id: "Queue".into(),
+            resource_type: "AWS::SQS::Queue".into(),
+            status: "MODIFIED".into(),
+            property: Some("VisibilityTimeout".into()),
+            actual: Some("60".into()),
+            previous: Some("30".into()),
+        }];
+        alarms.change_set = Some(ChangeSetRef {
+            name: "cfn-chatops-d3adb33".into(),
+            arn: Some("arn:aws:cloudformation:us-east-1:123456789012:changeSet/x/y".into()),
+            stack_id: None,
+            change_set_type: "UPDATE".into(),
+            drift_aware: true,
+            executable: true,
+            template_url: None,
+        });
+        let mut worker = stack("worker", Classification::Failed);
+        worker.reason = Some("Template format error: ''bold'' [[x>http://evil]]".into());
+        PlanReport {
+            commit_message: Some("**Merge** <b>#57</b> [x](http://evil) @all".into()),
+            author: Some("Aiko".into()),
+            notifications: vec![NotificationDelivery {
+                id: "a".into(),
+                title: "t".into(),
+                delivered: true,
+                message_id: None,
+                error: None,
+            }],
+            ..sample_report(vec![alarms, worker])
+        }
+    }
+
+    #[test]
+    fn markdown_plan_comment_lists_every_stack_and_keeps_untrusted_text_inert() {
+        let text = plan_comment(
+            &report(),
+            TextFormat::Markdown,
+            &links(),
+        );
+        assert!(
+            text.starts_with("### CloudFormation plan · INFRA/cfn-templates · commit d3adb33"),
+            "{text}"
+        );
+        assert!(text.contains("[d3adb33](https://x.backlog.com/git/INFRA/cfn-templates/commit/d3adb33fc0ffee00112233445566778899aabbcc)"));
+        assert!(text.contains("- **alarms** (us-east-1): changes that overwrite drift `+1 ~0 -1` · UPDATE change set `cfn-chatops-d3adb33`"), "{text}");
+        assert!(
+            text.contains("  - ⚠ Remove `OldTopic` AWS::SNS::Topic: removes the resource"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  - drift MODIFIED `Queue` `VisibilityTimeout`: live `60` will become `30`"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("- **worker** (us-east-1): FAILED · Template format error"));
+        assert!(text.contains("Slack: 1 card(s) delivered."));
+        assert!(text.contains("1 change set(s) wait for review"));
+        assert!(text.ends_with(&format!("<sub>cfn-chatops:plan:{SHA}</sub>")));
+        // The commit message cannot bold, link or mention.
+        assert!(
+            text.contains("\\*\\*Merge\\*\\* \\<b\\>\\#57\\</b\\> \\[x\\](http:"),
+            "{text}"
+        );
+        assert!(text.contains("\\@all"));
+    }
+
+    #[test]
+    fn backlog_notation_plan_comment_uses_notation_and_breaks_markup() {
+        let text = plan_comment(
+            &report(),
+            TextFormat::Backlog,
+            &links(),
+        );
+        assert!(
+            text.starts_with("** CloudFormation plan · INFRA/cfn-templates · commit d3adb33"),
+            "{text}"
+        );
+        assert!(text.contains("[[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/"));
+        assert!(text.contains("- ''alarms'' (us-east-1): changes that overwrite drift +1 ~0 -1 · UPDATE change set cfn-chatops-d3adb33"), "{text}");
+        assert!(text.contains("-- ⚠ Remove OldTopic AWS::SNS::Topic: removes the resource"));
+        // The failure reason's markup is broken, not rendered.
+        assert!(
+            !text.contains("''bold''") && !text.contains("[[x>"),
+            "{text}"
+        );
+        assert!(text.contains("'\u{200B}'bold'\u{200B}'"));
+        // Runs of three are broken too.
+        let mut tripled = report();
+        tripled.stacks[1].reason = Some("'''x''' [[[A>http://evil/]]] %%%s%%%".into());
+        let text = plan_comment(&tripled, TextFormat::Backlog, &Links::default());
+        let reason = text
+            .split("FAILED · ")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap();
+        for markup in ["''", "[[", "]]", "%%"] {
+            assert!(!reason.contains(markup), "{markup}: {reason}");
+        }
+        assert!(text.ends_with(&format!("\ncfn-chatops:plan:{SHA}")));
+    }
+
+    #[test]
+    fn long_plans_are_cut_with_a_visible_count_never_rejected() {
+        let mut report = report();
+        let big = &mut report.stacks[0];
+        big.changes = (0..500)
+            .map(|i| sample_change("Remove", &format!("Topic{i}"), Some("removes the resource")))
+            .collect();
+        let text = plan_comment(&report, TextFormat::Markdown, &Links::default());
+        assert!(
+            text.contains(&format!("…{} more", 500 + 1 - DETAILS_PER_STACK)),
+            "{text}"
+        );
+        report.stacks = (0..2_000)
+            .map(|i| {
+                let mut s = stack(
+                    &format!("stack-{i:04}-with-a-long-name"),
+                    Classification::Failed,
+                );
+                s.reason = Some("x".repeat(300));
+                s
+            })
+            .collect();
+        for format in [TextFormat::Markdown, TextFormat::Backlog] {
+            let text = plan_comment(&report, format, &Links::default());
+            assert!(text.len() <= COMMENT_MAX, "{}", text.len());
+            assert!(text.contains(" more line(s)"), "{format:?}");
+            assert!(
+                text.trim_end().ends_with(&plan_marker(&report).to_string())
+                    || text.contains(&plan_marker(&report))
+            );
+        }
+    }
+}

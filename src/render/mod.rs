@@ -1,0 +1,15 @@
+//! Renderers: pure functions from the plan report and outcomes to what people read — Slack
+//! cards, Backlog comments, the text report.
+
+pub mod backlog;
+pub mod links;
+pub mod slack;
+pub mod text;
+
+/// A duration as people read it: `42 s`, `3 min 5 s`.
+pub fn duration_text(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        _ => format!("{} min {} s", seconds / 60, seconds % 60),
+    }
+}
