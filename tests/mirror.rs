@@ -320,7 +320,7 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
         planned.report.comment.as_ref().unwrap().status,
         CommentStatus::Skipped
     );
-    assert!(planned.report.notifications.iter().all(|n| n.delivered));
+    assert!(planned.report.cards.iter().all(|n| n.delivered));
     world.received(&queue, 2).await;
 
     // Rate limited on the comment: retried after the reset time, one comment. Found among 150
@@ -381,7 +381,7 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
     let planned = plan_merge(&world, &merge, &["--pr", "62"]).await;
     assert_eq!(planned.code, Some(1), "{}", planned.stderr);
     assert!(planned.report.stacks.iter().all(|s| s.change_set.is_some()));
-    assert!(planned.report.notifications.iter().all(|n| n.delivered));
+    assert!(planned.report.cards.iter().all(|n| n.delivered));
     assert_eq!(world.received(&queue, 2).await.len(), 2);
     let comment = planned.report.comment.as_ref().unwrap();
     assert_eq!(comment.status, CommentStatus::Failed);

@@ -1059,7 +1059,7 @@ async fn slack_cards_carry_working_execute_and_discard_buttons() {
         .plan(&["--before", &first, "--after", &second, "--pr", "57"])
         .await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    let deliveries = &planned.report.notifications;
+    let deliveries = &planned.report.cards;
     assert_eq!(deliveries.len(), 3);
     assert!(
         deliveries
@@ -1196,7 +1196,7 @@ async fn thirty_stacks_publish_at_most_ten_cards_a_second() {
     let commit = world.commit_stacks(&refs, "Thirty stacks");
     let planned = world.plan(&["--after", &commit]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    assert_eq!(planned.report.notifications.len(), 31);
+    assert_eq!(planned.report.cards.len(), 31);
     let times: Vec<_> = world
         .recorder
         .requests("Publish")
@@ -1236,11 +1236,11 @@ async fn a_card_sns_refuses_is_named_in_the_report_and_the_others_still_go() {
     assert_eq!(planned.code, Some(1), "an undelivered card fails the run");
     let missed: Vec<_> = planned
         .report
-        .notifications
+        .cards
         .iter()
         .filter(|d| !d.delivered)
         .collect();
-    assert_eq!(missed.len(), 1, "{:#?}", planned.report.notifications);
+    assert_eq!(missed.len(), 1, "{:#?}", planned.report.cards);
     assert!(missed[0].title.contains(&unlucky));
     assert!(missed[0].error.as_deref().unwrap().contains("SNS is down"));
     let attempts = world
@@ -1282,7 +1282,7 @@ async fn a_throttled_card_is_retried_and_delivered() {
     });
     let planned = world.plan(&["--after", &commit]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    assert!(planned.report.notifications.iter().all(|d| d.delivered));
+    assert!(planned.report.cards.iter().all(|d| d.delivered));
     let attempts = world
         .recorder
         .requests("Publish")

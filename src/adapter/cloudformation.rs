@@ -215,9 +215,7 @@ impl CloudFormation {
                     .map(|summary: &ChangeSetSummary| Existing {
                         name: summary.change_set_name().unwrap_or_default().to_owned(),
                         arn: summary.change_set_id().map(str::to_owned),
-                        execution_status: summary
-                            .execution_status()
-                            .map(|s| s.as_str().to_owned()),
+                        execution_status: summary.execution_status().map(|s| s.as_str().to_owned()),
                     }),
             );
             token = output.next_token;

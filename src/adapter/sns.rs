@@ -9,7 +9,7 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_sns::error::DisplayErrorContext;
 use tokio::time::Instant;
 
-use crate::model::delivery::NotificationDelivery;
+use crate::model::delivery::CardDelivery;
 use crate::model::notification::Notification;
 
 /// Amazon Q throttles at 10 events per second: a little slower than that, so jitter on the
@@ -39,18 +39,18 @@ impl Publisher {
     }
 
     /// Publishes in order, paced; one failure never stops the others.
-    pub async fn publish(&self, notifications: &[Notification]) -> Vec<NotificationDelivery> {
-        let mut deliveries = Vec::with_capacity(notifications.len());
+    pub async fn publish(&self, cards: &[Notification]) -> Vec<CardDelivery> {
+        let mut deliveries = Vec::with_capacity(cards.len());
         let mut next_slot = Instant::now();
-        for notification in notifications {
-            let mut delivery = NotificationDelivery {
-                id: notification.id.clone(),
-                title: notification.content.title.clone(),
+        for card in cards {
+            let mut delivery = CardDelivery {
+                id: card.id.clone(),
+                title: card.content.title.clone(),
                 delivered: false,
                 message_id: None,
                 error: None,
             };
-            let problems = notification.problems();
+            let problems = card.problems();
             if !problems.is_empty() {
                 // The service would drop it silently: say so instead of publishing.
                 delivery.error = Some(format!("not a valid notification: {}", problems.join("; ")));
@@ -59,7 +59,7 @@ impl Publisher {
             }
             tokio::time::sleep_until(next_slot).await;
             next_slot = Instant::now() + MIN_INTERVAL;
-            let message = match serde_json::to_string(notification) {
+            let message = match serde_json::to_string(card) {
                 Ok(message) => message,
                 Err(err) => {
                     delivery.error = Some(err.to_string());

@@ -187,13 +187,9 @@ async fn lambda(args: LambdaArgs) -> Result<(), Failure> {
             Ok(host::lambda::run_webhook(intake).await?)
         }
         LambdaFunction::Events => {
-            let handler = outcome_handler(
-                &sdk,
-                &args.intake.ledger,
-                &args.intake.backlog,
-                &args.slack,
-            )
-            .await?;
+            let handler =
+                outcome_handler(&sdk, &args.intake.ledger, &args.intake.backlog, &args.slack)
+                    .await?;
             Ok(host::lambda::run_events(Arc::new(handler)).await?)
         }
     }

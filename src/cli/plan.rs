@@ -93,9 +93,8 @@ pub enum Output {
 
 pub async fn run(args: PlanArgs) -> Result<(), Failure> {
     let commit = |value: &str, flag: &str| {
-        commit::parse_full(value).ok_or_else(|| {
-            Failure::usage(format!("{flag} {value:?} is not a full commit id"))
-        })
+        commit::parse_full(value)
+            .ok_or_else(|| Failure::usage(format!("{flag} {value:?} is not a full commit id")))
     };
     let after = commit(&args.after, "--after")?;
     let before = args

@@ -146,13 +146,9 @@ impl BacklogArgs {
                 ));
             }
         };
-        let url = self
-            .links
-            .backlog_url
-            .as_deref()
-            .ok_or_else(|| {
-                Failure::usage("CFN_CHATOPS_BACKLOG_URL is required with a Backlog credential")
-            })?;
+        let url = self.links.backlog_url.as_deref().ok_or_else(|| {
+            Failure::usage("CFN_CHATOPS_BACKLOG_URL is required with a Backlog credential")
+        })?;
         BacklogClient::new(url, credentials)
             .map(Some)
             .map_err(|err| Failure::usage(err.to_string()))
@@ -218,17 +214,13 @@ impl IntakeArgs {
             .map_err(|err| Failure::usage(format!("CFN_CHATOPS_WEBHOOK_SECRET: {err}")))?;
         // The webhook answers fast: a Backlog that does not answer on the second try is a 503,
         // and the sender's retry tries again.
-        let backlog = self
-            .backlog
-            .client(aws)
-            .await?
-            .map(|client| {
-                client.with_retry(RetryPolicy {
-                    attempts: 2,
-                    first_backoff: Duration::from_millis(500),
-                    max_wait: Duration::from_secs(2),
-                })
-            });
+        let backlog = self.backlog.client(aws).await?.map(|client| {
+            client.with_retry(RetryPolicy {
+                attempts: 2,
+                first_backoff: Duration::from_millis(500),
+                max_wait: Duration::from_secs(2),
+            })
+        });
         let runner = match self.runner {
             RunnerKind::Codebuild => Runner::CodeBuild(CodeBuildRunner::new(
                 aws_sdk_codebuild::Client::new(aws),

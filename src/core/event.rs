@@ -6,8 +6,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::outcome::Actor;
 use super::text::{FieldError, deserialize_at};
+use crate::model::outcome::Actor;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

@@ -11,10 +11,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::commit::is_full_commit_id;
-use crate::model::backlog::is_merged_status;
-use crate::model::trigger::{Ignored, Push, Revision};
 use super::text::deserialize_at;
+use crate::model::backlog::is_merged_status;
+use crate::model::commit::is_full_commit_id;
+use crate::model::trigger::{Ignored, Push, Revision};
 
 /// What a well-formed delivery asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,14 +222,16 @@ struct PullRequestChange {
 
 /// A status id as the webhook writes it: a string (`"3"`) or, loosely, a number.
 fn status_id(value: &Value) -> Option<u64> {
-    value.as_str().and_then(|id| id.parse().ok()).or(value.as_u64())
+    value
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .or(value.as_u64())
 }
 
 fn parse_pull_request_update(value: &Value) -> Result<Delivery, WebhookError> {
     let activity: PullRequestActivity = typed(value, "")?;
     let merged = activity.content.changes.iter().any(|change| {
-        change.field == "status"
-            && status_id(&change.new_value).is_some_and(is_merged_status)
+        change.field == "status" && status_id(&change.new_value).is_some_and(is_merged_status)
     });
     if !merged {
         return Ok(Delivery::Ignored(Ignored::PullRequestNotMerged(

@@ -35,7 +35,7 @@ impl CommentDelivery {
 
 /// One Slack card and whether it reached the SNS topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotificationDelivery {
+pub struct CardDelivery {
     pub id: String,
     pub title: String,
     pub delivered: bool,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::delivery::{CommentDelivery, CommentStatus, NotificationDelivery};
+use super::delivery::{CardDelivery, CommentDelivery, CommentStatus};
 
 pub const REPORT_VERSION: u32 = 1;
 
@@ -36,9 +36,10 @@ pub struct PlanReport {
     pub errors: Vec<String>,
     #[serde(default)]
     pub notes: Vec<String>,
-    /// Slack cards published for this plan (empty when no topic is configured).
-    #[serde(default)]
-    pub notifications: Vec<NotificationDelivery>,
+    /// Slack cards published for this plan (empty when no topic is configured). Named
+    /// `notifications` in the JSON, as Amazon Q calls them.
+    #[serde(default, rename = "notifications")]
+    pub cards: Vec<CardDelivery>,
     /// The Backlog pull request comment (absent when Backlog is not configured).
     #[serde(default)]
     pub comment: Option<CommentDelivery>,
@@ -272,7 +273,7 @@ impl PlanReport {
                     }),
             )
             .chain(
-                self.notifications
+                self.cards
                     .iter()
                     .filter(|delivery| !delivery.delivered)
                     .map(|delivery| {
@@ -320,7 +321,7 @@ pub fn sample_report(stacks: Vec<StackPlan>) -> PlanReport {
         left_in_place: vec![],
         errors: vec![],
         notes: vec![],
-        notifications: vec![],
+        cards: vec![],
         comment: None,
     }
 }

@@ -11,7 +11,9 @@ use crate::adapter::backlog::commenter::Commenter;
 use crate::adapter::cloudformation::{CloudFormation, CloudFormationError};
 use crate::adapter::ledger::{ClaimToken, EventClaim, EventStep, Facts, Ledger, LedgerError};
 use crate::adapter::sns::Publisher;
-use crate::core::event::{self, ChangeSetCall, Event, EventError, Parsed, StackStatus, stack_arn_parts};
+use crate::core::event::{
+    self, ChangeSetCall, Event, EventError, Parsed, StackStatus, stack_arn_parts,
+};
 use crate::core::outcome::{OutcomeDecision, on_call, on_status, seconds_between, terminal};
 use crate::model::delivery::{CommentDelivery, CommentStatus};
 use crate::model::outcome::{Actor, Outcome, OutcomeKind};

@@ -77,7 +77,9 @@ mod tests {
     fn links_are_built_from_plain_values_only() {
         let space = links("https://x.backlog.com/");
         assert_eq!(
-            space.commit(Some("INFRA"), Some("cfn-templates"), SHA).as_deref(),
+            space
+                .commit(Some("INFRA"), Some("cfn-templates"), SHA)
+                .as_deref(),
             Some(format!("https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}").as_str())
         );
         assert_eq!(

@@ -8,125 +8,127 @@ use crate::model::report::{Classification, PlanReport};
 
 /// The report for people: one line per stack, then what needs attention.
 pub fn plan_text(report: &PlanReport) -> String {
-        let mut text = String::new();
-        let repository = match (&report.project, &report.repository) {
-            (Some(project), Some(repository)) => format!("{project}/{repository} "),
-            _ => String::new(),
-        };
-        let pr = report.pr.map(|pr| format!(" (PR #{pr})")).unwrap_or_default();
-        let base = report
-            .base
-            .as_deref()
-            .map_or("the empty tree".to_owned(), short);
+    let mut text = String::new();
+    let repository = match (&report.project, &report.repository) {
+        (Some(project), Some(repository)) => format!("{project}/{repository} "),
+        _ => String::new(),
+    };
+    let pr = report
+        .pr
+        .map(|pr| format!(" (PR #{pr})"))
+        .unwrap_or_default();
+    let base = report
+        .base
+        .as_deref()
+        .map_or("the empty tree".to_owned(), short);
+    let _ = writeln!(
+        text,
+        "{repository}{} @ {}{pr}, changes since {base}",
+        report.branch,
+        short(&report.after)
+    );
+    if report.stacks.is_empty() && report.left_in_place.is_empty() && report.errors.is_empty() {
+        let _ = writeln!(text, "  no stack touched");
+    }
+    for stack in &report.stacks {
+        let _ = write!(
+            text,
+            "  {:<28} {:<10} {:<11}",
+            stack.stack,
+            stack.region,
+            stack.classification.as_str()
+        );
+        match stack.classification {
+            Classification::Changes | Classification::Drift => {
+                let _ = write!(text, " {}", stack.counts.summary());
+                if let Some(change_set) = &stack.change_set {
+                    let _ = write!(text, "  {} {}", change_set.change_set_type, change_set.name);
+                }
+            }
+            _ => {
+                if let Some(reason) = &stack.reason {
+                    let _ = write!(text, " {reason}");
+                }
+            }
+        }
+        text.push('\n');
+        if let Some(from) = &stack.renamed_from {
+            let _ = writeln!(text, "      renamed from {from}");
+        }
+        for change in stack.changes.iter().filter(|c| c.destructive.is_some()) {
+            let _ = writeln!(
+                text,
+                "      ! {} {} {}: {}",
+                change.action,
+                change.logical_id,
+                change.resource_type,
+                change.destructive.as_deref().unwrap_or_default()
+            );
+        }
+        for drift in &stack.drift {
+            let _ = writeln!(
+                text,
+                "      ≠ drift {} {} {}: actual {} previous {}",
+                drift.status,
+                drift.logical_id,
+                drift.property.as_deref().unwrap_or("(resource)"),
+                drift.actual.as_deref().unwrap_or("?"),
+                drift.previous.as_deref().unwrap_or("?")
+            );
+        }
+        for superseded in &stack.superseded {
+            let _ = writeln!(text, "      superseded and deleted {superseded}");
+        }
+        for note in &stack.notes {
+            let _ = writeln!(text, "      note: {note}");
+        }
+    }
+    for left in &report.left_in_place {
         let _ = writeln!(
             text,
-            "{repository}{} @ {}{pr}, changes since {base}",
-            report.branch,
-            short(&report.after)
+            "  {:<28} left in place: {} ({})",
+            left.stack, left.reason, left.template
         );
-        if report.stacks.is_empty() && report.left_in_place.is_empty() && report.errors.is_empty() {
-            let _ = writeln!(text, "  no stack touched");
-        }
-        for stack in &report.stacks {
-            let _ = write!(
-                text,
-                "  {:<28} {:<10} {:<11}",
-                stack.stack,
-                stack.region,
-                stack.classification.as_str()
-            );
-            match stack.classification {
-                Classification::Changes | Classification::Drift => {
-                    let _ = write!(text, " {}", stack.counts.summary());
-                    if let Some(change_set) = &stack.change_set {
-                        let _ =
-                            write!(text, "  {} {}", change_set.change_set_type, change_set.name);
-                    }
-                }
-                _ => {
-                    if let Some(reason) = &stack.reason {
-                        let _ = write!(text, " {reason}");
-                    }
-                }
-            }
-            text.push('\n');
-            if let Some(from) = &stack.renamed_from {
-                let _ = writeln!(text, "      renamed from {from}");
-            }
-            for change in stack.changes.iter().filter(|c| c.destructive.is_some()) {
-                let _ = writeln!(
-                    text,
-                    "      ! {} {} {}: {}",
-                    change.action,
-                    change.logical_id,
-                    change.resource_type,
-                    change.destructive.as_deref().unwrap_or_default()
-                );
-            }
-            for drift in &stack.drift {
-                let _ = writeln!(
-                    text,
-                    "      ≠ drift {} {} {}: actual {} previous {}",
-                    drift.status,
-                    drift.logical_id,
-                    drift.property.as_deref().unwrap_or("(resource)"),
-                    drift.actual.as_deref().unwrap_or("?"),
-                    drift.previous.as_deref().unwrap_or("?")
-                );
-            }
-            for superseded in &stack.superseded {
-                let _ = writeln!(text, "      superseded and deleted {superseded}");
-            }
-            for note in &stack.notes {
-                let _ = writeln!(text, "      note: {note}");
-            }
-        }
-        for left in &report.left_in_place {
-            let _ = writeln!(
-                text,
-                "  {:<28} left in place: {} ({})",
-                left.stack, left.reason, left.template
-            );
-        }
-        for error in &report.errors {
-            let _ = writeln!(text, "  error: {error}");
-        }
-        for note in &report.notes {
-            let _ = writeln!(text, "  note: {note}");
-        }
-        let delivered = report.notifications.iter().filter(|d| d.delivered).count();
-        if !report.notifications.is_empty() {
-            let _ = writeln!(
-                text,
-                "  slack: {delivered} of {} cards delivered",
-                report.notifications.len()
-            );
-        }
-        for missed in report.notifications.iter().filter(|d| !d.delivered) {
-            let _ = writeln!(
-                text,
-                "  slack: not delivered: {} ({})",
-                missed.title,
-                missed.error.as_deref().unwrap_or("unknown error")
-            );
-        }
-        if let Some(comment) = &report.comment {
-            let pr = comment
-                .pr
-                .map(|pr| format!(" PR #{pr}"))
-                .unwrap_or_default();
-            let status = match comment.status {
-                CommentStatus::Added => "comment added",
-                CommentStatus::Updated => "comment updated",
-                CommentStatus::Skipped => "no comment",
-                CommentStatus::Failed => "comment NOT delivered",
-            };
-            let detail = comment
-                .detail
-                .as_deref()
-                .map(|detail| format!(" ({detail})"))
-                .unwrap_or_default();
-            let _ = writeln!(text, "  backlog:{pr} {status}{detail}");
-        }
-        text
     }
+    for error in &report.errors {
+        let _ = writeln!(text, "  error: {error}");
+    }
+    for note in &report.notes {
+        let _ = writeln!(text, "  note: {note}");
+    }
+    let delivered = report.cards.iter().filter(|d| d.delivered).count();
+    if !report.cards.is_empty() {
+        let _ = writeln!(
+            text,
+            "  slack: {delivered} of {} cards delivered",
+            report.cards.len()
+        );
+    }
+    for missed in report.cards.iter().filter(|d| !d.delivered) {
+        let _ = writeln!(
+            text,
+            "  slack: not delivered: {} ({})",
+            missed.title,
+            missed.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    if let Some(comment) = &report.comment {
+        let pr = comment
+            .pr
+            .map(|pr| format!(" PR #{pr}"))
+            .unwrap_or_default();
+        let status = match comment.status {
+            CommentStatus::Added => "comment added",
+            CommentStatus::Updated => "comment updated",
+            CommentStatus::Skipped => "no comment",
+            CommentStatus::Failed => "comment NOT delivered",
+        };
+        let detail = comment
+            .detail
+            .as_deref()
+            .map(|detail| format!(" ({detail})"))
+            .unwrap_or_default();
+        let _ = writeln!(text, "  backlog:{pr} {status}{detail}");
+    }
+    text
+}

@@ -107,7 +107,11 @@ fn details(errors: &[ApiErrorItem]) -> String {
                 .filter(|more| !more.is_empty())
                 .map(|more| format!(", {more}"))
                 .unwrap_or_default();
-            format!(": {} (code {}{more})", collapse_whitespace(&error.message), error.code)
+            format!(
+                ": {} (code {}{more})",
+                collapse_whitespace(&error.message),
+                error.code
+            )
         })
         .collect()
 }
@@ -248,9 +252,8 @@ type Pairs<'a> = Vec<(&'a str, String)>;
 impl BacklogClient {
     /// `space_url` is the space's address, e.g. `https://example.backlog.com`.
     pub fn new(space_url: &str, credentials: Credentials) -> Result<Self, ClientError> {
-        let base = Url::parse(space_url.trim_end_matches('/')).map_err(|err| {
-            ClientError::Url(format!("Backlog URL {space_url:?}: {err}"))
-        })?;
+        let base = Url::parse(space_url.trim_end_matches('/'))
+            .map_err(|err| ClientError::Url(format!("Backlog URL {space_url:?}: {err}")))?;
         let loopback = match base.host_str() {
             Some("localhost") => true,
             Some(host) => host

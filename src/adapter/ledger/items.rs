@@ -148,9 +148,15 @@ pub(super) fn stored_change_set(item: &HashMap<String, AttributeValue>) -> Optio
 pub enum Facts {
     None,
     /// An ExecuteChangeSet call (CloudTrail).
-    Started { at: String, by: Actor },
+    Started {
+        at: String,
+        by: Actor,
+    },
     /// A DeleteChangeSet call (CloudTrail).
-    Discarded { at: String, by: Actor },
+    Discarded {
+        at: String,
+        by: Actor,
+    },
     /// The stack's final status after the execution.
     Finished {
         stack_status: String,
@@ -177,7 +183,8 @@ impl Facts {
                 duration_seconds,
                 reason,
             } => {
-                let mut attributes = vec![("stack_status", s(stack_status)), ("finished_at", s(at))];
+                let mut attributes =
+                    vec![("stack_status", s(stack_status)), ("finished_at", s(at))];
                 attributes.extend(duration_seconds.map(|seconds| ("duration_seconds", n(seconds))));
                 attributes.extend(reason.as_ref().map(|reason| ("status_reason", s(reason))));
                 attributes
@@ -233,7 +240,10 @@ mod tests {
         assert_eq!(item["status"], s("pending"));
         assert_eq!(item["classification"], s("drift"));
         assert_eq!(item["pr"], n(57));
-        assert!(!item.contains_key("repository"), "absent values are left out");
+        assert!(
+            !item.contains_key("repository"),
+            "absent values are left out"
+        );
         let stored = stored_change_set(&item).unwrap();
         assert_eq!(stored.record, record());
         assert_eq!((stored.started_at, stored.started_by), (None, None));

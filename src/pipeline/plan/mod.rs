@@ -82,9 +82,12 @@ impl PlanPipeline {
     pub async fn run(&self, mut inputs: PlanInputs) -> PlanReport {
         // The pull request first: the ledger records and the Slack thread carry its number.
         let mut lookup_failure = None;
-        if let (None, BacklogAccess::Ready(commenter), Some(project), Some(repository)) =
-            (inputs.pr, &self.backlog, &inputs.project, &inputs.repository)
-        {
+        if let (None, BacklogAccess::Ready(commenter), Some(project), Some(repository)) = (
+            inputs.pr,
+            &self.backlog,
+            &inputs.project,
+            &inputs.repository,
+        ) {
             match find_pull_request(commenter, &inputs, project, repository).await {
                 Ok(pr) => inputs.pr = pr,
                 Err(err) => {
@@ -94,7 +97,7 @@ impl PlanPipeline {
         }
         let mut report = plan_stacks(&inputs, Arc::clone(&self.planner)).await;
         if let Some(publisher) = &self.publisher {
-            report.notifications = publisher
+            report.cards = publisher
                 .publish(&cards::plan_cards(&report, &self.links))
                 .await;
         }
@@ -103,7 +106,9 @@ impl PlanPipeline {
             (BacklogAccess::Unusable(reason), _) => {
                 Some(CommentDelivery::failed(report.pr, reason.clone()))
             }
-            (BacklogAccess::Ready(_), Some(failure)) => Some(CommentDelivery::failed(None, failure)),
+            (BacklogAccess::Ready(_), Some(failure)) => {
+                Some(CommentDelivery::failed(None, failure))
+            }
             (BacklogAccess::Ready(commenter), None) => {
                 Some(comment_plan(commenter, &report, &self.links).await)
             }
@@ -114,7 +119,11 @@ impl PlanPipeline {
 
 /// Comments the plan on its pull request: added, or updated when this commit's plan was
 /// commented before. Never fails: what went wrong is in the delivery.
-async fn comment_plan(commenter: &Commenter, report: &PlanReport, links: &Links) -> CommentDelivery {
+async fn comment_plan(
+    commenter: &Commenter,
+    report: &PlanReport,
+    links: &Links,
+) -> CommentDelivery {
     let (Some(pr), Some(project), Some(repository)) =
         (report.pr, &report.project, &report.repository)
     else {
@@ -199,7 +208,7 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
         left_in_place: vec![],
         errors: vec![],
         notes: vec![],
-        notifications: vec![],
+        cards: vec![],
         comment: None,
     };
     let repo = Arc::new(Repo::new(&inputs.repo));

@@ -31,19 +31,14 @@ pub async fn prepare(
     report: &mut PlanReport,
 ) -> Result<Vec<StackRequest>, PrepareError> {
     repo.ensure_history().await?;
-    repo.ensure_commit(&inputs.after)
-        .await?;
-    let (subject, author) = repo
-        .subject_and_author(&inputs.after)
-        .await?;
+    repo.ensure_commit(&inputs.after).await?;
+    let (subject, author) = repo.subject_and_author(&inputs.after).await?;
     report.commit_message = Some(subject);
     report.author = Some(author).filter(|author| !author.is_empty());
     let (base, note) = base_commit(inputs, repo).await?;
     report.notes.extend(note);
     report.base = base.clone();
-    let changes = repo
-        .changed_files(base.as_deref(), &inputs.after)
-        .await?;
+    let changes = repo.changed_files(base.as_deref(), &inputs.after).await?;
     let config_text = read_text(repo, &inputs.after, CONFIG_FILE).await?;
     let selection = match &config_text {
         Some(text) => {
@@ -69,9 +64,7 @@ pub async fn prepare(
     report.notes.extend(notes);
     for candidate in maybe_left_in_place {
         let Some(base) = &base else { continue };
-        let content = repo
-            .read(base, &candidate.template)
-            .await?;
+        let content = repo.read(base, &candidate.template).await?;
         if content.is_some_and(|content| {
             matches!(
                 template::inspect(&candidate.template, &content),
@@ -120,16 +113,12 @@ async fn base_commit(
     repo: &Repo,
 ) -> Result<(Option<String>, Option<String>), PrepareError> {
     if let Some(before) = &inputs.before {
-        repo.ensure_commit(before)
-            .await?;
+        repo.ensure_commit(before).await?;
         return Ok((Some(before.clone()), None));
     }
     let oldest = inputs.first_revision.as_deref().unwrap_or(&inputs.after);
-    repo.ensure_commit(oldest)
-        .await?;
-    let parent = repo
-        .first_parent(oldest)
-        .await?;
+    repo.ensure_commit(oldest).await?;
+    let parent = repo.first_parent(oldest).await?;
     let note = match (&parent, &inputs.first_revision) {
         (Some(parent), Some(_)) => format!(
             "commit before the push unknown: changes since {}, the parent of the oldest pushed revision",
@@ -154,18 +143,14 @@ const PUSHED_COMMITS_SEARCHED: usize = 100;
 pub async fn pushed_commits(inputs: &PlanInputs) -> Result<(String, Vec<String>), PrepareError> {
     let repo = Repo::new(&inputs.repo);
     repo.ensure_history().await?;
-    repo.ensure_commit(&inputs.after)
-        .await?;
-    let (subject, _) = repo
-        .subject_and_author(&inputs.after)
-        .await?;
+    repo.ensure_commit(&inputs.after).await?;
+    let (subject, _) = repo.subject_and_author(&inputs.after).await?;
     let (base, _) = base_commit(inputs, &repo).await?;
     let commits = repo
         .commits(base.as_deref(), &inputs.after, PUSHED_COMMITS_SEARCHED)
         .await?;
     Ok((subject, commits))
 }
-
 
 /// What CloudFormation gets for a target, read at the planned commit. `Ok(None)`: in
 /// convention mode, a changed file that is not a template.
@@ -254,15 +239,8 @@ async fn request_for(
     }))
 }
 
-async fn read_text(
-    repo: &Repo,
-    commit: &str,
-    path: &str,
-) -> Result<Option<String>, PrepareError> {
-    match repo
-        .read(commit, path)
-        .await?
-    {
+async fn read_text(repo: &Repo, commit: &str, path: &str) -> Result<Option<String>, PrepareError> {
+    match repo.read(commit, path).await? {
         None => Ok(None),
         Some(bytes) => String::from_utf8(bytes)
             .map(Some)

@@ -241,10 +241,9 @@ impl StackPlanner {
                 .await
             {
                 Ok(()) => plan.superseded.push(other.name.clone()),
-                Err(err) => plan.notes.push(format!(
-                    "could not delete superseded {}: {err}",
-                    other.name
-                )),
+                Err(err) => plan
+                    .notes
+                    .push(format!("could not delete superseded {}: {err}", other.name)),
             }
         }
     }

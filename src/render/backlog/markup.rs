@@ -135,4 +135,3 @@ impl Writer {
         kept.join("\n")
     }
 }
-

@@ -26,4 +26,3 @@ pub fn event_marker(event_id: &str) -> String {
         .collect();
     format!("cfn-chatops:event:{id}")
 }
-

@@ -65,16 +65,16 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
         .iter()
         .filter(|stack| stack.change_set.as_ref().is_some_and(|cs| cs.executable))
         .count();
-    let delivered = report.notifications.iter().filter(|n| n.delivered).count();
-    let slack = if report.notifications.is_empty() {
+    let delivered = report.cards.iter().filter(|n| n.delivered).count();
+    let slack = if report.cards.is_empty() {
         "Slack: not configured, no cards sent.".to_string()
-    } else if delivered == report.notifications.len() {
+    } else if delivered == report.cards.len() {
         format!("Slack: {delivered} card(s) delivered.")
     } else {
         format!(
             "Slack: {} of {} card(s) NOT delivered; run `aws cloudformation describe-change-set` to review.",
-            report.notifications.len() - delivered,
-            report.notifications.len()
+            report.cards.len() - delivered,
+            report.cards.len()
         )
     };
     w.line(slack);
@@ -170,7 +170,7 @@ fn class_label(class: Classification) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::delivery::NotificationDelivery;
+    use crate::model::delivery::CardDelivery;
     use crate::model::report::{
         ActionCounts, ChangeSetRef, DriftedProperty, sample_change, sample_report,
     };
@@ -220,7 +220,7 @@ mod tests {
         PlanReport {
             commit_message: Some("**Merge** <b>#57</b> [x](http://evil) @all".into()),
             author: Some("Aiko".into()),
-            notifications: vec![NotificationDelivery {
+            cards: vec![CardDelivery {
                 id: "a".into(),
                 title: "t".into(),
                 delivered: true,
@@ -233,11 +233,7 @@ mod tests {
 
     #[test]
     fn markdown_plan_comment_lists_every_stack_and_keeps_untrusted_text_inert() {
-        let text = plan_comment(
-            &report(),
-            TextFormat::Markdown,
-            &links(),
-        );
+        let text = plan_comment(&report(), TextFormat::Markdown, &links());
         assert!(
             text.starts_with("### CloudFormation plan · INFRA/cfn-templates · commit d3adb33"),
             "{text}"
@@ -268,11 +264,7 @@ mod tests {
 
     #[test]
     fn backlog_notation_plan_comment_uses_notation_and_breaks_markup() {
-        let text = plan_comment(
-            &report(),
-            TextFormat::Backlog,
-            &links(),
-        );
+        let text = plan_comment(&report(), TextFormat::Backlog, &links());
         assert!(
             text.starts_with("** CloudFormation plan · INFRA/cfn-templates · commit d3adb33"),
             "{text}"

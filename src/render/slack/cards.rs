@@ -43,17 +43,29 @@ fn origin_line(report: &PlanReport, links: &Links) -> String {
         code(&clip(&repository_label(report), 120))
     )];
     if let Some(pr) = report.pr {
-        parts.push(match links.pull_request(report.project.as_deref(), report.repository.as_deref(), report.pr) {
-            Some(url) => format!("*PR* {}", link(&url, &format!("#{pr}"))),
-            None => format!("*PR* #{pr}"),
-        });
+        parts.push(
+            match links.pull_request(
+                report.project.as_deref(),
+                report.repository.as_deref(),
+                report.pr,
+            ) {
+                Some(url) => format!("*PR* {}", link(&url, &format!("#{pr}"))),
+                None => format!("*PR* #{pr}"),
+            },
+        );
     }
     let commit = short(&report.after);
     let branch = code(&clip(&report.branch, 100));
-    parts.push(match links.commit(report.project.as_deref(), report.repository.as_deref(), &report.after) {
-        Some(url) => format!("*Commit* {} on {branch}", link(&url, &commit)),
-        None => format!("*Commit* {} on {branch}", code(&commit)),
-    });
+    parts.push(
+        match links.commit(
+            report.project.as_deref(),
+            report.repository.as_deref(),
+            &report.after,
+        ) {
+            Some(url) => format!("*Commit* {} on {branch}", link(&url, &commit)),
+            None => format!("*Commit* {} on {branch}", code(&commit)),
+        },
+    );
     let mut line = parts.join(" · ");
     if let Some(message) = &report.commit_message {
         line.push_str(&format!("\n> {}", code(&clip(message, 200))));
@@ -537,7 +549,10 @@ mod tests {
                 card.metadata.thread_id,
                 "cfn-chatops/INFRA/cfn-templates/pr-57"
             );
-            assert_eq!(button_texts(custom_actions::buttons(&actions, card)), buttons);
+            assert_eq!(
+                button_texts(custom_actions::buttons(&actions, card)),
+                buttons
+            );
         }
         let execute = &custom_actions::buttons(&actions, &cards[1])[0];
         assert_eq!(

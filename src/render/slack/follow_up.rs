@@ -114,4 +114,3 @@ pub fn follow_up(outcome: &Outcome) -> Notification {
         },
     }
 }
-

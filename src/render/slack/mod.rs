@@ -58,4 +58,3 @@ pub(crate) fn keywords<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<Stri
         .map(|word| truncate(&escape(&clip(word, KEYWORD_MAX)), KEYWORD_MAX))
         .collect()
 }
-

@@ -5,10 +5,10 @@ use std::fmt::Write;
 use crate::core::custom_actions::{CustomAction, buttons};
 use crate::model::notification::Notification;
 
-pub fn preview(notifications: &[Notification], actions: &[CustomAction]) -> String {
+pub fn preview(cards: &[Notification], actions: &[CustomAction]) -> String {
     let mut text = String::new();
-    for (index, notification) in notifications.iter().enumerate() {
-        let content = &notification.content;
+    for (index, card) in cards.iter().enumerate() {
+        let content = &card.content;
         let indent = if index == 0 { "" } else { "    " };
         let _ = writeln!(text, "{indent}┌─ {}", content.title);
         for line in content.description.lines() {
@@ -20,7 +20,7 @@ pub fn preview(notifications: &[Notification], actions: &[CustomAction]) -> Stri
         if !content.keywords.is_empty() {
             let _ = writeln!(text, "{indent}│ [{}]", content.keywords.join("] ["));
         }
-        let shown = buttons(actions, notification);
+        let shown = buttons(actions, card);
         if shown.is_empty() {
             let _ = writeln!(text, "{indent}└─ (no buttons)");
         } else {
@@ -34,8 +34,8 @@ pub fn preview(notifications: &[Notification], actions: &[CustomAction]) -> Stri
                 );
             }
         }
-        if index == 0 && notifications.len() > 1 {
-            let _ = writeln!(text, "    (thread {})", notification.metadata.thread_id);
+        if index == 0 && cards.len() > 1 {
+            let _ = writeln!(text, "    (thread {})", card.metadata.thread_id);
         }
     }
     text
