@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use cfn_chatops::model::delivery::CommentStatus;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use support::backlog::{API_KEY, Backlog, Outage, PullRequest, eventually};
 use support::bot::{self, Bot};
+use support::events::{cloudtrail_event, stack_status_event};
 use support::world::{World, template};
 use support::{SECRET, aws, fixture, git, unique};
 
@@ -459,78 +460,6 @@ async fn the_api_key_can_come_from_secrets_manager_and_never_shows_in_trace_logs
     );
 }
 
-fn iso(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    aws_sdk_cloudformation::primitives::DateTime::from_secs(secs as i64)
-        .fmt(aws_sdk_cloudformation::primitives::DateTimeFormat::DateTime)
-        .unwrap()
-}
-
-/// The CloudTrail record of a button's command, as EventBridge delivers it for Amazon Q's
-/// channel role (session `chatbot-session-slack-<user>`).
-fn cloudtrail_event(id: &str, command: &str, slack_user: &str, time: SystemTime) -> Value {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    let event_name = match words[1] {
-        "execute-change-set" => "ExecuteChangeSet",
-        "delete-change-set" => "DeleteChangeSet",
-        other => panic!("not a change-set command: {other}"),
-    };
-    let change_set = words[words
-        .iter()
-        .position(|w| *w == "--change-set-name")
-        .unwrap()
-        + 1];
-    let mut parameters = json!({"changeSetName": change_set});
-    if event_name == "ExecuteChangeSet" {
-        parameters["disableRollback"] = json!(false);
-    }
-    json!({
-        "version": "0", "id": id, "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.cloudformation", "account": "123456789012", "time": iso(time),
-        "region": aws::REGION, "resources": [],
-        "detail": {
-            "eventVersion": "1.09",
-            "userIdentity": {
-                "type": "AssumedRole",
-                "principalId": format!("AROAEXAMPLEID:chatbot-session-slack-{slack_user}"),
-                "arn": format!("arn:aws:sts::123456789012:assumed-role/cfn-chatops-channel/chatbot-session-slack-{slack_user}"),
-                "accountId": "123456789012",
-                "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "cfn-chatops-channel"}}
-            },
-            "eventTime": iso(time), "eventSource": "cloudformation.amazonaws.com",
-            "eventName": event_name, "awsRegion": aws::REGION,
-            "sourceIPAddress": "chatbot.amazonaws.com", "userAgent": "chatbot.amazonaws.com",
-            "requestParameters": parameters, "responseElements": null,
-            "requestID": "0e1f2a3b", "eventID": id, "readOnly": false,
-            "eventType": "AwsApiCall", "managementEvent": true,
-            "recipientAccountId": "123456789012", "eventCategory": "Management"
-        }
-    })
-}
-
-/// The stack's status change, built from what moto says about the stack now.
-async fn stack_status_event(world: &World, id: &str, stack: &str, time: SystemTime) -> Value {
-    let described = world
-        .cloudformation()
-        .await
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .unwrap();
-    let stack = &described.stacks()[0];
-    let stack_id = stack.stack_id().unwrap();
-    json!({
-        "version": "0", "id": id, "detail-type": "CloudFormation Stack Status Change",
-        "source": "aws.cloudformation", "account": "123456789012", "time": iso(time),
-        "region": aws::REGION, "resources": [stack_id],
-        "detail": {
-            "stack-id": stack_id,
-            "status-details": {"status": stack.stack_status().unwrap().as_str(), "status-reason": ""}
-        }
-    })
-}
-
 /// `cfn-chatops outcome --event FILE`: exit code, the JSON it printed, stderr.
 async fn outcome(world: &World, event: &Value) -> (Option<i32>, Value, String) {
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -627,7 +556,13 @@ async fn execute_and_discard_from_slack_come_back_as_outcomes_on_the_pull_reques
 
     let finished_at = clicked + Duration::from_secs(42);
     let status_id = unique("status");
-    let finished = stack_status_event(&world, &status_id, &executed, finished_at).await;
+    let finished = stack_status_event(
+        &world.cloudformation().await,
+        &status_id,
+        &executed,
+        finished_at,
+    )
+    .await;
     assert_eq!(
         finished["detail"]["status-details"]["status"],
         "CREATE_COMPLETE"

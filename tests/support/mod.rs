@@ -6,6 +6,7 @@ pub mod amazon_q;
 pub mod aws;
 pub mod backlog;
 pub mod bot;
+pub mod events;
 pub mod lambda_api;
 pub mod moto;
 pub mod proxy;
