@@ -190,7 +190,8 @@ async fn bad_requests_get_their_status_and_reason_and_change_nothing() {
             .await;
         assert_eq!((status, &body), (404, &Value::Null), "{path}");
     }
-    let cases: [(&str, Option<&str>, Vec<u8>, u16, &str); 6] = [
+    // (case, content type, body, status, reason)
+    let cases: [BadRequest; 6] = [
         (
             "outside the allowlist",
             Some(JSON),
@@ -245,6 +246,9 @@ async fn bad_requests_get_their_status_and_reason_and_change_nothing() {
     }
     built.assert_nothing_done("bad requests").await;
 }
+
+/// A bad request: what it is, its content type and body, the status and reason it gets.
+type BadRequest = (&'static str, Option<&'static str>, Vec<u8>, u16, &'static str);
 
 /// A stack in moto with one change set of ours, recorded in the ledger as the planner records
 /// it, and a handler built here.
