@@ -248,7 +248,13 @@ async fn bad_requests_get_their_status_and_reason_and_change_nothing() {
 }
 
 /// A bad request: what it is, its content type and body, the status and reason it gets.
-type BadRequest = (&'static str, Option<&'static str>, Vec<u8>, u16, &'static str);
+type BadRequest = (
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
 
 /// A stack in moto with one change set of ours, recorded in the ledger as the planner records
 /// it, and a handler built here.

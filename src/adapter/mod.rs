@@ -1,10 +1,10 @@
 //! Adapters: everything that talks to the outside — AWS (CloudFormation, DynamoDB, SNS, S3,
 //! CodeBuild, Secrets Manager), Backlog's REST API, git, and the runners that start plans.
 
-pub mod aws;
-pub mod backlog;
+pub(crate) mod aws;
+pub(crate) mod backlog;
 pub mod cloudformation;
-pub mod git;
+pub(crate) mod git;
 pub mod ledger;
 pub mod runner;
-pub mod sns;
+pub(crate) mod sns;

@@ -1,6 +1,6 @@
 //! From a described change set to what a reviewer must know: no changes, changes (with the
 //! destructive ones marked), drift, or failure. Pure: the input is DescribeChangeSet as AWS
-//! documents it (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html),
+//! documents it (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html>),
 //! so documented and recorded responses drive it directly.
 
 use serde::Deserialize;

@@ -1,5 +1,5 @@
 //! EventBridge events as CloudFormation and CloudTrail send them ("CloudFormation Stack Status
-//! Change", https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-cloudformation.html,
+//! Change", <https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-cloudformation.html>,
 //! and "AWS API Call via CloudTrail"), read strictly: a field the handler relies on is named when
 //! it is missing.
 

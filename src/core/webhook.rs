@@ -1,9 +1,9 @@
 //! Backlog's two webhook formats, read strictly and normalised into a [`Push`].
 //!
 //! - Project webhook: a JSON activity; type 12 is a Git push, type 19 a pull request update
-//!   (https://support.backlog.com/hc/en-us/articles/115015420967-Webhooks).
+//!   (<https://support.backlog.com/hc/en-us/articles/115015420967-Webhooks>).
 //! - Git webhook (per repository): `application/x-www-form-urlencoded` with one field `payload`
-//!   holding JSON (https://support.backlog.com/hc/en-us/articles/115015385567-Git-Webhook). A raw
+//!   holding JSON (<https://support.backlog.com/hc/en-us/articles/115015385567-Git-Webhook>). A raw
 //!   JSON body of the same shape is accepted too.
 //!
 //! The format is recognised from the Content-Type and the body, never from the URL.
@@ -289,8 +289,9 @@ fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
         repository,
         git_ref,
         before: None,
-        // Type 12 has no before/after. The reference's examples of one push list revisions
-        // oldest first in both formats (undocumented), so the pushed head is the last one.
+        // Type 12 has no before/after. Backlog's sample payloads of one push list revisions
+        // oldest first in both formats (the order is undocumented), so the pushed head is the
+        // last one.
         after: revisions.last().map(|revision| revision.id.clone()),
         deleted: activity.content.change_type.as_deref() == Some("delete"),
         revisions,

@@ -1,9 +1,9 @@
 //! Hosts: the webhook router served on a local TCP listener or on AWS Lambda, and the events
 //! function on Lambda. They take services the CLI has built.
 
-pub mod lambda;
+pub(crate) mod lambda;
 pub mod router;
-pub mod serve;
+pub(crate) mod serve;
 
 /// Why a host stopped serving.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! What the bot reads of Backlog's pull requests and projects, in the REST API's JSON names
-//! (https://developer.nulab.com/docs/backlog/api/2/get-pull-request/).
+//! (<https://developer.nulab.com/docs/backlog/api/2/get-pull-request/>).
 
 use serde::{Deserialize, Serialize};
 

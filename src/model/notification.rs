@@ -1,5 +1,5 @@
 //! The Amazon Q custom notification
-//! (https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html). A
+//! (<https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html>). A
 //! body that does not match is dropped silently by the service, so every one is validated
 //! before it is published.
 

@@ -1,7 +1,7 @@
 //! Pipelines coordinate adapters, the core and the renderers for the product's three jobs:
-//! taking a webhook delivery ([`intake`]), planning a push ([`plan`]), and following what became
+//! taking a webhook delivery ([`intake`]), planning a push (`plan`), and following what became
 //! of a change set ([`outcome`]).
 
 pub mod intake;
 pub mod outcome;
-pub mod plan;
+pub(crate) mod plan;

@@ -4,7 +4,7 @@
 pub mod backlog;
 pub mod links;
 pub mod slack;
-pub mod text;
+pub(crate) mod text;
 
 /// A duration as people read it: `42 s`, `3 min 5 s`.
 pub fn duration_text(seconds: u64) -> String {

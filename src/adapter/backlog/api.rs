@@ -116,7 +116,7 @@ fn details(errors: &[ApiErrorItem]) -> String {
         .collect()
 }
 
-/// Backlog's error codes first (https://developer.nulab.com/docs/backlog/error-response), the
+/// Backlog's error codes first (<https://developer.nulab.com/docs/backlog/error-response>), the
 /// HTTP status second.
 fn hint(status: u16, errors: &[ApiErrorItem]) -> &'static str {
     let code = errors.first().map(|error| error.code);

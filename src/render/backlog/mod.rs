@@ -2,7 +2,7 @@
 //! Backlog notation, each carrying a marker so a re-run updates its own comment.
 
 mod markup;
-pub mod outcome;
+pub(crate) mod outcome;
 pub mod plan;
 
 use crate::model::report::PlanReport;

@@ -3,9 +3,9 @@
 //! limit of a custom notification holds by construction.
 
 pub mod cards;
-pub mod follow_up;
-pub mod mrkdwn;
-pub mod preview;
+pub(crate) mod follow_up;
+pub(crate) mod mrkdwn;
+pub(crate) mod preview;
 
 use mrkdwn::{clip, escape, truncate};
 
