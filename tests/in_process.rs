@@ -297,7 +297,7 @@ async fn planned() -> Planned {
             branch: "main".into(),
             pr: Some(57),
             commit: commit.into(),
-            classification: Classification::Changes,
+            classification: Some(Classification::Changes),
             status: ChangeSetStatus::Pending,
         })
         .await

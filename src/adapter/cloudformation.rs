@@ -93,6 +93,14 @@ impl CloudFormationError {
         }
     }
 
+    /// What went wrong, without the operation's name.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Call { detail, .. } => detail.clone(),
+            Self::Timeout { .. } => self.to_string(),
+        }
+    }
+
     /// The service's own message, when it gave one.
     pub fn message(&self) -> Option<&str> {
         match self {

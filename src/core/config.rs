@@ -1,7 +1,6 @@
 //! `.cfn-chatops.yml`, the optional repository config: which stacks a push plans and how.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
 
@@ -10,24 +9,26 @@ use super::template::Capability;
 
 pub const CONFIG_FILE: &str = ".cfn-chatops.yml";
 
-/// A config or parameters file that cannot be used: where and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub path: String,
-    pub line: Option<usize>,
-    pub message: String,
+/// The repository's config that cannot be used: `.cfn-chatops.yml` itself, or a stack's
+/// parameters file. Messages carry the file and, where known, the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{CONFIG_FILE}{}: {message}", at_line(*line))]
+    Config {
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{path}{}: {message}", at_line(*line))]
+    ParametersFile {
+        path: String,
+        line: Option<usize>,
+        message: String,
+    },
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.path, self.message),
-            None => write!(f, "{}: {}", self.path, self.message),
-        }
-    }
+fn at_line(line: Option<usize>) -> String {
+    line.map(|line| format!(":{line}")).unwrap_or_default()
 }
-
-impl std::error::Error for ConfigError {}
 
 /// The parsed file. Unknown keys are errors, so a typo cannot silently change a deployment.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -77,8 +78,7 @@ impl ParameterValue {
 
 /// Parses the config. Errors carry the file and line.
 pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
-    serde_yaml_ng::from_str(text).map_err(|err| ConfigError {
-        path: CONFIG_FILE.into(),
+    serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Config {
         line: err.location().map(|location| location.line()),
         message: err.to_string(),
     })
@@ -123,8 +123,7 @@ impl StackSpec {
         };
         match problem {
             None => Ok(()),
-            Some(message) => Err(ConfigError {
-                path: CONFIG_FILE.into(),
+            Some(message) => Err(ConfigError::Config {
                 line: line_of_stack(config_text, &self.name),
                 message: format!("stack {}: {message}", self.name),
             }),
@@ -203,13 +202,14 @@ pub fn parse_parameters_file(
         parameter_key: String,
         parameter_value: ParameterValue,
     }
-    let parsed: ParametersFile = serde_yaml_ng::from_str(text).map_err(|err| ConfigError {
-        path: path.into(),
-        line: err.location().map(|location| location.line()),
-        message: format!(
-            "parameters file: {err} (expected [{{ParameterKey, ParameterValue}}] or a mapping)"
-        ),
-    })?;
+    let parsed: ParametersFile =
+        serde_yaml_ng::from_str(text).map_err(|err| ConfigError::ParametersFile {
+            path: path.into(),
+            line: err.location().map(|location| location.line()),
+            message: format!(
+                "parameters file: {err} (expected [{{ParameterKey, ParameterValue}}] or a mapping)"
+            ),
+        })?;
     Ok(match parsed {
         ParametersFile::List(entries) => entries
             .into_iter()
@@ -282,18 +282,18 @@ stacks:
     fn errors_name_the_file_and_line() {
         let typo = "stacks:\n  - name: app\n    template: app.yaml\n    paramters: {}\n";
         let err = parse(typo).unwrap_err();
-        assert_eq!(
-            (err.path.as_str(), err.line),
-            (".cfn-chatops.yml", Some(4)),
-            "{err}"
-        );
-        assert!(err.message.contains("unknown field `paramters`"), "{err}");
+        let ConfigError::Config { line, message } = &err else {
+            panic!("{err:?} is about the config file");
+        };
+        assert_eq!(*line, Some(4), "{err}");
+        assert!(err.to_string().starts_with(".cfn-chatops.yml:4: "), "{err}");
+        assert!(message.contains("unknown field `paramters`"), "{err}");
 
         let text = "stacks:\n  - name: app\n    template: app.yaml\n  - name: bad_name\n    template: ../x.yaml\n";
         let config = parse(text).unwrap();
         config.stacks[0].validate(text).unwrap();
         let err = config.stacks[1].validate(text).unwrap_err();
-        assert_eq!(err.line, Some(4));
+        assert!(matches!(err, ConfigError::Config { line: Some(4), .. }));
         assert!(
             err.to_string()
                 .starts_with(".cfn-chatops.yml:4: stack bad_name: stack name"),
@@ -315,7 +315,7 @@ stacks:
             );
             let config = parse(&text).unwrap();
             let err = config.stacks[0].validate(&text).unwrap_err();
-            assert!(err.message.contains(message), "{field}: {err}");
+            assert!(err.to_string().contains(message), "{field}: {err}");
         }
     }
 

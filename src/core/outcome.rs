@@ -136,7 +136,7 @@ mod tests {
                 branch: "main".into(),
                 pr: Some(57),
                 commit: "d3adb33".into(),
-                classification: Classification::Changes,
+                classification: Some(Classification::Changes),
                 status: ChangeSetStatus::parse(status).unwrap(),
             },
             started_at: started_at.map(str::to_owned),

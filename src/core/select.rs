@@ -185,8 +185,7 @@ pub fn by_config(
             continue;
         }
         let validation = if duplicate {
-            Err(ConfigError {
-                path: CONFIG_FILE.into(),
+            Err(ConfigError::Config {
                 line: None,
                 message: format!("stack {} is configured twice for one region", spec.name),
             })
@@ -397,7 +396,7 @@ mod tests {
         assert_eq!(selection.problems.len(), 1);
         assert!(matches!(
             &selection.problems[0].error,
-            TargetError::Config(ConfigError { line: Some(9), .. })
+            TargetError::Config(ConfigError::Config { line: Some(9), .. })
         ));
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::text::deserialize_at;
 use crate::model::backlog::is_merged_status;
-use crate::model::commit::is_full_commit_id;
+use crate::model::commit::parse_full;
 use crate::model::trigger::{Ignored, Push, Revision};
 
 /// What a well-formed delivery asks for.
@@ -486,13 +486,9 @@ fn git_ref(value: &str, field: &str) -> Result<String, WebhookError> {
     }
 }
 
-/// A full commit id: 40 hex digits (SHA-1) or 64 (SHA-256 repositories). Lower-cased.
+/// A full commit id, lower-cased.
 fn commit_id(value: &str, field: &str) -> Result<String, WebhookError> {
-    if is_full_commit_id(value) {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        Err(malformed(format!("{field}: not a full commit id")))
-    }
+    parse_full(value).ok_or_else(|| malformed(format!("{field}: not a full commit id")))
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@ pub struct ChangeSetRecord {
     pub branch: String,
     pub pr: Option<u64>,
     pub commit: String,
-    /// The plan's classification of the change set.
-    pub classification: Classification,
+    /// The plan's classification of the change set (the planner always writes it; a record
+    /// written by anything else may lack it).
+    pub classification: Option<Classification>,
     pub status: ChangeSetStatus,
 }
 

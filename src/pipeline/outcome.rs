@@ -8,8 +8,10 @@ use serde_json::Value;
 
 use crate::adapter::backlog::api::BacklogError;
 use crate::adapter::backlog::commenter::Commenter;
-use crate::adapter::cloudformation::{CloudFormation, CloudFormationError};
-use crate::adapter::ledger::{ClaimToken, EventClaim, EventStep, Facts, Ledger, LedgerError};
+use crate::adapter::cloudformation::CloudFormation;
+use crate::adapter::ledger::{
+    ClaimToken, EventClaim, EventStep, Facts, Ledger, LedgerError, StoredOutcome,
+};
 use crate::adapter::sns::Publisher;
 use crate::core::event::{
     self, ChangeSetCall, Event, EventError, Parsed, StackStatus, stack_arn_parts,
@@ -59,24 +61,32 @@ pub enum HandleError {
     #[error("event {0} is being handled by another invocation")]
     InFlight(String),
     /// Something on the way failed; the event should be delivered again.
-    #[error("event {event_id}: {cause}")]
-    Retry { event_id: String, cause: Failed },
+    #[error("{0}")]
+    Retry(Failed),
 }
 
 /// What failed while an event was handled.
 #[derive(Debug, thiserror::Error)]
 pub enum Failed {
-    #[error("claim: {0}")]
-    Claim(LedgerError),
+    #[error("event {event_id}: claim: {source}")]
+    Claim {
+        event_id: String,
+        source: LedgerError,
+    },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error(transparent)]
-    CloudFormation(#[from] CloudFormationError),
+    #[error("recorded outcome unreadable: {0}")]
+    RecordedOutcome(serde_json::Error),
+    #[error("DescribeChangeSet {name}: {detail}")]
+    ChangeSetUnreadable { name: String, detail: String },
     #[error("change set {0} changed while this event was handled")]
     Changed(String),
     /// The comment, the follow-up or both; the other steps were recorded.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Deliveries(Vec<DeliveryFailure>),
+    #[error("event {event_id}: {}", failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Deliveries {
+        event_id: String,
+        failures: Vec<DeliveryFailure>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,29 +121,26 @@ impl OutcomeHandler {
             Event::StackStatus(status) => (status.id.as_str(), "stack-status"),
             Event::ChangeSetCall(call) => (call.id.as_str(), "change-set-call"),
         };
-        let retry = |cause| HandleError::Retry {
-            event_id: id.to_owned(),
-            cause,
-        };
-        let (token, done, recorded) = match self
-            .ledger
-            .claim_event(id, kind)
-            .await
-            .map_err(|err| retry(Failed::Claim(err)))?
-        {
-            EventClaim::Claimed {
-                token,
-                done,
-                outcome,
-            } => (token, done, outcome),
-            EventClaim::Done => {
-                tracing::info!(event_id = id, "event already handled");
-                return Ok(Handled::Duplicate {
-                    event_id: id.to_string(),
-                });
-            }
-            EventClaim::InFlight => return Err(HandleError::InFlight(id.to_owned())),
-        };
+        let (token, done, recorded) =
+            match self.ledger.claim_event(id, kind).await.map_err(|source| {
+                HandleError::Retry(Failed::Claim {
+                    event_id: id.to_owned(),
+                    source,
+                })
+            })? {
+                EventClaim::Claimed {
+                    token,
+                    done,
+                    outcome,
+                } => (token, done, outcome),
+                EventClaim::Done => {
+                    tracing::info!(event_id = id, "event already handled");
+                    return Ok(Handled::Duplicate {
+                        event_id: id.to_string(),
+                    });
+                }
+                EventClaim::InFlight => return Err(HandleError::InFlight(id.to_owned())),
+            };
         let result = self.process(&event, id, &token, &done, recorded).await;
         let summary = match &result {
             Ok(Handled::Ignored { reason }) => format!("ignored: {reason}"),
@@ -153,7 +160,7 @@ impl OutcomeHandler {
                 if let Err(err) = self.ledger.end_event(id, &token, false, &summary).await {
                     tracing::error!(event_id = id, error = %err, "event claim not released; a retry takes it over after the lease");
                 }
-                let err = retry(cause);
+                let err = HandleError::Retry(cause);
                 tracing::error!(event_id = id, error = %err, "event failed; to be retried");
                 Err(err)
             }
@@ -166,13 +173,13 @@ impl OutcomeHandler {
         id: &str,
         token: &ClaimToken,
         done: &[EventStep],
-        recorded: Option<Box<Outcome>>,
+        recorded: Option<StoredOutcome>,
     ) -> Result<Handled, Failed> {
         let is_done = |step: EventStep| done.contains(&step);
         // A retry continues with the outcome the first attempt recorded: the ledger has moved on
         // since, so deciding again would find nothing to do.
         let outcome = match recorded.filter(|_| is_done(EventStep::Ledger)) {
-            Some(outcome) => *outcome,
+            Some(stored) => stored.read().map_err(Failed::RecordedOutcome)?,
             None => match self.resolve(event).await? {
                 Resolution::Ignore(reason) => {
                     tracing::info!(event_id = id, reason, "event ignored");
@@ -221,7 +228,10 @@ impl OutcomeHandler {
             }
         }
         if !failures.is_empty() {
-            return Err(Failed::Deliveries(failures));
+            return Err(Failed::Deliveries {
+                event_id: id.to_owned(),
+                failures,
+            });
         }
         Ok(Handled::Done {
             outcome: Box::new(outcome),
@@ -321,12 +331,16 @@ impl OutcomeHandler {
         &self,
         region: &str,
         waiting: &[StoredChangeSet],
-    ) -> Result<Option<StoredChangeSet>, CloudFormationError> {
+    ) -> Result<Option<StoredChangeSet>, Failed> {
         for record in waiting {
             let status = self
                 .cloudformation
                 .execution_status(region, &record.record.arn)
-                .await?;
+                .await
+                .map_err(|err| Failed::ChangeSetUnreadable {
+                    name: record.record.name.clone(),
+                    detail: err.detail(),
+                })?;
             if status.is_some_and(|status| status.starts_with("EXECUTE_")) {
                 return Ok(Some(record.clone()));
             }

@@ -1,6 +1,8 @@
 //! Links to the Backlog space: the repository, a pull request, a commit. One rule for Slack
 //! cards and Backlog comments alike: a link is only built from values that cannot alter it.
 
+use crate::model::commit::is_full_commit_id;
+
 /// What cards and comments link to.
 #[derive(Debug, Clone, Default)]
 pub struct Links {
@@ -54,9 +56,8 @@ impl Links {
         repository: Option<&str>,
         commit: &str,
     ) -> Option<String> {
-        let hex = !commit.is_empty() && commit.bytes().all(|b| b.is_ascii_hexdigit());
         self.repository(project, repository)
-            .filter(|_| hex)
+            .filter(|_| is_full_commit_id(commit))
             .map(|repository| format!("{repository}/commit/{commit}"))
     }
 }
@@ -97,6 +98,7 @@ mod tests {
             ("https://x.backlog.com", "IN FRA", "r", SHA),
             ("https://x.backlog.com", "INFRA", "r>evil", SHA),
             ("https://x.backlog.com", "INFRA", "r", "d3adb33|x"),
+            ("https://x.backlog.com", "INFRA", "r", "d3adb33"),
             ("https://x.backlog.com", "INFRA", "r", ""),
         ] {
             assert_eq!(

@@ -100,12 +100,15 @@ pub(super) fn change_set_item(
         ("arn", s(&record.arn)),
         ("branch", s(&record.branch)),
         ("commit", s(&record.commit)),
-        ("classification", s(record.classification.as_str())),
         ("status", status(record.status)),
         ("planned_at", n(now)),
         ("expires_at", n(expires_at)),
     ];
     let optional = [
+        (
+            "classification",
+            record.classification.map(|c| s(c.as_str())),
+        ),
         ("project", record.project.clone().map(s)),
         ("repository", record.repository.clone().map(s)),
         ("pr", record.pr.map(n)),
@@ -135,7 +138,7 @@ pub(super) fn stored_change_set(item: &HashMap<String, AttributeValue>) -> Optio
                 .and_then(|pr| pr.as_n().ok())
                 .and_then(|pr| pr.parse().ok()),
             commit: field("commit")?,
-            classification: Classification::parse(&field("classification")?)?,
+            classification: field("classification").and_then(|c| Classification::parse(&c)),
             status: ChangeSetStatus::parse(&field("status")?)?,
         },
         started_at: field("started_at"),
@@ -227,7 +230,7 @@ mod tests {
             branch: "main".into(),
             pr: Some(57),
             commit: "d3adb33".into(),
-            classification: Classification::Drift,
+            classification: Some(Classification::Drift),
             status: ChangeSetStatus::Pending,
         }
     }
@@ -257,6 +260,12 @@ mod tests {
         let mut item = to_item(change_set_item(&record(), 10, 20));
         item.remove("arn");
         assert_eq!(stored_change_set(&item), None);
+        // The classification is the plan's word on it, not needed to follow the change set.
+        let mut item = to_item(change_set_item(&record(), 10, 20));
+        item.remove("classification");
+        let stored = stored_change_set(&item).unwrap();
+        assert_eq!(stored.record.classification, None);
+        assert_eq!(stored.record.status, ChangeSetStatus::Pending);
     }
 
     #[test]

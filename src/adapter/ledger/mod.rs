@@ -90,6 +90,16 @@ impl EventStep {
     }
 }
 
+/// An outcome as a first attempt recorded it with its `ledger` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOutcome(String);
+
+impl StoredOutcome {
+    pub fn read(&self) -> Result<Outcome, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+}
+
 /// The outcome of claiming an EventBridge event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventClaim {
@@ -98,7 +108,7 @@ pub enum EventClaim {
         token: ClaimToken,
         done: Vec<EventStep>,
         /// What the first attempt decided, once its `ledger` step is done.
-        outcome: Option<Box<Outcome>>,
+        outcome: Option<StoredOutcome>,
     },
     /// Handled before.
     Done,
@@ -498,12 +508,7 @@ impl Ledger {
                     .flatten()
                     .filter_map(|step| EventStep::parse(step))
                     .collect();
-                // A recorded outcome that does not read back is the ledger's fault: retrying
-                // would decide again against a record that has moved on.
-                let outcome = text(&item, "outcome")
-                    .map(|json| serde_json::from_str(&json))
-                    .transpose()
-                    .map_err(|err| self.error(err))?;
+                let outcome = text(&item, "outcome").map(StoredOutcome);
                 Ok(EventClaim::Claimed {
                     token,
                     done,

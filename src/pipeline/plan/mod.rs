@@ -109,9 +109,7 @@ impl PlanPipeline {
             (BacklogAccess::Ready(_), Some(failure)) => {
                 Some(CommentDelivery::failed(None, failure))
             }
-            (BacklogAccess::Ready(commenter), None) => {
-                Some(comment_plan(commenter, &report, &self.links).await)
-            }
+            (BacklogAccess::Ready(commenter), None) => Some(comment_plan(commenter, &report).await),
         };
         report
     }
@@ -119,11 +117,7 @@ impl PlanPipeline {
 
 /// Comments the plan on its pull request: added, or updated when this commit's plan was
 /// commented before. Never fails: what went wrong is in the delivery.
-async fn comment_plan(
-    commenter: &Commenter,
-    report: &PlanReport,
-    links: &Links,
-) -> CommentDelivery {
+async fn comment_plan(commenter: &Commenter, report: &PlanReport) -> CommentDelivery {
     let (Some(pr), Some(project), Some(repository)) =
         (report.pr, &report.project, &report.repository)
     else {
@@ -138,7 +132,11 @@ async fn comment_plan(
         Ok(format) => format,
         Err(err) => return CommentDelivery::failed(Some(pr), err.to_string()),
     };
-    let content = plan_comment(report, format, links);
+    // The space as the client normalised it, which is where the comment goes.
+    let links = Links {
+        backlog_url: Some(commenter.client.space_url().to_owned()),
+    };
+    let content = plan_comment(report, format, &links);
     commenter
         .upsert(project, repository, pr, &plan_marker(report), &content)
         .await
@@ -314,7 +312,7 @@ async fn record(
         branch: provenance.branch.clone(),
         pr: provenance.pr,
         commit: provenance.commit.clone(),
-        classification: plan.classification,
+        classification: Some(plan.classification),
         status,
     };
     if let Err(err) = ledger.record_change_set(&record).await {

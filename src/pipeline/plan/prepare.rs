@@ -164,7 +164,7 @@ async fn request_for(
         line: None,
         message,
     };
-    let config_error = |path: &str, message: String| ConfigError {
+    let config_error = |path: &str, message: String| ConfigError::ParametersFile {
         path: path.to_owned(),
         line: None,
         message,
