@@ -140,6 +140,8 @@ pub struct Assessment {
     pub drift: Vec<DriftedProperty>,
     /// StatusReason for a failure, verbatim.
     pub reason: Option<String>,
+    /// CloudFormation's own StatusReason on a usable change set (e.g. a `[WARN]`), verbatim.
+    pub warnings: Vec<String>,
     /// Things a reviewer should know that the counts do not say.
     pub notes: Vec<String>,
 }
@@ -158,6 +160,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
             changes: vec![],
             drift: vec![],
             reason: description.status_reason.clone(),
+            warnings: vec![],
             notes: vec![],
         };
     }
@@ -173,6 +176,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
                     description.status.as_deref().unwrap_or("an unknown status")
                 )
             })),
+            warnings: vec![],
             notes: vec![],
         };
     }
@@ -215,6 +219,12 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
         changes,
         drift,
         reason: None,
+        warnings: description
+            .status_reason
+            .iter()
+            .filter(|reason| !reason.trim().is_empty())
+            .cloned()
+            .collect(),
         notes,
     }
 }
@@ -243,7 +253,11 @@ fn summarise(resource: &ResourceChange) -> ResourceChangeSummary {
             _ => "removed".to_owned(),
         });
     }
-    if let Some(kind @ ("True" | "Conditional")) = replacement.as_deref() {
+    // Replacement means something only for an update: CloudFormation also puts "True" on
+    // some new resources (an SNS topic with a TopicName) when it describes property values.
+    if let Some(kind @ ("True" | "Conditional")) =
+        replacement.as_deref().filter(|_| action == "Modify")
+    {
         let certainty = if kind == "True" {
             "replaced"
         } else {
@@ -643,5 +657,79 @@ mod tests {
             (queue.before.as_deref(), queue.after.as_deref()),
             (Some("30"), Some("90"))
         );
+    }
+
+    #[test]
+    fn replacement_on_a_new_resource_is_not_destructive_real_aws() {
+        // Recorded against AWS: an SNS topic with a TopicName, described with property values,
+        // is an `Add` with `Replacement: "True"`.
+        let added = fixture("localstack-add-replacement-true-sns.json");
+        let row = added.changes[0].resource_change.as_ref().unwrap();
+        assert_eq!(
+            (row.action.as_deref(), row.replacement.as_deref()),
+            (Some("Add"), Some("True"))
+        );
+        let assessment = classify(&added);
+        assert_eq!(assessment.counts.add, 1);
+        assert_eq!(
+            assessment.changes[0].destructive, None,
+            "a new topic destroys nothing"
+        );
+        assert_eq!(
+            assessment.changes[0].replacement.as_deref(),
+            Some("True"),
+            "CloudFormation's word is kept as it said it"
+        );
+    }
+
+    #[test]
+    fn a_real_replacement_names_the_property_and_the_deletion_real_aws() {
+        let modified = classify(&fixture(
+            "localstack-modify-replace-and-delete-sns-prop-values.json",
+        ));
+        let topic1 = &modified.changes[0];
+        assert_eq!(
+            topic1.destructive.as_deref(),
+            Some(
+                "replaced (forced by TopicName); physical resource deleted (PolicyAction ReplaceAndDelete)"
+            )
+        );
+        assert_eq!(modified.changes[1].destructive, None, "DisplayName only");
+    }
+
+    #[test]
+    fn cloudformation_warnings_on_a_usable_change_set_are_kept_verbatim_real_aws() {
+        for (name, resource) in [
+            ("localstack-warn-incomplete-no-export.json", "[MyFoo]"),
+            (
+                "localstack-warn-incomplete-fn-join-template-error.json",
+                "[Topic2]",
+            ),
+        ] {
+            let description = fixture(name);
+            let reason = description.status_reason.clone().unwrap();
+            assert!(description.is_executable(), "{name}: AWS still offers it");
+            let assessment = classify(&description);
+            assert_eq!(assessment.warnings, std::slice::from_ref(&reason), "{name}");
+            assert!(reason.starts_with(INCOMPLETE_PROPERTY_VALUES), "{name}");
+            assert!(reason.contains(resource), "{name}: {reason}");
+            assert_eq!(assessment.reason, None, "{name}: not a failure");
+        }
+        // A change set without a StatusReason warns of nothing.
+        assert!(
+            classify(&fixture("dcs-awscli-lambda-timeout.json"))
+                .warnings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn counts_name_the_rarer_actions_when_they_occur() {
+        let mut counts = ActionCounts::default();
+        assert_eq!(counts.summary(), "+0 ~0 -0");
+        for action in ["Import", "Import", "Dynamic", "Add"] {
+            counts.count(action);
+        }
+        assert_eq!(counts.summary(), "+1 ~0 -0 import 2 dynamic 1");
     }
 }

@@ -56,6 +56,10 @@ pub struct StackPlan {
     pub classification: Classification,
     /// Why it failed, is blocked or busy (CloudFormation's text verbatim where it gave one).
     pub reason: Option<String>,
+    /// CloudFormation's own StatusReason on a usable change set, verbatim: a `[WARN]` that
+    /// property values are incomplete, often because creating a resource's change failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub change_set: Option<ChangeSetRef>,
     #[serde(default)]
     pub counts: ActionCounts,
@@ -86,6 +90,7 @@ impl StackPlan {
             renamed_from: None,
             classification,
             reason: None,
+            warnings: vec![],
             change_set: None,
             counts: ActionCounts::default(),
             changes: vec![],
@@ -180,9 +185,20 @@ pub struct ActionCounts {
 }
 
 impl ActionCounts {
-    /// `+add ~modify -remove`, as reviewers read counts.
+    /// `+add ~modify -remove`, as reviewers read counts, then the rarer actions that occur:
+    /// `+0 ~0 -0 import 3`.
     pub fn summary(&self) -> String {
-        format!("+{} ~{} -{}", self.add, self.modify, self.remove)
+        let mut text = format!("+{} ~{} -{}", self.add, self.modify, self.remove);
+        for (count, action) in [
+            (self.import, "import"),
+            (self.dynamic, "dynamic"),
+            (self.sync_with_actual, "sync-with-actual"),
+        ] {
+            if count > 0 {
+                text.push_str(&format!(" {action} {count}"));
+            }
+        }
+        text
     }
 
     pub fn count(&mut self, action: &str) {

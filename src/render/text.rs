@@ -55,6 +55,10 @@ pub fn plan_text(report: &PlanReport) -> String {
         if let Some(from) = &stack.renamed_from {
             let _ = writeln!(text, "      renamed from {from}");
         }
+        for warning in &stack.warnings {
+            let _ = writeln!(text, "      ! CloudFormation warns: {warning}");
+        }
+        // Every row, destructive first: the build log is a review on its own.
         for change in stack.changes.iter().filter(|c| c.destructive.is_some()) {
             let _ = writeln!(
                 text,
@@ -63,6 +67,13 @@ pub fn plan_text(report: &PlanReport) -> String {
                 change.logical_id,
                 change.resource_type,
                 change.destructive.as_deref().unwrap_or_default()
+            );
+        }
+        for change in stack.changes.iter().filter(|c| c.destructive.is_none()) {
+            let _ = writeln!(
+                text,
+                "      {} {} {}",
+                change.action, change.logical_id, change.resource_type
             );
         }
         for drift in &stack.drift {
@@ -131,4 +142,42 @@ pub fn plan_text(report: &PlanReport) -> String {
         let _ = writeln!(text, "  backlog:{pr} {status}{detail}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::report::{StackPlan, sample_change, sample_report};
+
+    #[test]
+    fn every_row_is_listed_with_its_action_destructive_first_after_the_warnings() {
+        let mut stack = StackPlan::new(
+            "app",
+            "us-east-1",
+            "stacks/app.yaml",
+            Classification::Changes,
+        );
+        stack.counts.count("Add");
+        stack.counts.count("Remove");
+        stack.counts.count("Import");
+        stack.changes = vec![
+            sample_change("Add", "NewTopic", None),
+            sample_change("Import", "Bucket", None),
+            sample_change("Remove", "OldTopic", Some("removed")),
+        ];
+        stack.warnings = vec!["[WARN] incomplete ChangeSet data".into()];
+        let text = plan_text(&sample_report(vec![stack]));
+        let lines: Vec<_> = text.lines().collect();
+        assert!(lines[1].contains("+1 ~0 -1 import 1"), "{text}");
+        assert_eq!(
+            &lines[2..6],
+            [
+                "      ! CloudFormation warns: [WARN] incomplete ChangeSet data",
+                "      ! Remove OldTopic AWS::SNS::Topic: removed",
+                "      Add NewTopic AWS::SNS::Topic",
+                "      Import Bucket AWS::SNS::Topic",
+            ],
+            "{text}"
+        );
+    }
 }

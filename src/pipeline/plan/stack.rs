@@ -173,6 +173,7 @@ impl StackPlanner {
         }
         plan.classification = assessment.classification;
         plan.reason = assessment.reason;
+        plan.warnings = assessment.warnings;
         plan.counts = assessment.counts;
         plan.changes = assessment.changes;
         plan.drift = assessment.drift;

@@ -110,20 +110,28 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
         line.push_str(&format!(" · {}", w.text(&clip(reason, 400))));
     }
     w.item(0, line);
+    // CloudFormation's own warnings first: they often mean the execution will fail.
     let mut details: Vec<String> = stack
-        .changes
+        .warnings
         .iter()
-        .filter_map(|change| {
-            let why = change.destructive.as_deref()?;
-            Some(format!(
-                "⚠ {} {} {}: {}",
-                w.text(&change.action),
-                w.value(&change.logical_id),
-                w.text(&change.resource_type),
-                w.text(&clip(why, 300))
-            ))
+        .map(|warning| {
+            format!(
+                "⚠ {} {}",
+                w.bold("CloudFormation warns:"),
+                w.text(&clip(warning, 1_000))
+            )
         })
         .collect();
+    details.extend(stack.changes.iter().filter_map(|change| {
+        let why = change.destructive.as_deref()?;
+        Some(format!(
+            "⚠ {} {} {}: {}",
+            w.text(&change.action),
+            w.value(&change.logical_id),
+            w.text(&change.resource_type),
+            w.text(&clip(why, 300))
+        ))
+    }));
     details.extend(stack.drift.iter().map(|drift| {
         format!(
             "drift {} {} {}: live {} will become {}",
@@ -293,6 +301,36 @@ mod tests {
             assert!(!reason.contains(markup), "{markup}: {reason}");
         }
         assert!(text.ends_with(&format!("\ncfn-chatops:plan:{SHA}")));
+    }
+
+    #[test]
+    fn cloudformation_warnings_come_first_in_the_stack_details() {
+        let mut warned = report();
+        warned.stacks[0].warnings = vec![
+            "[WARN] ChangeSet creation failed for resource [MyFoo] because: No export named ''x''"
+                .into(),
+        ];
+        let text = plan_comment(&warned, TextFormat::Markdown, &links());
+        let details: Vec<_> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("- **alarms**"))
+            .skip(1)
+            .collect();
+        assert_eq!(
+            details[0],
+            "  - ⚠ **CloudFormation warns:** \\[WARN\\] ChangeSet creation failed for resource \\[MyFoo\\] because: No export named ''x''",
+            "{text}"
+        );
+        assert!(details[1].contains("Remove `OldTopic`"), "{text}");
+        let notation = plan_comment(&warned, TextFormat::Backlog, &links());
+        assert!(
+            notation.contains("-- ⚠ ''CloudFormation warns:'' [WARN]"),
+            "{notation}"
+        );
+        assert!(
+            !notation.contains("''x''"),
+            "markup in the warning is broken: {notation}"
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
                 if destructive > 0 {
                     line.push_str(&format!(" :warning: {destructive} destructive"));
                 }
+                if !stack.warnings.is_empty() {
+                    line.push_str(" :warning: CloudFormation warns");
+                }
             } else if let Some(reason) = &stack.reason {
                 line.push_str(&format!(": {}", escape(&clip(reason, 300))));
             }
@@ -224,7 +227,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     }
     let destructive = stack.destructive_count();
     let icon = match stack.classification {
-        Classification::Changes if destructive > 0 => ":warning:",
+        Classification::Changes if destructive > 0 || !stack.warnings.is_empty() => ":warning:",
         Classification::Changes => ":large_blue_circle:",
         Classification::Drift => ":twisted_rightwards_arrows:",
         Classification::NoChanges => ":white_check_mark:",
@@ -243,7 +246,18 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         ),
         TITLE_MAX,
     );
-    let mut header = vec![origin_line(report, links)];
+    // CloudFormation's own warnings first: they often mean the execution will fail.
+    let mut header: Vec<String> = stack
+        .warnings
+        .iter()
+        .map(|warning| {
+            format!(
+                ":warning: *CloudFormation warns:* {}",
+                escape(&clip(warning, 1_000))
+            )
+        })
+        .collect();
+    header.push(origin_line(report, links));
     header.push(format!(
         "*Stack* {} in {} · *Template* {}",
         code(&clip(&stack.stack, 128)),
@@ -473,6 +487,7 @@ mod tests {
             renamed_from: None,
             classification,
             reason: None,
+            warnings: vec![],
             change_set: Some(ChangeSetRef {
                 name: format!("cfn-chatops-{SHA}"),
                 arn: Some(format!(
@@ -503,6 +518,47 @@ mod tests {
             author: Some("@here `Aiko`".into()),
             ..sample_report(stacks)
         }
+    }
+
+    #[test]
+    fn cloudformation_warnings_lead_the_card_verbatim_and_mark_the_thread() {
+        let warning = "[WARN] --include-property-values option can return incomplete ChangeSet data because: ChangeSet creation failed for resource [MyFoo] because: No export named <shared-vpc-id>";
+        let mut warned = stack("app", Classification::Changes, true);
+        warned.warnings = vec![warning.into()];
+        let cards = plan_cards(&report(vec![warned]), &Links::default());
+        let card = &cards[1];
+        assert!(
+            card.content.title.starts_with(":warning: app"),
+            "{}",
+            card.content.title
+        );
+        let first = card.content.description.lines().next().unwrap();
+        assert_eq!(
+            first,
+            format!(":warning: *CloudFormation warns:* {}", escape(warning)),
+            "the warning comes first, escaped but otherwise verbatim"
+        );
+        assert!(first.contains("No export named &lt;shared-vpc-id&gt;"));
+        assert!(
+            cards[0]
+                .content
+                .description
+                .contains(":warning: CloudFormation warns"),
+            "{}",
+            cards[0].content.description
+        );
+        // Without a warning, nothing of the kind.
+        let plain = plan_cards(
+            &report(vec![stack("app", Classification::Changes, true)]),
+            &Links::default(),
+        );
+        assert!(
+            !plain[1]
+                .content
+                .description
+                .contains("CloudFormation warns")
+        );
+        assert!(plain[1].content.title.starts_with(":large_blue_circle:"));
     }
 
     fn button_texts(buttons: Vec<Button>) -> Vec<String> {
