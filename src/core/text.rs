@@ -15,6 +15,22 @@ pub fn clip(text: &str, max: usize) -> String {
     cut
 }
 
+/// Raw text cut in the middle to at most `max` characters, keeping both ends: ids that differ
+/// only in a hash at the end stay told apart (`InspectorFilter…9F3A2B`).
+pub fn clip_middle(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let keep = max.saturating_sub(1);
+    let tail = keep / 2;
+    let head = keep - tail;
+    let mut cut: String = text.chars().take(head).collect();
+    cut.push('…');
+    cut.extend(text.chars().skip(count - tail));
+    cut
+}
+
 /// Every run of whitespace (newlines included) as one space.
 pub fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -61,6 +77,18 @@ pub fn deserialize_at<'de, T: Deserialize<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn middle_clips_keep_both_ends_within_the_limit() {
+        let id = format!("InspectorFiltersSuppressCVE{}A1B2C3", "x".repeat(120));
+        let cut = clip_middle(&id, 40);
+        assert_eq!(cut.chars().count(), 40);
+        assert!(cut.starts_with("InspectorFiltersSupp"), "{cut}");
+        assert!(cut.ends_with("A1B2C3"), "{cut}");
+        assert!(cut.contains('…'));
+        assert_eq!(clip_middle("short", 40), "short");
+        assert_eq!(clip_middle("ab", 1), "…");
+    }
 
     #[test]
     fn field_errors_name_the_path_under_the_prefix() {

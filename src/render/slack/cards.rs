@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::mrkdwn::{clip, code, escape, link, truncate};
+use super::mrkdwn::{clip, clip_middle, code, escape, link, truncate};
 use super::{ascii_id, keywords, thread_id};
 use crate::model::commit::short;
 use crate::model::notification::{
@@ -121,7 +121,7 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
         ),
         TITLE_MAX,
     );
-    let mut items: Vec<String> = report
+    let mut items: Vec<Item> = report
         .stacks
         .iter()
         .map(|stack| {
@@ -146,29 +146,40 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
             } else if let Some(reason) = &stack.reason {
                 line.push_str(&format!(": {}", escape(&clip(reason, 300))));
             }
-            line
+            // A hidden stack line counts as destructive when its stack has such changes.
+            Item {
+                line,
+                rows: 1,
+                destructive: usize::from(stack.destructive_count() > 0),
+            }
         })
         .collect();
     items.extend(report.left_in_place.iter().map(|left| {
-        format!(
+        Item::one(format!(
             "• {} left in place: {}",
             code(&clip(&left.stack, 128)),
             escape(&clip(&left.reason, 300))
-        )
+        ))
     }));
     items.extend(
         report
             .errors
             .iter()
-            .map(|error| format!("• :x: {}", escape(&clip(error, 300)))),
+            .map(|error| Item::one(format!("• :x: {}", escape(&clip(error, 300))))),
     );
     if items.is_empty() {
-        items.push("No stack touched by this push.".into());
+        items.push(Item::one("No stack touched by this push.".into()));
     }
+    // Only a pull request has a comment; a direct push has the plan's text report.
+    let where_to_see_all = if report.pr.is_some() {
+        "the Backlog pull request comment"
+    } else {
+        "the text report of `cfn-chatops plan` in the build log"
+    };
     let description = fit(
         vec![origin_line(report, links), String::new()],
         items,
-        "the Backlog pull request comment",
+        where_to_see_all,
     );
     Notification {
         version: "1.0".into(),
@@ -294,7 +305,10 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     let description = fit(
         header,
         change_lines(stack),
-        &format!("the Backlog pull request comment or {describe}"),
+        &match report.pr {
+            Some(_) => format!("the Backlog pull request comment or {describe}"),
+            None => describe,
+        },
     );
     let next_steps = if show_buttons {
         let execute = if drift {
@@ -355,41 +369,66 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     }
 }
 
+/// One line of a card's list: how many rows it stands for, how many of them destructive.
+struct Item {
+    line: String,
+    rows: usize,
+    destructive: usize,
+}
+
+impl Item {
+    fn one(line: String) -> Self {
+        Self {
+            line,
+            rows: 1,
+            destructive: 0,
+        }
+    }
+}
+
+/// Rows of one kind (action, type, and why destructive) shown as one line from this many on.
+const GROUP_FROM: usize = 3;
+/// Logical ids named on a grouped line.
+const GROUP_NAMES: usize = 3;
+
 /// The change lines, most important first: destructive, then drift, then the rest by action.
-/// Values are clipped before they are put in code spans, so no line can be cut inside one.
-fn change_lines(stack: &StackPlan) -> Vec<String> {
+/// Three or more rows alike (same action, type and reason) become one counted line. Values
+/// are clipped before they are put in code spans, so no line can be cut inside one.
+fn change_lines(stack: &StackPlan) -> Vec<Item> {
     let value = |text: Option<&str>| {
         text.map(|t| code(&clip(t, 120)))
             .unwrap_or_else(|| "?".into())
     };
-    let mut lines: Vec<String> = stack
+    let destructive: Vec<&ResourceChangeSummary> = stack
         .changes
         .iter()
         .filter(|change| change.destructive.is_some())
-        .map(|change| {
-            format!(
-                ":warning: {} — {}",
-                resource(change),
-                escape(&clip(
-                    change.destructive.as_deref().unwrap_or_default(),
-                    300
-                ))
-            )
+        .collect();
+    let mut items: Vec<Item> = grouped(&destructive)
+        .into_iter()
+        .map(|group| {
+            let first = group[0];
+            let why = escape(&clip(first.destructive.as_deref().unwrap_or_default(), 300));
+            Item {
+                line: format!(":warning: {} — {why}", resources(&group)),
+                rows: group.len(),
+                destructive: group.len(),
+            }
         })
         .collect();
-    lines.extend(stack.drift.iter().map(|drift| {
+    items.extend(stack.drift.iter().map(|drift| {
         let property = drift
             .property
             .as_deref()
             .map(|p| code(&clip(p, 120)))
             .unwrap_or_else(|| "(resource)".into());
-        format!(
+        Item::one(format!(
             ":twisted_rightwards_arrows: drift {} {} {property}: actual {} · previous {}",
             escape(&clip(&drift.status, 20)),
-            code(&clip(&drift.logical_id, 128)),
+            code(&clip_middle(&drift.logical_id, 128)),
             value(drift.actual.as_deref()),
             value(drift.previous.as_deref())
-        )
+        ))
     }));
     let order = [
         "Remove",
@@ -410,27 +449,73 @@ fn change_lines(stack: &StackPlan) -> Vec<String> {
             .position(|a| *a == change.action)
             .unwrap_or(order.len())
     });
-    lines.extend(
-        rest.into_iter()
-            .map(|change| format!("• {}", resource(change))),
-    );
-    lines
+    items.extend(grouped(&rest).into_iter().map(|group| Item {
+        line: format!("• {}", resources(&group)),
+        rows: group.len(),
+        destructive: 0,
+    }));
+    items
 }
 
-fn resource(change: &ResourceChangeSummary) -> String {
-    format!(
-        "{} {} {}",
-        escape(&clip(&change.action, 20)),
-        code(&clip(&change.logical_id, 128)),
-        escape(&clip(&change.resource_type, 100))
-    )
+/// Rows in their order, those alike (action, type, reason) gathered where there are enough of
+/// them to group; a group stands where its first row stood.
+fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChangeSummary>> {
+    let key = |row: &ResourceChangeSummary| {
+        (
+            row.action.clone(),
+            row.resource_type.clone(),
+            row.destructive.clone(),
+        )
+    };
+    let mut groups: Vec<Vec<&ResourceChangeSummary>> = Vec::new();
+    for row in rows {
+        match groups.iter_mut().find(|group| key(group[0]) == key(row)) {
+            Some(group) => group.push(row),
+            None => groups.push(vec![row]),
+        }
+    }
+    // Small groups are shown row by row, in place.
+    groups
+        .into_iter()
+        .flat_map(|group| {
+            if group.len() >= GROUP_FROM {
+                vec![group]
+            } else {
+                group.into_iter().map(|row| vec![row]).collect()
+            }
+        })
+        .collect()
+}
+
+/// `Remove `OldTopic` AWS::SNS::Topic`, or for a group
+/// `30 × Remove AWS::InspectorV2::Filter (`A`, `B`, `C`, …)`.
+fn resources(group: &[&ResourceChangeSummary]) -> String {
+    let first = group[0];
+    let action = escape(&clip(&first.action, 20));
+    let kind = escape(&clip(&first.resource_type, 100));
+    if group.len() == 1 {
+        return format!(
+            "{action} {} {kind}",
+            code(&clip_middle(&first.logical_id, 128))
+        );
+    }
+    let mut names: Vec<String> = group
+        .iter()
+        .take(GROUP_NAMES)
+        .map(|row| code(&clip_middle(&row.logical_id, 60)))
+        .collect();
+    if group.len() > GROUP_NAMES {
+        names.push("…".into());
+    }
+    format!("{} × {action} {kind} ({})", group.len(), names.join(", "))
 }
 
 /// Room kept for the header: whatever it holds, the items and the "…and N more" line follow.
 const HEADER_MAX: usize = 3_000;
 
-/// The header (capped), then as many items as fit, then "…and N more" when some did not.
-fn fit(header: Vec<String>, items: Vec<String>, where_to_see_all: &str) -> String {
+/// The header (capped), then as many items as fit, then "…and N more" when some did not,
+/// saying how many of the hidden changes are destructive.
+fn fit(header: Vec<String>, items: Vec<Item>, where_to_see_all: &str) -> String {
     let mut text = String::new();
     let mut length = 0;
     for line in header {
@@ -444,24 +529,30 @@ fn fit(header: Vec<String>, items: Vec<String>, where_to_see_all: &str) -> Strin
         text.push('\n');
         length += line_length;
     }
-    let footer_room = 40 + where_to_see_all.chars().count();
+    let footer_room = 80 + where_to_see_all.chars().count();
     let budget = DESCRIPTION_MAX.saturating_sub(footer_room);
-    let total = items.len();
-    let mut shown = 0;
-    for item in items {
-        let added = item.chars().count() + 1;
+    let mut items = items.into_iter().peekable();
+    while let Some(item) = items.peek() {
+        let added = item.line.chars().count() + 1;
         if length + added > budget {
             break;
         }
-        text.push_str(&item);
+        text.push_str(&item.line);
         text.push('\n');
         length += added;
-        shown += 1;
+        items.next();
     }
-    if shown < total {
+    let hidden: Vec<Item> = items.collect();
+    if !hidden.is_empty() {
+        let rows: usize = hidden.iter().map(|item| item.rows).sum();
+        let destructive: usize = hidden.iter().map(|item| item.destructive).sum();
+        let of_which = if destructive > 0 {
+            format!(" ({destructive} destructive)")
+        } else {
+            String::new()
+        };
         text.push_str(&format!(
-            "…and {} more: see {where_to_see_all}",
-            total - shown
+            "…and {rows} more{of_which}: see {where_to_see_all}"
         ));
     }
     text.trim_end().to_owned()
@@ -699,7 +790,12 @@ mod tests {
     fn ten_thousand_changes_fit_with_the_destructive_ones_first() {
         let mut big = stack("big", Classification::Changes, true);
         big.changes = (0..10_000)
-            .map(|i| change("Add", &format!("Topic{i}"), None))
+            .map(|i| {
+                let mut row = change("Add", &format!("Topic{i}"), None);
+                // Distinct types, so nothing groups.
+                row.resource_type = format!("AWS::SNS::Topic{i}");
+                row
+            })
             .collect();
         big.changes
             .push(change("Remove", "OldBucket", Some("removed")));
@@ -717,6 +813,60 @@ mod tests {
         assert!(description.contains(
             "more: see the Backlog pull request comment or `aws cloudformation describe-change-set"
         ));
+    }
+
+    #[test]
+    fn rows_alike_are_one_counted_line_and_a_cut_card_counts_what_it_hides() {
+        let mut filters = stack("filters", Classification::Changes, true);
+        let long_id = |i: usize| format!("InspectorFiltersSuppressCVE{}{i:04}", "X".repeat(110));
+        filters.changes = (0..30)
+            .map(|i| change("Remove", &long_id(i), Some("removed")))
+            .collect();
+        filters.changes.push(change("Add", "Queue", None));
+        let card = &plan_cards(&report(vec![filters.clone()]), &Links::default())[1];
+        let lines: Vec<_> = card.content.description.lines().collect();
+        let grouped = lines.iter().find(|l| l.contains(" × ")).unwrap();
+        assert!(
+            grouped.starts_with(":warning: 30 × Remove AWS::SNS::Topic (`InspectorFilters"),
+            "{grouped}"
+        );
+        // Logical ids are clipped in the middle: the distinguishing end survives.
+        assert!(
+            grouped.contains("0000`") && grouped.contains("0001`"),
+            "{grouped}"
+        );
+        assert!(grouped.ends_with("…) — removed"), "{grouped}");
+        assert!(lines.contains(&"• Add `Queue` AWS::SNS::Topic"));
+
+        // Cut: distinct destructive rows past the limit are counted as such, and without a
+        // pull request the card points at the command, not at a comment that does not exist.
+        filters.changes = (0..400)
+            .map(|i| {
+                let mut row = change("Remove", &long_id(i), Some("removed"));
+                row.resource_type = format!("AWS::Inspector{i}::Filter");
+                row
+            })
+            .collect();
+        let mut direct = report(vec![filters]);
+        direct.pr = None;
+        let card = &plan_cards(&direct, &Links::default())[1];
+        let description = &card.content.description;
+        let shown = description
+            .lines()
+            .filter(|l| l.starts_with(":warning: "))
+            .count();
+        let footer = description.lines().last().unwrap();
+        assert!(
+            footer.starts_with(&format!(
+                "…and {} more ({} destructive): see `aws cloudformation describe-change-set",
+                400 - shown,
+                400 - shown
+            )),
+            "{footer}"
+        );
+        assert!(!description.contains("pull request comment"), "{footer}");
+        let parent = &plan_cards(&direct, &Links::default())[0];
+        assert!(!parent.content.description.contains("pull request comment"));
     }
 
     #[test]
@@ -784,7 +934,8 @@ mod tests {
                                 &format!("{value}{i}"),
                                 destructive,
                             );
-                            row.resource_type = kind.clone();
+                            // Some rows alike (grouped), most not (so large stacks are cut).
+                            row.resource_type = format!("{kind}{}", i % 50);
                             row
                         })
                         .collect();
@@ -822,20 +973,49 @@ mod tests {
             plan.pr = pr;
             plan.errors = texts.clone();
             let links = Links { backlog_url: Some(url) };
-            for card in plan_cards(&plan, &links) {
+            let cards = plan_cards(&plan, &links);
+            // The parent, then one card per stack with a change set, in the report's order.
+            let mut stacks = vec![None];
+            stacks.extend(plan.stacks.iter().filter(|s| s.change_set.is_some()).map(Some));
+            prop_assert_eq!(cards.len(), stacks.len());
+            for (card, stack) in cards.iter().zip(stacks) {
                 prop_assert_eq!(card.problems(), Vec::<String>::new());
-                // Whatever the header holds, a card that could not show everything says so.
-                let changes = plan
-                    .stacks
-                    .iter()
-                    .find(|s| card.id.ends_with(&ascii_id(&format!("/{}/{}", s.region, s.stack), 512)))
-                    .map_or(0, |s| s.changes.len() + s.drift.len());
-                if changes > 400 {
-                    prop_assert!(card.content.description.contains(" more: see "), "{}", card.id);
+                if let Some(stack) = stack {
+                    let description = &card.content.description;
+                    // Destructive rows come before any other change, and none goes uncounted:
+                    // shown (a grouped line counts its rows) plus hidden is the total.
+                    let items: Vec<&str> = description
+                        .lines()
+                        .filter(|l| l.starts_with(":warning: ") || l.starts_with("• "))
+                        .collect();
+                    let first_other = items.iter().position(|l| l.starts_with("• "));
+                    let last_destructive = items.iter().rposition(|l| l.starts_with(":warning: "));
+                    if let (Some(other), Some(destructive)) = (first_other, last_destructive) {
+                        prop_assert!(destructive < other, "{}", card.id);
+                    }
+                    let shown: usize = items
+                        .iter()
+                        .filter_map(|l| l.strip_prefix(":warning: "))
+                        .map(|rest| {
+                            rest.split_once(" × ")
+                                .and_then(|(n, _)| n.parse().ok())
+                                .unwrap_or(1)
+                        })
+                        .sum();
+                    let footer = description.lines().last().unwrap_or_default();
+                    let hidden: usize = footer
+                        .strip_prefix("…and ")
+                        .and_then(|rest| rest.split_once(" destructive)"))
+                        .and_then(|(head, _)| head.rsplit_once('(')?.1.parse().ok())
+                        .unwrap_or(0);
+                    prop_assert_eq!(shown + hidden, stack.destructive_count(), "{}", card.id);
+                    if footer.starts_with("…and ") {
+                        prop_assert!(footer.contains(" more"), "{}", footer);
+                    }
                 }
-                let json = serde_json::to_string(&card).unwrap();
+                let json = serde_json::to_string(card).unwrap();
                 let back: Notification = serde_json::from_str(&json).unwrap();
-                prop_assert_eq!(&back, &card);
+                prop_assert_eq!(&back, card);
                 prop_assert!(json.len() < 256 * 1024);
             }
         }

@@ -58,7 +58,7 @@ pub fn link(url: &str, label: &str) -> String {
 }
 
 /// Raw (not yet escaped) text is clipped before escaping.
-pub use crate::core::text::clip;
+pub use crate::core::text::{clip, clip_middle};
 
 /// Cuts escaped text to at most `max` characters, ending with "…" when cut, never inside an
 /// escape such as `&amp;`.
