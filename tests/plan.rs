@@ -1393,3 +1393,188 @@ async fn change_sets_are_created_with_the_deploy_role_unless_the_config_names_on
     );
     assert_eq!(role_of(&own), "arn:aws:iam::123456789012:role/own-deploy");
 }
+
+/// A DescribeChangeSet answer (CloudFormation's XML) with the given status fields and rows;
+/// `rows` are `(action, logical id, type, replacement, nested change set)`.
+fn described(
+    status: &str,
+    reason: Option<&str>,
+    rows: &[(&str, &str, &str, &str, Option<&str>)],
+) -> String {
+    let members: String = rows
+        .iter()
+        .map(|(action, id, kind, replacement, nested)| {
+            let nested = nested
+                .map(|arn| format!("<ChangeSetId>{arn}</ChangeSetId>"))
+                .unwrap_or_default();
+            format!(
+                "<member><Type>Resource</Type><ResourceChange><Action>{action}</Action><LogicalResourceId>{id}</LogicalResourceId><ResourceType>{kind}</ResourceType><Replacement>{replacement}</Replacement>{nested}</ResourceChange></member>"
+            )
+        })
+        .collect();
+    let reason = reason
+        .map(|r| format!("<StatusReason>{r}</StatusReason>"))
+        .unwrap_or_default();
+    query_answer(
+        "DescribeChangeSet",
+        &format!("<Status>CREATE_COMPLETE</Status>{status}{reason}<Changes>{members}</Changes>"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_stacks_are_included_described_and_their_destructive_rows_reach_the_card() {
+    let mut world = World::start().await;
+    let queue = world.with_topic().await;
+    let stack = unique("nested");
+    let template = format!(
+        "{}  Network:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: https://cfn-chatops-tests.s3.amazonaws.com/network.yaml\n",
+        template("nested", 1).replace("Outputs:\n  First:\n    Value: !Ref Topic0\n", "")
+    );
+    let commit = world.commit(
+        &[(&format!("stacks/{stack}.yaml"), Some(&template))],
+        "A stack with nested stacks",
+    );
+    // moto has no nested change sets: the proxy answers as CloudFormation does. The root's
+    // answer with values points at three nested change sets; each is answered on its own.
+    let child = |name: &str| {
+        format!("arn:aws:cloudformation:us-east-1:123456789012:changeSet/{name}-0f1e2d3c/9a8b7c6d")
+    };
+    let nested = ["network", "storage", "compute"].map(child);
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 1,
+        status: 200,
+        body: described(
+            "<ExecutionStatus>AVAILABLE</ExecutionStatus>",
+            None,
+            &[
+                ("Add", "Topic0", "AWS::SNS::Topic", "False", None),
+                (
+                    "Modify",
+                    "Network",
+                    "AWS::CloudFormation::Stack",
+                    "False",
+                    Some(&nested[0]),
+                ),
+                (
+                    "Modify",
+                    "Storage",
+                    "AWS::CloudFormation::Stack",
+                    "False",
+                    Some(&nested[1]),
+                ),
+                (
+                    "Modify",
+                    "Compute",
+                    "AWS::CloudFormation::Stack",
+                    "False",
+                    Some(&nested[2]),
+                ),
+            ],
+        ),
+        when_body_contains: vec![
+            "IncludePropertyValues=true".into(),
+            format!("StackName={stack}"),
+        ],
+    });
+    let child_answer = |rows: &[(&str, &str, &str, &str, Option<&str>)]| {
+        described(
+            "<ExecutionStatus>UNAVAILABLE</ExecutionStatus>",
+            Some("Executable from root change set"),
+            rows,
+        )
+    };
+    for (name, rows) in [
+        (
+            "network",
+            vec![
+                ("Remove", "DataBucket", "AWS::S3::Bucket", "False", None),
+                ("Modify", "Queue", "AWS::SQS::Queue", "True", None),
+            ],
+        ),
+        (
+            "storage",
+            vec![("Add", "Table", "AWS::DynamoDB::Table", "True", None)],
+        ),
+        (
+            "compute",
+            vec![("Modify", "Worker", "AWS::Lambda::Function", "False", None)],
+        ),
+    ] {
+        world.recorder.inject(Fault {
+            operation: "DescribeChangeSet".into(),
+            times: 1,
+            status: 200,
+            body: child_answer(&rows),
+            when_body_contains: vec![format!("{name}-0f1e2d3c")],
+        });
+    }
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+
+    // The change set includes the nested stacks', and every nested one was read once.
+    let create = &world.creates_for(&stack)[0];
+    assert_eq!(create["IncludeNestedStacks"], "true", "{create}");
+    let reads = world.requests("DescribeChangeSet");
+    for arn in &nested {
+        let asked: Vec<_> = reads
+            .iter()
+            .filter(|body| body["ChangeSetName"] == arn.as_str())
+            .collect();
+        assert_eq!(asked.len(), 1, "{arn} read once, by its ARN alone");
+        assert!(asked[0].get("StackName").is_none(), "{:?}", asked[0]);
+    }
+    let root_reads = reads
+        .iter()
+        .filter(|body| body["StackName"] == stack.as_str())
+        .count();
+    // One poll (moto settles at once) and one read with values for the root.
+    assert_eq!(root_reads, 2);
+
+    let plan = planned.stack(&stack);
+    let destructive: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.destructive.is_some())
+        .map(|c| (c.logical_id.as_str(), c.destructive.as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        destructive,
+        [
+            ("Network/DataBucket", "removed"),
+            ("Network/Queue", "replaced")
+        ],
+        "an Add's Replacement is not destructive: {:?}",
+        plan.changes
+    );
+    assert_eq!(plan.counts.summary(), "+2 ~5 -1");
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+
+    let cards = world.received(&queue, 2).await;
+    let card = cards
+        .iter()
+        .find(|c| c["metadata"]["additionalContext"]["StackName"] == stack.as_str())
+        .unwrap();
+    let description = card["content"]["description"].as_str().unwrap();
+    assert!(
+        description.contains(":warning: Remove `Network/DataBucket` AWS::S3::Bucket — removed"),
+        "{description}"
+    );
+    assert!(
+        card["content"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with(":warning:")
+    );
+    let parent = cards
+        .iter()
+        .find(|c| c["metadata"]["eventType"] == "cfn-chatops.plan")
+        .unwrap();
+    assert!(
+        parent["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("2 destructive"),
+        "{parent}"
+    );
+}

@@ -3,8 +3,11 @@
 //! classifier's terms. Decisions about what the answers mean are made above.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
@@ -281,6 +284,10 @@ impl CloudFormation {
         if new.revert_drift {
             call = call.deployment_mode(DeploymentMode::RevertDrift);
         }
+        // Executing the root executes its nested stacks' changes: the review must show them.
+        if request.template.nested_stacks {
+            call = call.include_nested_stacks(true);
+        }
         let output = call
             .send()
             .await
@@ -317,7 +324,7 @@ impl CloudFormation {
         let deadline = tokio::time::Instant::now() + polling.timeout;
         let mut delay = polling.first_delay;
         loop {
-            let first = read_change_set(&client, stack, arn, false, false).await?;
+            let first = read_change_set(&client, Some(stack), arn, false, false).await?;
             if first.is_settled() {
                 break;
             }
@@ -330,14 +337,47 @@ impl CloudFormation {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(polling.max_delay);
         }
-        let mut description = read_change_set(&client, stack, arn, true, true).await?;
-        if description.has_incomplete_property_values() {
-            let mut complete = read_change_set(&client, stack, arn, false, true).await?;
-            complete.enrich_from(&description);
-            complete.status_reason = description.status_reason.take();
-            description = complete;
+        read_whole(&client, Some(stack), arn).await
+    }
+
+    /// Nested stacks' change sets, which exist once their root's has settled, read whole like
+    /// the root's; at most [`NESTED_READS`] at a time. Each answer in the order asked.
+    pub async fn describe_nested(
+        &self,
+        region: &str,
+        arns: &[String],
+    ) -> Vec<Result<ChangeSetDescription, CloudFormationError>> {
+        let client = self.client(region);
+        let turns = Arc::new(Semaphore::new(NESTED_READS));
+        let mut reads = JoinSet::new();
+        for (index, arn) in arns.iter().enumerate() {
+            let (client, turns, arn) = (client.clone(), Arc::clone(&turns), arn.clone());
+            reads.spawn(async move {
+                let _turn = turns.acquire_owned().await;
+                // A nested change set is named by its ARN alone.
+                (index, read_whole(&client, None, &arn).await)
+            });
         }
-        Ok(description)
+        let mut answers: Vec<Option<Result<ChangeSetDescription, CloudFormationError>>> =
+            vec![None; arns.len()];
+        while let Some(joined) = reads.join_next().await {
+            if let Ok((index, answer)) = joined {
+                answers[index] = Some(answer);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| {
+                    Err(CloudFormationError::Call {
+                        operation: "DescribeChangeSet",
+                        code: None,
+                        message: None,
+                        detail: "the read stopped before it finished".into(),
+                    })
+                })
+            })
+            .collect()
     }
 
     /// A change set's execution status by its ARN; `None` when CloudFormation no longer has it
@@ -456,10 +496,30 @@ impl TemplateBucket {
     }
 }
 
+/// Nested change sets read at the same time, for one root.
+pub const NESTED_READS: usize = 4;
+
+/// Every page with property values, and without them too when CloudFormation warns they are
+/// incomplete (its rows then enriched with the values it did give; its warning kept).
+async fn read_whole(
+    client: &Client,
+    stack: Option<&str>,
+    arn: &str,
+) -> Result<ChangeSetDescription, CloudFormationError> {
+    let mut description = read_change_set(client, stack, arn, true, true).await?;
+    if description.has_incomplete_property_values() {
+        let mut complete = read_change_set(client, stack, arn, false, true).await?;
+        complete.enrich_from(&description);
+        complete.status_reason = description.status_reason.take();
+        description = complete;
+    }
+    Ok(description)
+}
+
 /// DescribeChangeSet; with `all_pages`, every page merged (status fields from the first).
 async fn read_change_set(
     client: &Client,
-    stack: &str,
+    stack: Option<&str>,
     change_set: &str,
     include_property_values: bool,
     all_pages: bool,
@@ -469,7 +529,7 @@ async fn read_change_set(
     loop {
         let output = client
             .describe_change_set()
-            .stack_name(stack)
+            .set_stack_name(stack.map(str::to_owned))
             .change_set_name(change_set)
             .include_property_values(include_property_values)
             .set_next_token(token.clone())
@@ -516,6 +576,7 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
                     resource_drift_status: resource
                         .resource_drift_status()
                         .map(|s| s.as_str().to_owned()),
+                    change_set_id: text(resource.change_set_id()),
                     details: Some(
                         resource
                             .details()

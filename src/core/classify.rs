@@ -41,6 +41,8 @@ pub struct ResourceChange {
     pub policy_action: Option<String>,
     pub resource_drift_status: Option<String>,
     pub details: Option<Vec<Detail>>,
+    /// A nested stack's own change set, for an `AWS::CloudFormation::Stack` row.
+    pub change_set_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -227,6 +229,80 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
             .collect(),
         notes,
     }
+}
+
+/// A nested stack's change set says this of itself: it runs with its root.
+const NESTED_STATUS_REASON: &str = "Executable from root change set";
+
+/// The nested change sets a description's rows point at: `(path, change set ARN)`, the path
+/// being the nested stack's logical id under `parent` (`Network`, `Network/Subnets`).
+pub fn nested_change_sets(
+    description: &ChangeSetDescription,
+    parent: &str,
+) -> Vec<(String, String)> {
+    description
+        .changes
+        .iter()
+        .filter_map(|change| change.resource_change.as_ref())
+        .filter_map(|row| {
+            let arn = row.change_set_id.as_deref().filter(|arn| !arn.is_empty())?;
+            let id = row.logical_resource_id.as_deref().unwrap_or("?");
+            let path = if parent.is_empty() {
+                id.to_owned()
+            } else {
+                format!("{parent}/{id}")
+            };
+            Some((path, arn.to_owned()))
+        })
+        .collect()
+}
+
+/// The root's assessment with its nested stacks': their rows under their path
+/// (`Network/Bucket`), counted with the root's, their drift and warnings; a nested change set
+/// that failed or could not be read is a warning, never silence.
+pub fn with_nested(
+    mut root: Assessment,
+    nested: &[(String, ChangeSetDescription)],
+    unreadable: &[(String, String)],
+) -> Assessment {
+    for (path, description) in nested {
+        let child = classify(description);
+        match child.classification {
+            Classification::Failed => root.warnings.push(format!(
+                "the change set of nested stack {path} failed: {}",
+                child.reason.as_deref().unwrap_or("no reason given")
+            )),
+            Classification::NoChanges => {}
+            _ => {
+                root.counts.add_all(&child.counts);
+                root.changes
+                    .extend(child.changes.into_iter().map(|mut change| {
+                        change.logical_id = format!("{path}/{}", change.logical_id);
+                        change
+                    }));
+                root.drift.extend(child.drift.into_iter().map(|mut drift| {
+                    drift.logical_id = format!("{path}/{}", drift.logical_id);
+                    drift
+                }));
+                root.warnings.extend(
+                    child
+                        .warnings
+                        .into_iter()
+                        .filter(|warning| warning != NESTED_STATUS_REASON)
+                        .map(|warning| format!("nested stack {path}: {warning}")),
+                );
+            }
+        }
+    }
+    for (path, reason) in unreadable {
+        root.warnings.push(format!(
+            "the change set of nested stack {path} could not be read, so its changes are not shown: {reason}"
+        ));
+    }
+    if root.classification == Classification::Changes && !root.drift.is_empty() {
+        root.classification = Classification::Drift;
+    }
+    root
 }
 
 fn summarise(resource: &ResourceChange) -> ResourceChangeSummary {
@@ -634,6 +710,89 @@ mod tests {
         let child = fixture("dcs-nested-child.json");
         assert!(!child.is_executable());
         assert_eq!(classify(&child).classification, Classification::Changes);
+    }
+
+    #[test]
+    fn nested_stacks_rows_are_shown_under_their_path_and_count_in_the_root() {
+        let root = fixture("dcs-nested-root.json");
+        assert_eq!(
+            nested_change_sets(&root, ""),
+            [(
+                "ChildStack".to_owned(),
+                "arn:aws:cloudformation:us-west-2:123456789012:changeSet/my-nested-stack-change-set/4eca1a01-e285-xmpl-8026-9a1967bfb4b0".to_owned()
+            )]
+        );
+        // The child of the documented example has no nested stack of its own.
+        let child = fixture("dcs-nested-child.json");
+        assert!(nested_change_sets(&child, "ChildStack").is_empty());
+        let merged = with_nested(classify(&root), &[("ChildStack".into(), child)], &[]);
+        let ids: Vec<_> = merged
+            .changes
+            .iter()
+            .map(|c| c.logical_id.as_str())
+            .collect();
+        assert_eq!(ids, ["ChildStack", "ChildStack/function"]);
+        assert_eq!(merged.counts.modify, 2);
+        assert!(
+            merged.warnings.is_empty(),
+            "'Executable from root change set' is not a warning: {:?}",
+            merged.warnings
+        );
+
+        // A nested stack replacing and deleting a topic (a change set recorded on AWS) makes
+        // the root destructive: the one harmless `Modify Stack` row no longer hides it.
+        let replacing = fixture("localstack-modify-replace-and-delete-sns-prop-values.json");
+        let merged = with_nested(
+            classify(&root),
+            &[("ChildStack".into(), replacing)],
+            &[(
+                "ChildStack/Deeper".into(),
+                "DescribeChangeSet: throttled".into(),
+            )],
+        );
+        let destructive: Vec<_> = merged
+            .changes
+            .iter()
+            .filter(|c| c.destructive.is_some())
+            .map(|c| c.logical_id.as_str())
+            .collect();
+        assert_eq!(destructive, ["ChildStack/Topic1"]);
+        assert_eq!(merged.counts.modify, 3);
+        assert_eq!(
+            merged.warnings,
+            [
+                "the change set of nested stack ChildStack/Deeper could not be read, so its changes are not shown: DescribeChangeSet: throttled"
+            ]
+        );
+
+        // A nested change set that failed is said, not skipped.
+        let failed = fixture("synthetic-failed-template.json");
+        let merged = with_nested(classify(&root), &[("ChildStack".into(), failed)], &[]);
+        assert_eq!(merged.warnings.len(), 1);
+        assert!(
+            merged.warnings[0].starts_with("the change set of nested stack ChildStack failed: "),
+            "{:?}",
+            merged.warnings
+        );
+    }
+
+    #[test]
+    fn nested_paths_go_down_the_levels() {
+        let parent: ChangeSetDescription = serde_json::from_value(serde_json::json!({
+            "Status": "CREATE_COMPLETE",
+            "Changes": [
+                {"ResourceChange": {"Action": "Modify", "LogicalResourceId": "Subnets", "ResourceType": "AWS::CloudFormation::Stack", "ChangeSetId": "arn:aws:cloudformation:us-east-1:123456789012:changeSet/s/1"}},
+                {"ResourceChange": {"Action": "Modify", "LogicalResourceId": "Plain", "ResourceType": "AWS::CloudFormation::Stack", "ChangeSetId": null}}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            nested_change_sets(&parent, "Network"),
+            [(
+                "Network/Subnets".to_owned(),
+                "arn:aws:cloudformation:us-east-1:123456789012:changeSet/s/1".to_owned()
+            )]
+        );
     }
 
     #[test]

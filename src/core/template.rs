@@ -41,6 +41,9 @@ pub struct Template {
     pub body: String,
     /// What the template needs, as far as its text shows.
     pub capabilities: Vec<Capability>,
+    /// It has nested stacks (`AWS::CloudFormation::Stack`, or SAM's
+    /// `AWS::Serverless::Application`): its change set must include theirs.
+    pub nested_stacks: bool,
 }
 
 impl Template {
@@ -125,9 +128,19 @@ pub fn inspect(path: &str, content: &[u8]) -> Result<Option<Template>, TemplateE
         Some(_) => return Err(error(None, "`Resources` must be a mapping".into())),
         None => None,
     };
+    let nested_stacks = resources
+        .into_iter()
+        .flat_map(|r| r.values())
+        .any(|resource| {
+            matches!(
+                resource.get("Type").and_then(Value::as_str),
+                Some("AWS::CloudFormation::Stack" | "AWS::Serverless::Application")
+            )
+        });
     Ok(Some(Template {
         body: text.to_owned(),
         capabilities: required_capabilities(top.contains_key("Transform"), resources),
+        nested_stacks,
     }))
 }
 
@@ -193,6 +206,17 @@ mod tests {
         let parsed = template("stacks/app.yaml", text);
         assert!(parsed.capabilities.is_empty());
         assert!(!parsed.needs_s3());
+        assert!(!parsed.nested_stacks);
+    }
+
+    #[test]
+    fn nested_stacks_are_seen_in_both_forms() {
+        for kind in ["AWS::CloudFormation::Stack", "AWS::Serverless::Application"] {
+            let text = format!(
+                "Resources:\n  Network:\n    Type: {kind}\n    Properties:\n      TemplateURL: https://example.s3.amazonaws.com/network.yaml\n"
+            );
+            assert!(template("stacks/app.yaml", &text).nested_stacks, "{kind}");
+        }
     }
 
     #[test]

@@ -185,6 +185,16 @@ pub struct ActionCounts {
 }
 
 impl ActionCounts {
+    /// Adds another change set's counts (a nested stack's to its root's).
+    pub fn add_all(&mut self, other: &ActionCounts) {
+        self.add += other.add;
+        self.modify += other.modify;
+        self.remove += other.remove;
+        self.import += other.import;
+        self.dynamic += other.dynamic;
+        self.sync_with_actual += other.sync_with_actual;
+    }
+
     /// `+add ~modify -remove`, as reviewers read counts, then the rarer actions that occur:
     /// `+0 ~0 -0 import 3`.
     pub fn summary(&self) -> String {

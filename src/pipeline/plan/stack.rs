@@ -8,10 +8,15 @@ use std::sync::Arc;
 use crate::adapter::cloudformation::{
     CloudFormation, CloudFormationError, NewChangeSet, Polling, StackRequest, TemplateBucket,
 };
-use crate::core::classify::classify;
+use crate::core::classify::{
+    Assessment, ChangeSetDescription, classify, nested_change_sets, with_nested,
+};
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
 use crate::model::report::{ChangeSetRef, Classification, StackPlan};
+
+/// Levels of nested stacks followed below a root.
+const MAX_NESTING: usize = 5;
 
 /// Places another commit relative to the planned one (answered by git).
 pub type CommitOrder =
@@ -164,7 +169,9 @@ impl StackPlanner {
                 return ended(plan, Ended::failed(err));
             }
         };
-        let assessment = classify(&description);
+        let assessment = self
+            .with_nested(region, &description, classify(&description))
+            .await;
         change_set.arn = description.change_set_id.clone().or(change_set.arn);
         change_set.stack_id = description.stack_id.clone();
         change_set.executable = description.is_executable();
@@ -210,6 +217,42 @@ impl StackPlanner {
             }
         };
         Planned { plan, superseding }
+    }
+
+    /// Follows the nested stacks' change sets, level by level (each level's reads at the same
+    /// time), and adds what they change to the root's assessment.
+    async fn with_nested(
+        &self,
+        region: &str,
+        root: &ChangeSetDescription,
+        assessment: Assessment,
+    ) -> Assessment {
+        let mut pending = nested_change_sets(root, "");
+        let (mut read, mut unreadable) = (Vec::new(), Vec::new());
+        for _ in 0..MAX_NESTING {
+            if pending.is_empty() {
+                break;
+            }
+            let arns: Vec<String> = pending.iter().map(|(_, arn)| arn.clone()).collect();
+            let answers = self.cloudformation.describe_nested(region, &arns).await;
+            let mut next = Vec::new();
+            for ((path, _), answer) in pending.into_iter().zip(answers) {
+                match answer {
+                    Ok(description) => {
+                        next.extend(nested_change_sets(&description, &path));
+                        read.push((path, description));
+                    }
+                    Err(err) => unreadable.push((path, err.to_string())),
+                }
+            }
+            pending = next;
+        }
+        unreadable.extend(
+            pending
+                .into_iter()
+                .map(|(path, _)| (path, format!("nested more than {MAX_NESTING} levels deep"))),
+        );
+        with_nested(assessment, &read, &unreadable)
     }
 
     /// Lists the bot's change sets on the stack and decides what they mean.
