@@ -77,6 +77,37 @@ fn main() {
         ));
     });
 
+    // 5,000 rows with before → after values (a change set recorded against AWS, its two rows
+    // repeated), each of its own type so none is grouped: every row's values are rendered.
+    let text = std::fs::read_to_string(format!(
+        "{fixtures}/cloudformation/localstack-modify-replace-and-delete-sns-prop-values.json"
+    ))
+    .unwrap();
+    let recorded: ChangeSetDescription = serde_json::from_str(&text).unwrap();
+    let mut valued = report.clone();
+    valued.stacks[0].changes = classify(&recorded)
+        .changes
+        .into_iter()
+        .cycle()
+        .take(5_000)
+        .enumerate()
+        .map(|(i, mut change)| {
+            change.logical_id = format!("{}{i}", change.logical_id);
+            change.resource_type = format!("{}{i}", change.resource_type);
+            change
+        })
+        .collect();
+    time("render cards, 5,000 changes with values", || {
+        black_box(plan_cards(black_box(&valued), &Links::default()));
+    });
+    time("render the PR comment, 5,000 changes with values", || {
+        black_box(plan_comment(
+            black_box(&valued),
+            TextFormat::Markdown,
+            &Links::default(),
+        ));
+    });
+
     let status_change: serde_json::Value = serde_json::from_slice(
         &std::fs::read(format!(
             "{fixtures}/cloudformation/eb-cloudformation-stack-status-change.json"

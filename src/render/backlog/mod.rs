@@ -9,8 +9,9 @@ use crate::model::report::PlanReport;
 
 /// Longest comment the bot writes. Backlog documents no limit; reviewers read short comments.
 pub const COMMENT_MAX: usize = 20_000;
-/// Detail lines (destructive changes, drift) shown per stack before "…N more".
-pub const DETAILS_PER_STACK: usize = 15;
+/// Detail lines (warnings, every change, drift, notes) shown per stack before "…N more", so
+/// one huge stack cannot push the others out of the comment.
+pub const DETAILS_PER_STACK: usize = 100;
 
 /// Identifies the bot's comment for one plan (the pushed commit), so a re-run updates it.
 pub fn plan_marker(report: &PlanReport) -> String {

@@ -3,10 +3,13 @@
 
 use super::markup::Writer;
 use super::{COMMENT_MAX, DETAILS_PER_STACK, plan_marker};
+use crate::core::properties::{changed_parameters, is_security_relevant, shown_properties};
 use crate::core::text::clip;
 use crate::model::backlog::TextFormat;
 use crate::model::commit::short;
-use crate::model::report::{Classification, PlanReport, StackPlan};
+use crate::model::report::{
+    Classification, DriftedProperty, PlanReport, ResourceChangeSummary, StackPlan,
+};
 use crate::render::links::Links;
 
 /// The plan comment: every stack with its class, counts, destructive changes, drift, failure
@@ -110,57 +113,118 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
         line.push_str(&format!(" · {}", w.text(&clip(reason, 400))));
     }
     w.item(0, line);
-    // CloudFormation's own warnings first: they often mean the execution will fail.
-    let mut details: Vec<String> = stack
-        .warnings
-        .iter()
-        .map(|warning| {
-            format!(
-                "⚠ {} {}",
-                w.bold("CloudFormation warns:"),
-                w.text(&clip(warning, 1_000))
-            )
-        })
-        .collect();
-    details.extend(stack.changes.iter().filter_map(|change| {
-        let why = change.destructive.as_deref()?;
-        Some(format!(
-            "⚠ {} {} {}: {}",
-            w.text(&change.action),
-            w.value(&change.logical_id),
-            w.text(&change.resource_type),
-            w.text(&clip(why, 300))
-        ))
-    }));
-    details.extend(stack.drift.iter().map(|drift| {
-        format!(
-            "drift {} {} {}: live {} will become {}",
-            w.text(&drift.status),
-            w.value(&drift.logical_id),
-            w.value(drift.property.as_deref().unwrap_or("(resource)")),
-            w.value(&clip(drift.actual.as_deref().unwrap_or("?"), 120)),
-            w.value(&clip(drift.previous.as_deref().unwrap_or("?"), 120))
-        )
-    }));
-    details.extend(
-        stack
-            .superseded
-            .iter()
-            .map(|name| format!("superseded and deleted {}", w.value(name))),
-    );
-    details.extend(
-        stack
-            .notes
-            .iter()
-            .map(|note| format!("note: {}", w.text(&clip(note, 300)))),
-    );
+    // CloudFormation's own warnings first (they often mean the execution will fail), then
+    // destructive changes, drift, the other changes (security-relevant ones first), what was
+    // superseded, notes. Only what is shown is rendered; the rest is counted.
+    let parameters = changed_parameters(&stack.changes);
+    let mut changes: Vec<&ResourceChangeSummary> = stack.changes.iter().collect();
+    changes.sort_by_key(|change| !is_security_relevant(&change.resource_type));
+    let (destructive, others): (Vec<_>, Vec<_>) = changes
+        .into_iter()
+        .partition(|change| change.destructive.is_some());
+    let mut details: Vec<Detail> = stack.warnings.iter().map(|w| Detail::Warning(w)).collect();
+    if !parameters.is_empty() {
+        details.push(Detail::Parameters(&parameters));
+    }
+    details.extend(destructive.into_iter().map(Detail::Change));
+    details.extend(stack.drift.iter().map(Detail::Drift));
+    details.extend(others.into_iter().map(Detail::Change));
+    details.extend(stack.superseded.iter().map(|name| Detail::Superseded(name)));
+    details.extend(stack.notes.iter().map(|note| Detail::Note(note)));
     let total = details.len();
     for detail in details.into_iter().take(DETAILS_PER_STACK) {
-        w.item(1, detail);
+        let (text, under) = detail.render(w);
+        w.item(1, text);
+        for line in under {
+            w.item(2, line);
+        }
     }
     if total > DETAILS_PER_STACK {
         w.item(1, format!("…{} more", total - DETAILS_PER_STACK));
     }
+}
+
+/// One line about a stack in the comment, rendered only when it is shown.
+enum Detail<'a> {
+    Warning(&'a str),
+    Parameters(&'a [String]),
+    Change(&'a ResourceChangeSummary),
+    Drift(&'a DriftedProperty),
+    Superseded(&'a str),
+    Note(&'a str),
+}
+
+impl Detail<'_> {
+    /// The line, and the lines under it (a change's properties).
+    fn render(&self, w: &Writer) -> (String, Vec<String>) {
+        let text = match self {
+            Detail::Warning(warning) => format!(
+                "⚠ {} {}",
+                w.bold("CloudFormation warns:"),
+                w.text(&clip(warning, 1_000))
+            ),
+            Detail::Parameters(names) => {
+                let names: Vec<String> = names.iter().map(|name| w.value(name)).collect();
+                format!("parameters changed: {}", names.join(", "))
+            }
+            Detail::Change(change) => {
+                let row = format!(
+                    "{} {} {}",
+                    w.text(&change.action),
+                    w.value(&change.logical_id),
+                    w.text(&change.resource_type)
+                );
+                let text = match change.destructive.as_deref() {
+                    Some(why) => format!("⚠ {row}: {}", w.text(&clip(why, 300))),
+                    None => row,
+                };
+                return (text, property_lines(w, change));
+            }
+            Detail::Drift(drift) => format!(
+                "drift {} {} {}: live {} will become {}",
+                w.text(&drift.status),
+                w.value(&drift.logical_id),
+                w.value(drift.property.as_deref().unwrap_or("(resource)")),
+                w.value(&clip(drift.actual.as_deref().unwrap_or("?"), 120)),
+                w.value(&clip(drift.previous.as_deref().unwrap_or("?"), 120))
+            ),
+            Detail::Superseded(name) => format!("superseded and deleted {}", w.value(name)),
+            Detail::Note(note) => format!("note: {}", w.text(&clip(note, 300))),
+        };
+        (text, vec![])
+    }
+}
+
+/// A change's properties worth showing: `Name: before → after`, why, and policy statements.
+fn property_lines(w: &Writer, change: &ResourceChangeSummary) -> Vec<String> {
+    let (shown, hidden) = shown_properties(change);
+    let side = |value: &Option<String>| value.as_deref().map_or("—".to_owned(), |v| w.value(v));
+    let mut lines = Vec::new();
+    for property in shown {
+        let mut line = format!(
+            "{}: {} → {}",
+            w.value(&property.name),
+            side(&property.before),
+            side(&property.after)
+        );
+        if property.forces_replacement {
+            line.push_str(" (forces replacement)");
+        }
+        if let Some(because) = &property.because {
+            line.push_str(&format!(", because {}", w.text(because)));
+        }
+        lines.push(line);
+        lines.extend(
+            property
+                .statements
+                .iter()
+                .map(|statement| format!("statement {}", w.value(statement))),
+        );
+    }
+    if hidden > 0 {
+        lines.push(format!("…{hidden} more changed propert(ies)"));
+    }
+    lines
 }
 
 fn class_label(class: Classification) -> &'static str {
@@ -331,6 +395,36 @@ mod tests {
             !notation.contains("''x''"),
             "markup in the warning is broken: {notation}"
         );
+    }
+
+    #[test]
+    fn the_comment_carries_every_change_with_its_values() {
+        let mut plan = report();
+        plan.stacks[0].changes[0].properties = vec![crate::model::report::PropertyChange {
+            attribute: "Properties".into(),
+            name: Some("TopicName".into()),
+            requires_recreation: Some("Always".into()),
+            change_source: Some("ParameterReference".into()),
+            causing_entity: Some("Env".into()),
+            before: Some("orders-dev".into()),
+            after: Some("orders-prod".into()),
+        }];
+        let text = plan_comment(&plan, TextFormat::Markdown, &links());
+        let lines: Vec<_> = text.lines().collect();
+        let added = lines
+            .iter()
+            .position(|l| *l == "  - Add `NewTopic` AWS::SNS::Topic")
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(
+            lines[added + 1],
+            "    - `TopicName`: `orders-dev` → `orders-prod` (forces replacement), because parameter Env changed"
+        );
+        assert!(text.contains("  - parameters changed: `Env`"), "{text}");
+        let removed = lines
+            .iter()
+            .position(|l| l.contains("Remove `OldTopic`"))
+            .unwrap();
+        assert!(removed < added, "destructive first: {text}");
     }
 
     #[test]

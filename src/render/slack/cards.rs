@@ -1,10 +1,13 @@
 //! Slack cards from the plan report: one thread parent per plan, then one card per stack that
 //! got a change set. Pure; every limit holds by construction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::mrkdwn::{clip, clip_middle, code, escape, link, truncate};
 use super::{ascii_id, keywords, thread_id};
+use crate::core::properties::{
+    because, changed_parameters, is_security_relevant, shown_properties,
+};
 use crate::model::commit::short;
 use crate::model::notification::{
     ACTION_GROUP, Content, DESCRIPTION_MAX, GROUP_CHANGE_SET, GROUP_CHANGE_SET_DRIFT, GROUP_INFO,
@@ -148,7 +151,7 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
             }
             // A hidden stack line counts as destructive when its stack has such changes.
             Item {
-                line,
+                line: Line::Text(line),
                 rows: 1,
                 destructive: usize::from(stack.destructive_count() > 0),
             }
@@ -287,6 +290,14 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             }
         ));
     }
+    let parameters = changed_parameters(&stack.changes);
+    if !parameters.is_empty() {
+        let names: Vec<String> = parameters
+            .iter()
+            .map(|name| code(&clip(name, 128)))
+            .collect();
+        header.push(format!("*Parameters changed* {}", names.join(", ")));
+    }
     if let Some(reason) = &stack.reason {
         header.push(format!("*Reason* {}", escape(&clip(reason, 500))));
     }
@@ -370,18 +381,41 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
 }
 
 /// One line of a card's list: how many rows it stands for, how many of them destructive.
-struct Item {
-    line: String,
+struct Item<'a> {
+    line: Line<'a>,
     rows: usize,
     destructive: usize,
 }
 
-impl Item {
+/// An item's text, rendered only if it is shown: a card lists a few hundred of thousands.
+enum Line<'a> {
+    Text(String),
+    Destructive(Vec<&'a ResourceChangeSummary>),
+    Other(Vec<&'a ResourceChangeSummary>),
+}
+
+impl Item<'_> {
     fn one(line: String) -> Self {
         Self {
-            line,
+            line: Line::Text(line),
             rows: 1,
             destructive: 0,
+        }
+    }
+
+    fn text(&self) -> String {
+        match &self.line {
+            Line::Text(text) => text.clone(),
+            Line::Destructive(group) => {
+                let why = group[0].destructive.as_deref().unwrap_or_default();
+                format!(
+                    ":warning: {} — {}{}",
+                    resources(group),
+                    escape(&clip(why, 300)),
+                    property_lines(group)
+                )
+            }
+            Line::Other(group) => format!("• {}{}", resources(group), property_lines(group)),
         }
     }
 }
@@ -394,7 +428,7 @@ const GROUP_NAMES: usize = 3;
 /// The change lines, most important first: destructive, then drift, then the rest by action.
 /// Three or more rows alike (same action, type and reason) become one counted line. Values
 /// are clipped before they are put in code spans, so no line can be cut inside one.
-fn change_lines(stack: &StackPlan) -> Vec<Item> {
+fn change_lines(stack: &StackPlan) -> Vec<Item<'_>> {
     let value = |text: Option<&str>| {
         text.map(|t| code(&clip(t, 120)))
             .unwrap_or_else(|| "?".into())
@@ -406,14 +440,10 @@ fn change_lines(stack: &StackPlan) -> Vec<Item> {
         .collect();
     let mut items: Vec<Item> = grouped(&destructive)
         .into_iter()
-        .map(|group| {
-            let first = group[0];
-            let why = escape(&clip(first.destructive.as_deref().unwrap_or_default(), 300));
-            Item {
-                line: format!(":warning: {} — {why}", resources(&group)),
-                rows: group.len(),
-                destructive: group.len(),
-            }
+        .map(|group| Item {
+            rows: group.len(),
+            destructive: group.len(),
+            line: Line::Destructive(group),
         })
         .collect();
     items.extend(stack.drift.iter().map(|drift| {
@@ -443,16 +473,20 @@ fn change_lines(stack: &StackPlan) -> Vec<Item> {
         .iter()
         .filter(|change| change.destructive.is_none())
         .collect();
+    // Security-relevant changes (permissions, network rules, keys) before the rest.
     rest.sort_by_key(|change| {
-        order
-            .iter()
-            .position(|a| *a == change.action)
-            .unwrap_or(order.len())
+        (
+            !is_security_relevant(&change.resource_type),
+            order
+                .iter()
+                .position(|a| *a == change.action)
+                .unwrap_or(order.len()),
+        )
     });
     items.extend(grouped(&rest).into_iter().map(|group| Item {
-        line: format!("• {}", resources(&group)),
         rows: group.len(),
         destructive: 0,
+        line: Line::Other(group),
     }));
     items
 }
@@ -460,18 +494,20 @@ fn change_lines(stack: &StackPlan) -> Vec<Item> {
 /// Rows in their order, those alike (action, type, reason) gathered where there are enough of
 /// them to group; a group stands where its first row stood.
 fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChangeSummary>> {
-    let key = |row: &ResourceChangeSummary| {
-        (
-            row.action.clone(),
-            row.resource_type.clone(),
-            row.destructive.clone(),
-        )
-    };
+    let mut index: HashMap<(&str, &str, Option<&str>), usize> = HashMap::new();
     let mut groups: Vec<Vec<&ResourceChangeSummary>> = Vec::new();
     for row in rows {
-        match groups.iter_mut().find(|group| key(group[0]) == key(row)) {
-            Some(group) => group.push(row),
-            None => groups.push(vec![row]),
+        let key = (
+            row.action.as_str(),
+            row.resource_type.as_str(),
+            row.destructive.as_deref(),
+        );
+        match index.get(&key) {
+            Some(&at) => groups[at].push(row),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![row]);
+            }
         }
     }
     // Small groups are shown row by row, in place.
@@ -483,6 +519,75 @@ fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChange
             } else {
                 group.into_iter().map(|row| vec![row]).collect()
             }
+        })
+        .collect()
+}
+
+/// Statements of a policy document shown per property.
+const STATEMENTS_SHOWN: usize = 5;
+
+/// Under a single row, its changed properties worth showing: `↳ `TopicName`: `a` → `b``, why,
+/// and a policy's statements that come and go. A group shows none.
+fn property_lines(group: &[&ResourceChangeSummary]) -> String {
+    let [row] = group else {
+        return common_property_lines(group);
+    };
+    let (shown, hidden) = shown_properties(row);
+    let side = |value: &Option<String>| value.as_deref().map_or("—".to_owned(), code);
+    let mut text = String::new();
+    for property in shown {
+        text.push_str(&format!(
+            "\n      ↳ {}: {} → {}",
+            code(&property.name),
+            side(&property.before),
+            side(&property.after)
+        ));
+        if property.forces_replacement {
+            text.push_str(" _(forces replacement)_");
+        }
+        if let Some(because) = &property.because {
+            text.push_str(&format!(" — because {}", escape(because)));
+        }
+        for statement in property.statements.iter().take(STATEMENTS_SHOWN) {
+            text.push_str(&format!("\n            {}", code(statement)));
+        }
+        if property.statements.len() > STATEMENTS_SHOWN {
+            text.push_str(&format!(
+                "\n            …{} more statement(s)",
+                property.statements.len() - STATEMENTS_SHOWN
+            ));
+        }
+    }
+    if hidden > 0 {
+        text.push_str(&format!("\n      ↳ …{hidden} more changed propert(ies)"));
+    }
+    text
+}
+
+/// For a group, the changed properties every row shares, with the same cause: 112 secrets
+/// whose `KmsKeyId` changes because one key is replaced say so once.
+fn common_property_lines(group: &[&ResourceChangeSummary]) -> String {
+    let Some((first, others)) = group.split_first() else {
+        return String::new();
+    };
+    shown_properties(first)
+        .0
+        .into_iter()
+        .filter(|shown| {
+            others.iter().all(|row| {
+                row.properties.iter().any(|property| {
+                    property.name.as_deref() == Some(shown.name.as_str())
+                        && because(property) == shown.because
+                })
+            })
+        })
+        .map(|shown| {
+            let because = shown
+                .because
+                .as_deref()
+                .map(|because| format!(" — because {}", escape(because)))
+                .unwrap_or_default();
+            format!("\n      ↳ {} changes on each{because}", code(&shown.name))
         })
         .collect()
 }
@@ -533,11 +638,12 @@ fn fit(header: Vec<String>, items: Vec<Item>, where_to_see_all: &str) -> String 
     let budget = DESCRIPTION_MAX.saturating_sub(footer_room);
     let mut items = items.into_iter().peekable();
     while let Some(item) = items.peek() {
-        let added = item.line.chars().count() + 1;
+        let line = item.text();
+        let added = line.chars().count() + 1;
         if length + added > budget {
             break;
         }
-        text.push_str(&item.line);
+        text.push_str(&line);
         text.push('\n');
         length += added;
         items.next();
@@ -565,7 +671,8 @@ mod tests {
     use super::*;
     use crate::core::custom_actions::{self, Button};
     use crate::model::report::{
-        ActionCounts, ChangeSetRef, DriftedProperty, sample_change as change, sample_report,
+        ActionCounts, ChangeSetRef, DriftedProperty, PropertyChange, sample_change as change,
+        sample_report,
     };
 
     const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
@@ -650,6 +757,94 @@ mod tests {
                 .contains("CloudFormation warns")
         );
         assert!(plain[1].content.title.starts_with(":large_blue_circle:"));
+    }
+
+    #[test]
+    fn cards_show_the_change_not_only_the_resource() {
+        // A change set recorded against AWS: TopicName forces a replacement; DisplayName of the
+        // other topic is known only after apply.
+        let path = format!(
+            "{}/tests/fixtures/cloudformation/localstack-modify-replace-and-delete-sns-prop-values.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let description = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let assessment = crate::core::classify::classify(&description);
+        let mut topics = stack("topics", Classification::Changes, true);
+        topics.changes = assessment.changes;
+        let card = &plan_cards(&report(vec![topics]), &Links::default())[1];
+        let lines: Vec<_> = card.content.description.lines().collect();
+        let replaced = lines
+            .iter()
+            .position(|l| l.starts_with(":warning: Modify `Topic1`"))
+            .unwrap();
+        assert_eq!(
+            lines[replaced + 1],
+            "      ↳ `TopicName`: `topic-name-1` → `updated-topic-name-1` _(forces replacement)_"
+        );
+        assert_eq!(
+            lines[replaced + 2],
+            "      ↳ `DisplayName`: `value` → `new_value`"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("→ `known after apply`")),
+            "{lines:#?}"
+        );
+
+        // IAM first among the rest, with its statements; a group says what its rows share.
+        let mut policy = change("Modify", "WorkerPolicy", None);
+        policy.resource_type = "AWS::IAM::Policy".into();
+        policy.properties = vec![PropertyChange {
+            attribute: "Properties".into(),
+            name: Some("PolicyDocument".into()),
+            requires_recreation: Some("Never".into()),
+            change_source: Some("DirectModification".into()),
+            causing_entity: None,
+            before: Some(r#"{"Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:1:orders"}]}"#.into()),
+            after: Some(r#"{"Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#.into()),
+        }];
+        let secret = |i: usize| {
+            let mut row = change("Modify", &format!("Secret{i}"), None);
+            row.resource_type = "AWS::SecretsManager::Secret".into();
+            row.properties = vec![PropertyChange {
+                attribute: "Properties".into(),
+                name: Some("KmsKeyId".into()),
+                requires_recreation: Some("Never".into()),
+                change_source: Some("ResourceAttribute".into()),
+                causing_entity: Some("Key.Arn".into()),
+                before: Some(format!("k{i}")),
+                after: Some("known".into()),
+            }];
+            row
+        };
+        let mut mixed = stack("mixed", Classification::Changes, true);
+        mixed.changes = vec![
+            change("Add", "Queue", None),
+            secret(0),
+            secret(1),
+            secret(2),
+            policy,
+        ];
+        let card = &plan_cards(&report(vec![mixed]), &Links::default())[1];
+        let text = &card.content.description;
+        let order: Vec<_> = ["Modify `WorkerPolicy`", "3 × Modify", "Add `Queue`"]
+            .iter()
+            .map(|needle| {
+                text.find(needle)
+                    .unwrap_or_else(|| panic!("{needle}: {text}"))
+            })
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert!(text.contains("            `+ Allow sqs:* on *`"), "{text}");
+        assert!(
+            text.contains(
+                "            `- Allow sqs:SendMessage on arn:aws:sqs:us-east-1:1:orders`"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("      ↳ `KmsKeyId` changes on each — because Key.Arn changes"),
+            "{text}"
+        );
     }
 
     fn button_texts(buttons: Vec<Button>) -> Vec<String> {
