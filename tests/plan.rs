@@ -1578,3 +1578,61 @@ async fn nested_stacks_are_included_described_and_their_destructive_rows_reach_t
         "{parent}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_shows_what_the_bot_decided_and_never_a_no_echo_value() {
+    let mut world = World::start().await;
+    let queue = world.with_topic().await;
+    let stack = unique("decided");
+    const PASSWORD: &str = "hunter2-not-for-slack";
+    let template = "Parameters:\n  Env:\n    Type: String\n  DbPassword:\n    Type: String\n    NoEcho: true\nResources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {Service: lambda.amazonaws.com}\n            Action: sts:AssumeRole\n  Topic:\n    Type: AWS::SNS::Topic\n";
+    let config = format!(
+        "stacks:\n  - name: {stack}\n    template: stacks/app.yaml\n    parameters: {{Env: prod, DbPassword: {PASSWORD}}}\n"
+    );
+    let commit = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            ("stacks/app.yaml", Some(template)),
+        ],
+        "An app with a secret parameter",
+    );
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    // CloudFormation gets the value; nobody else sees it.
+    let create = &world.creates_for(&stack)[0];
+    let sent: Vec<_> = (1..=2)
+        .map(|i| {
+            create[format!("Parameters.member.{i}.ParameterValue")]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert!(sent.contains(&PASSWORD), "{create}");
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.capabilities, ["CAPABILITY_IAM"]);
+    let shown: Vec<_> = plan
+        .parameters
+        .iter()
+        .map(|p| (p.key.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(shown, [("DbPassword", "****"), ("Env", "prod")]);
+    let cards = world.received(&queue, 2).await;
+    let card = card_for(&cards, &stack);
+    let description = card["content"]["description"].as_str().unwrap();
+    assert!(description.contains("*New stack* `"), "{description}");
+    assert!(
+        description.contains("*Acknowledges* `CAPABILITY_IAM`"),
+        "{description}"
+    );
+    assert!(
+        description.contains("*Parameters* `DbPassword`=`****`, `Env`=`prod`"),
+        "{description}"
+    );
+    for text in [
+        serde_json::to_string(&planned.report).unwrap(),
+        serde_json::to_string(&cards).unwrap(),
+        planned.stderr.clone(),
+    ] {
+        assert!(!text.contains(PASSWORD), "the NoEcho value leaked: {text}");
+    }
+}

@@ -44,6 +44,8 @@ pub struct Template {
     /// It has nested stacks (`AWS::CloudFormation::Stack`, or SAM's
     /// `AWS::Serverless::Application`): its change set must include theirs.
     pub nested_stacks: bool,
+    /// Parameters declared `NoEcho`: their values are never shown.
+    pub no_echo: Vec<String>,
 }
 
 impl Template {
@@ -137,10 +139,25 @@ pub fn inspect(path: &str, content: &[u8]) -> Result<Option<Template>, TemplateE
                 Some("AWS::CloudFormation::Stack" | "AWS::Serverless::Application")
             )
         });
+    let no_echo = match top.get("Parameters") {
+        Some(Value::Mapping(parameters)) => parameters
+            .iter()
+            .filter(|(_, declaration)| {
+                matches!(declaration.get("NoEcho"), Some(Value::Bool(true)))
+                    || declaration
+                        .get("NoEcho")
+                        .and_then(Value::as_str)
+                        .is_some_and(|text| text.eq_ignore_ascii_case("true"))
+            })
+            .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    };
     Ok(Some(Template {
         body: text.to_owned(),
         capabilities: required_capabilities(top.contains_key("Transform"), resources),
         nested_stacks,
+        no_echo,
     }))
 }
 
@@ -207,6 +224,15 @@ mod tests {
         assert!(parsed.capabilities.is_empty());
         assert!(!parsed.needs_s3());
         assert!(!parsed.nested_stacks);
+    }
+
+    #[test]
+    fn no_echo_parameters_are_known() {
+        let text = "Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n  Token:\n    Type: String\n    NoEcho: 'true'\n  Env:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+        assert_eq!(
+            template("stacks/app.yaml", text).no_echo,
+            ["DbPassword", "Token"]
+        );
     }
 
     #[test]

@@ -61,6 +61,13 @@ pub struct StackPlan {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub change_set: Option<ChangeSetRef>,
+    /// The IAM acknowledgements the change set was created with (the bot's decision, from the
+    /// template or the config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// The parameter values the change set was created with; `NoEcho` ones as `****`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<ParameterValue>,
     #[serde(default)]
     pub counts: ActionCounts,
     /// Every resource change, in CloudFormation's order.
@@ -92,6 +99,8 @@ impl StackPlan {
             reason: None,
             warnings: vec![],
             change_set: None,
+            capabilities: vec![],
+            parameters: vec![],
             counts: ActionCounts::default(),
             changes: vec![],
             drift: vec![],
@@ -265,6 +274,14 @@ pub struct DriftedProperty {
     pub actual: Option<String>,
     /// The value of the previous deployment.
     pub previous: Option<String>,
+}
+
+/// A parameter as the change set got it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParameterValue {
+    pub key: String,
+    /// `****` for a `NoEcho` parameter: its value never leaves the planner.
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,6 +55,24 @@ pub fn plan_text(report: &PlanReport) -> String {
         if let Some(from) = &stack.renamed_from {
             let _ = writeln!(text, "      renamed from {from}");
         }
+        if stack
+            .change_set
+            .as_ref()
+            .is_some_and(|change_set| change_set.change_set_type == "CREATE")
+        {
+            let _ = writeln!(text, "      new stack {} will be created", stack.stack);
+        }
+        if !stack.capabilities.is_empty() {
+            let _ = writeln!(text, "      acknowledges {}", stack.capabilities.join(", "));
+        }
+        if !stack.parameters.is_empty() {
+            let values: Vec<String> = stack
+                .parameters
+                .iter()
+                .map(|p| format!("{}={}", p.key, p.value))
+                .collect();
+            let _ = writeln!(text, "      parameters {}", values.join(", "));
+        }
         for warning in &stack.warnings {
             let _ = writeln!(text, "      ! CloudFormation warns: {warning}");
         }

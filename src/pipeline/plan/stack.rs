@@ -13,7 +13,7 @@ use crate::core::classify::{
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
-use crate::model::report::{ChangeSetRef, Classification, StackPlan};
+use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
 
 /// Levels of nested stacks followed below a root.
 const MAX_NESTING: usize = 5;
@@ -65,6 +65,23 @@ impl StackPlanner {
     pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> Planned {
         let mut plan = StackPlan {
             renamed_from: request.renamed_from.clone(),
+            capabilities: request
+                .capabilities
+                .iter()
+                .map(|capability| capability.as_str().to_owned())
+                .collect(),
+            parameters: request
+                .parameters
+                .iter()
+                .map(|(key, value)| ParameterValue {
+                    key: key.clone(),
+                    value: if request.template.no_echo.contains(key) {
+                        "****".into()
+                    } else {
+                        value.clone()
+                    },
+                })
+                .collect(),
             ..StackPlan::new(
                 &request.stack,
                 &request.region,

@@ -3,7 +3,9 @@
 
 use super::markup::Writer;
 use super::{COMMENT_MAX, DETAILS_PER_STACK, plan_marker};
-use crate::core::properties::{changed_parameters, is_security_relevant, shown_properties};
+use crate::core::properties::{
+    changed_parameters, display_value, is_security_relevant, shown_properties,
+};
 use crate::core::text::clip;
 use crate::model::backlog::TextFormat;
 use crate::model::commit::short;
@@ -123,6 +125,7 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
         .into_iter()
         .partition(|change| change.destructive.is_some());
     let mut details: Vec<Detail> = stack.warnings.iter().map(|w| Detail::Warning(w)).collect();
+    details.extend(decisions(w, stack).into_iter().map(Detail::Decision));
     if !parameters.is_empty() {
         details.push(Detail::Parameters(&parameters));
     }
@@ -152,6 +155,8 @@ enum Detail<'a> {
     Drift(&'a DriftedProperty),
     Superseded(&'a str),
     Note(&'a str),
+    /// What the bot decided: new stack, rename, capabilities, parameters (already rendered).
+    Decision(String),
 }
 
 impl Detail<'_> {
@@ -190,9 +195,45 @@ impl Detail<'_> {
             ),
             Detail::Superseded(name) => format!("superseded and deleted {}", w.value(name)),
             Detail::Note(note) => format!("note: {}", w.text(&clip(note, 300))),
+            Detail::Decision(text) => text.clone(),
         };
         (text, vec![])
     }
+}
+
+/// What the bot decided for the reviewer: that a stack will be created (and that a rename
+/// leaves the old stack in place), the acknowledged capabilities, the parameter values.
+fn decisions(w: &Writer, stack: &StackPlan) -> Vec<String> {
+    let mut lines = Vec::new();
+    if stack
+        .change_set
+        .as_ref()
+        .is_some_and(|change_set| change_set.change_set_type == "CREATE")
+    {
+        lines.push(format!(
+            "new stack {} will be created",
+            w.value(&stack.stack)
+        ));
+        if let Some(from) = &stack.renamed_from {
+            lines.push(format!(
+                "⚠ renamed from {}: this creates a new stack with new resources; the stack of the old name keeps its own (delete it deliberately)",
+                w.value(from)
+            ));
+        }
+    }
+    if !stack.capabilities.is_empty() {
+        let acknowledged: Vec<String> = stack.capabilities.iter().map(|c| w.value(c)).collect();
+        lines.push(format!("acknowledges {}", acknowledged.join(", ")));
+    }
+    if !stack.parameters.is_empty() {
+        let values: Vec<String> = stack
+            .parameters
+            .iter()
+            .map(|p| format!("{}={}", w.value(&p.key), w.value(&display_value(&p.value))))
+            .collect();
+        lines.push(format!("parameters {}", values.join(", ")));
+    }
+    lines
 }
 
 /// A change's properties worth showing: `Name: before → after`, why, and policy statements.
@@ -425,6 +466,30 @@ mod tests {
             .position(|l| l.contains("Remove `OldTopic`"))
             .unwrap();
         assert!(removed < added, "destructive first: {text}");
+    }
+
+    #[test]
+    fn the_comment_says_what_the_bot_decided() {
+        let mut plan = report();
+        let alarms = &mut plan.stacks[0];
+        alarms.capabilities = vec!["CAPABILITY_NAMED_IAM".into()];
+        alarms.parameters = vec![crate::model::report::ParameterValue {
+            key: "DbPassword".into(),
+            value: "****".into(),
+        }];
+        if let Some(change_set) = alarms.change_set.as_mut() {
+            change_set.change_set_type = "CREATE".into();
+        }
+        alarms.renamed_from = Some("stacks/old.yaml".into());
+        let text = plan_comment(&plan, TextFormat::Markdown, &links());
+        for line in [
+            "  - new stack `alarms` will be created",
+            "  - ⚠ renamed from `stacks/old.yaml`: this creates a new stack with new resources; the stack of the old name keeps its own (delete it deliberately)",
+            "  - acknowledges `CAPABILITY_NAMED_IAM`",
+            "  - parameters `DbPassword`=`****`",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::mrkdwn::{clip, clip_middle, code, escape, link, truncate};
 use super::{ascii_id, keywords, thread_id};
 use crate::core::properties::{
-    because, changed_parameters, is_security_relevant, shown_properties,
+    because, changed_parameters, display_value, is_security_relevant, shown_properties,
 };
 use crate::model::commit::short;
 use crate::model::notification::{
@@ -289,6 +289,49 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
                 ""
             }
         ));
+        if change_set.change_set_type == "CREATE" {
+            header.push(format!(
+                "*New stack* {} will be created",
+                code(&clip(&stack.stack, 128))
+            ));
+            if let Some(from) = &stack.renamed_from {
+                header.push(format!(
+                    ":warning: Renamed from {}: this creates a new stack with new resources; the stack of the old name keeps its own (delete it deliberately)",
+                    code(&clip(from, 200))
+                ));
+            }
+        }
+    }
+    if !stack.capabilities.is_empty() {
+        let acknowledged: Vec<String> = stack.capabilities.iter().map(|c| code(c)).collect();
+        header.push(format!("*Acknowledges* {}", acknowledged.join(", ")));
+    }
+    if !stack.parameters.is_empty() {
+        let shown: Vec<String> = stack
+            .parameters
+            .iter()
+            .take(PARAMETERS_SHOWN)
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    code(&clip(&p.key, 128)),
+                    code(&display_value(&p.value))
+                )
+            })
+            .collect();
+        let more = stack.parameters.len().saturating_sub(PARAMETERS_SHOWN);
+        let more = if more > 0 {
+            format!(" …and {more} more")
+        } else {
+            String::new()
+        };
+        header.push(format!("*Parameters* {}{more}", shown.join(", ")));
+    }
+    for superseded in &stack.superseded {
+        header.push(format!(
+            "*Supersedes* {} (deleted: its card's buttons no longer work)",
+            code(&clip(superseded, 128))
+        ));
     }
     let parameters = changed_parameters(&stack.changes);
     if !parameters.is_empty() {
@@ -523,6 +566,9 @@ fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChange
         .collect()
 }
 
+/// Parameter values shown on a card; the comment shows them all.
+const PARAMETERS_SHOWN: usize = 20;
+
 /// Statements of a policy document shown per property.
 const STATEMENTS_SHOWN: usize = 5;
 
@@ -686,6 +732,8 @@ mod tests {
             classification,
             reason: None,
             warnings: vec![],
+            capabilities: vec![],
+            parameters: vec![],
             change_set: Some(ChangeSetRef {
                 name: format!("cfn-chatops-{SHA}"),
                 arn: Some(format!(
@@ -843,6 +891,30 @@ mod tests {
         );
         assert!(
             text.contains("      ↳ `KmsKeyId` changes on each — because Key.Arn changes"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_renamed_template_says_it_creates_a_second_stack_and_supersession_is_said() {
+        let mut renamed = stack("app-v2", Classification::Changes, true);
+        if let Some(change_set) = renamed.change_set.as_mut() {
+            change_set.change_set_type = "CREATE".into();
+        }
+        renamed.renamed_from = Some("stacks/app.yaml".into());
+        renamed.superseded = vec!["cfn-chatops-7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into()];
+        let card = &plan_cards(&report(vec![renamed]), &Links::default())[1];
+        let text = &card.content.description;
+        assert!(
+            text.contains("*New stack* `app-v2` will be created"),
+            "{text}"
+        );
+        assert!(
+            text.contains(":warning: Renamed from `stacks/app.yaml`: this creates a new stack with new resources; the stack of the old name keeps its own"),
+            "{text}"
+        );
+        assert!(
+            text.contains("*Supersedes* `cfn-chatops-7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b` (deleted: its card's buttons no longer work)"),
             "{text}"
         );
     }
