@@ -19,6 +19,7 @@ use aws_sdk_cloudformation::types::{
     Capability as SdkCapability, ChangeSetSummary, ChangeSetType, DeploymentMode, Parameter, Tag,
 };
 
+use crate::adapter::aws::error_text;
 use crate::core::classify::{
     Change, ChangeSetDescription, Detail, ResourceChange, ResourceTargetDefinition, TargetDrift,
 };
@@ -84,7 +85,7 @@ impl CloudFormationError {
             operation,
             code: err.code().map(str::to_owned),
             message: err.message().map(str::to_owned),
-            detail: DisplayErrorContext(&err).to_string(),
+            detail: error_text(operation, &err),
         }
     }
 
@@ -487,7 +488,7 @@ impl TemplateBucket {
             .map_err(|err| UploadError {
                 bucket: self.bucket.clone(),
                 key: key.clone(),
-                detail: aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
+                detail: error_text("S3 PutObject", &err),
             })?;
         Ok(format!(
             "https://{}.s3.{}.amazonaws.com/{key}",

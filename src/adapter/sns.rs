@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
-use aws_sdk_sns::error::DisplayErrorContext;
 use tokio::time::Instant;
 
+use crate::adapter::aws::error_text;
 use crate::model::delivery::CardDelivery;
 use crate::model::notification::Notification;
 
@@ -80,7 +80,8 @@ impl Publisher {
                     delivery.message_id = output.message_id;
                 }
                 Err(err) => {
-                    delivery.error = Some(format!("SNS Publish: {}", DisplayErrorContext(err)))
+                    delivery.error =
+                        Some(format!("SNS Publish: {}", error_text("SNS Publish", &err)))
                 }
             }
             tracing::info!(

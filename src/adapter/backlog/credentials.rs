@@ -1,10 +1,10 @@
 //! Where the bot's Backlog credential comes from: the environment, or an AWS Secrets Manager
 //! secret read once at start-up. Error messages never quote the secret's text.
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use serde::Deserialize;
 
 use super::api::Credentials;
+use crate::adapter::aws::error_text;
 
 /// The secret's JSON: one of the two keys (extra keys, e.g. git credentials, are allowed).
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ pub async fn from_secret(
         .await
         .map_err(|err| SecretError::Unreadable {
             secret_id: secret_id.into(),
-            detail: DisplayErrorContext(err).to_string(),
+            detail: error_text("Secrets Manager GetSecretValue", &err),
         })?;
     let text = output.secret_string().ok_or_else(|| SecretError::NotText {
         secret_id: secret_id.into(),

@@ -7,7 +7,7 @@ mod items;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -15,6 +15,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 pub use items::{Facts, change_set_pk, change_set_sk, stack_pk};
+
+use crate::adapter::aws::error_text;
 
 use crate::model::outcome::Outcome;
 use crate::model::record::{ChangeSetRecord, StoredChangeSet};
@@ -135,6 +137,18 @@ impl Ledger {
         &self.table
     }
 
+    /// A failed DynamoDB call, in the service's words (the whole story is logged).
+    fn failed<E, R>(&self, err: SdkError<E, R>) -> LedgerError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        LedgerError {
+            table: self.table.clone(),
+            message: error_text("DynamoDB", &err),
+        }
+    }
+
     fn error(&self, err: impl std::error::Error) -> LedgerError {
         LedgerError {
             table: self.table.clone(),
@@ -229,7 +243,7 @@ impl Ledger {
                 .expression_attribute_values(":build", s(build_id)),
             None => update.update_expression("SET #state = :dispatched, dispatched_at = :now"),
         };
-        update.send().await.map_err(|err| self.error(err))?;
+        update.send().await.map_err(|err| self.failed(err))?;
         Ok(())
     }
 
@@ -332,7 +346,7 @@ impl Ledger {
             {
                 Ok(())
             }
-            Err(err) => Err(self.error(err)),
+            Err(err) => Err(self.failed(err)),
         }
     }
 
@@ -352,7 +366,7 @@ impl Ledger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| self.error(err))?;
+            .map_err(|err| self.failed(err))?;
         Ok(output.item.as_ref().and_then(stored_change_set))
     }
 
@@ -370,7 +384,7 @@ impl Ledger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| self.error(err))?;
+            .map_err(|err| self.failed(err))?;
         let Some(pointer) = output.item else {
             return Ok(None);
         };
@@ -399,7 +413,7 @@ impl Ledger {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|err| self.error(err))?;
+                .map_err(|err| self.failed(err))?;
             records.extend(output.items().iter().filter_map(stored_change_set));
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -529,14 +543,14 @@ impl Ledger {
                     .consistent_read(true)
                     .send()
                     .await
-                    .map_err(|err| self.error(err))?;
+                    .map_err(|err| self.failed(err))?;
                 let state = current.item.as_ref().and_then(|item| text(item, "state"));
                 Ok(match state.as_deref() {
                     Some("done") => EventClaim::Done,
                     _ => EventClaim::InFlight,
                 })
             }
-            Err(err) => Err(self.error(err)),
+            Err(err) => Err(self.failed(err)),
         }
     }
 
@@ -559,7 +573,7 @@ impl Ledger {
             .expression_attribute_values(":claim", s(&token.0))
             .send()
             .await
-            .map_err(|err| self.error(err))?;
+            .map_err(|err| self.failed(err))?;
         Ok(())
     }
 
@@ -593,7 +607,7 @@ impl Ledger {
                 .update_expression("SET claimed_at = :zero, summary = :summary")
                 .expression_attribute_values(":zero", n(0))
         };
-        update.send().await.map_err(|err| self.error(err))?;
+        update.send().await.map_err(|err| self.failed(err))?;
         Ok(())
     }
 
@@ -612,7 +626,7 @@ impl Ledger {
             .expression_attribute_values(":claim", s(&token.0))
             .send()
             .await
-            .map_err(|err| self.error(err))?;
+            .map_err(|err| self.failed(err))?;
         Ok(())
     }
 }

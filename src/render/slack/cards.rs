@@ -124,39 +124,71 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
         ),
         TITLE_MAX,
     );
-    let mut items: Vec<Item> = report
-        .stacks
-        .iter()
-        .map(|stack| {
+    // Stacks with a change set one line each; those without one, sharing a class and a
+    // reason (the same refusal for many stacks), one line naming them all.
+    let mut items: Vec<Item> = Vec::new();
+    let mut refusals: Vec<(Classification, Option<&str>, Vec<&StackPlan>)> = Vec::new();
+    for stack in &report.stacks {
+        if matches!(
+            stack.classification,
+            Classification::Changes | Classification::Drift
+        ) {
             let mut line = format!(
-                "• {} ({}) {}",
+                "• {} ({}) {} {}",
                 code(&clip(&stack.stack, 128)),
                 escape(&clip(&stack.region, 40)),
-                stack.classification.as_str()
+                stack.classification.as_str(),
+                stack.counts.summary()
             );
-            if matches!(
-                stack.classification,
-                Classification::Changes | Classification::Drift
-            ) {
-                line.push_str(&format!(" {}", stack.counts.summary()));
-                let destructive = stack.destructive_count();
-                if destructive > 0 {
-                    line.push_str(&format!(" :warning: {destructive} destructive"));
-                }
-                if !stack.warnings.is_empty() {
-                    line.push_str(" :warning: CloudFormation warns");
-                }
-            } else if let Some(reason) = &stack.reason {
-                line.push_str(&format!(": {}", escape(&clip(reason, 300))));
+            let destructive = stack.destructive_count();
+            if destructive > 0 {
+                line.push_str(&format!(" :warning: {destructive} destructive"));
+            }
+            if !stack.warnings.is_empty() {
+                line.push_str(" :warning: CloudFormation warns");
             }
             // A hidden stack line counts as destructive when its stack has such changes.
-            Item {
+            items.push(Item {
                 line: Line::Text(line),
                 rows: 1,
-                destructive: usize::from(stack.destructive_count() > 0),
-            }
-        })
-        .collect();
+                destructive: usize::from(destructive > 0),
+            });
+            continue;
+        }
+        let key = (stack.classification, stack.reason.as_deref());
+        match refusals
+            .iter_mut()
+            .find(|(class, reason, _)| (*class, *reason) == key)
+        {
+            Some((_, _, stacks)) => stacks.push(stack),
+            None => refusals.push((key.0, key.1, vec![stack])),
+        }
+    }
+    items.extend(refusals.into_iter().map(|(class, reason, stacks)| {
+        let mut names: Vec<String> = stacks
+            .iter()
+            .take(NAMES_PER_LINE)
+            .map(|stack| {
+                format!(
+                    "{} ({})",
+                    code(&clip(&stack.stack, 128)),
+                    escape(&clip(&stack.region, 40))
+                )
+            })
+            .collect();
+        if stacks.len() > NAMES_PER_LINE {
+            names.push(format!("and {} more", stacks.len() - NAMES_PER_LINE));
+        }
+        let mut line = format!("• {} {}", names.join(", "), class.as_str());
+        if let Some(reason) = reason {
+            line.push_str(&format!(": {}", escape(&clip(reason, 300))));
+        }
+        Item {
+            line: Line::Text(line),
+            rows: stacks.len(),
+            destructive: 0,
+        }
+    }));
     items.extend(report.left_in_place.iter().map(|left| {
         Item::one(format!(
             "• {} left in place: {}",
@@ -566,6 +598,9 @@ fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChange
         .collect()
 }
 
+/// Stacks named on one line of the thread parent.
+const NAMES_PER_LINE: usize = 20;
+
 /// Parameter values shown on a card; the comment shows them all.
 const PARAMETERS_SHOWN: usize = 20;
 
@@ -891,6 +926,34 @@ mod tests {
         );
         assert!(
             text.contains("      ↳ `KmsKeyId` changes on each — because Key.Arn changes"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_same_refusal_for_many_stacks_is_said_once() {
+        let refused = "Stack is in UPDATE_ROLLBACK_FAILED state and can not be updated.";
+        let mut stacks: Vec<StackPlan> = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let mut plan = stack(name, Classification::Blocked, false);
+                plan.change_set = None;
+                plan.reason = Some(refused.into());
+                plan
+            })
+            .collect();
+        stacks.push(stack("d", Classification::Changes, true));
+        let parent = &plan_cards(&report(stacks), &Links::default())[0];
+        let text = &parent.content.description;
+        assert_eq!(text.matches(refused).count(), 1, "{text}");
+        assert!(
+            text.contains(&format!(
+                "• `a` (us-east-1), `b` (us-east-1), `c` (us-east-1) blocked: {refused}"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("• `d` (us-east-1) changes +1 ~0 -0"),
             "{text}"
         );
     }
