@@ -185,9 +185,14 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
     let mut counts = ActionCounts::default();
     let mut changes = Vec::new();
     let mut drift = Vec::new();
+    // Drift-aware change sets have been seen to report replacements of resources nothing
+    // changed (cloudformation-coverage-roadmap issues 2505 and 2559): on a stack CloudFormation
+    // does not call drifted, a replaced IN_SYNC resource says so instead of asserting it.
+    let phantoms_possible = description.deployment_mode.as_deref() == Some("REVERT_DRIFT")
+        && description.stack_drift_status.as_deref() != Some("DRIFTED");
     for resource in resources {
         counts.count(resource.action.as_deref().unwrap_or_default());
-        changes.push(summarise(resource));
+        changes.push(summarise(resource, phantoms_possible));
         drift.extend(drifted_properties(resource));
     }
     let mut notes = Vec::new();
@@ -305,7 +310,10 @@ pub fn with_nested(
     root
 }
 
-fn summarise(resource: &ResourceChange) -> ResourceChangeSummary {
+/// Appended to a replacement CloudFormation may have reported in error.
+pub const POSSIBLE_PHANTOM: &str = "CloudFormation reports this replacement on a resource that has not drifted, which drift-aware change sets are known to do in error (cloudformation-coverage-roadmap issues 2505, 2559): compare with a standard change set before executing";
+
+fn summarise(resource: &ResourceChange, phantoms_possible: bool) -> ResourceChangeSummary {
     let details = resource.details.as_deref().unwrap_or_default();
     let action = resource.action.clone().unwrap_or_default();
     let forcing: Vec<String> = unique(
@@ -343,6 +351,9 @@ fn summarise(resource: &ResourceChange) -> ResourceChangeSummary {
             reasons.push(certainty.to_owned());
         } else {
             reasons.push(format!("{certainty} (forced by {})", forcing.join(", ")));
+        }
+        if phantoms_possible && resource.resource_drift_status.as_deref() == Some("IN_SYNC") {
+            reasons.push(POSSIBLE_PHANTOM.to_owned());
         }
     }
     if let Some(policy @ ("Delete" | "ReplaceAndDelete")) = resource.policy_action.as_deref() {
@@ -774,6 +785,37 @@ mod tests {
             "{:?}",
             merged.warnings
         );
+    }
+
+    #[test]
+    fn a_replacement_on_an_in_sync_resource_of_a_drift_aware_change_set_is_qualified() {
+        // Synthetic, shaped after the answers reported in cloudformation-coverage-roadmap
+        // issues 2505 and 2559: an unchanged, IN_SYNC resource replaced by a REVERT_DRIFT
+        // change set.
+        let described = |mode: &str, stack_drift: &str| -> ChangeSetDescription {
+            serde_json::from_value(serde_json::json!({
+                "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE",
+                "DeploymentMode": mode, "StackDriftStatus": stack_drift,
+                "Changes": [{"ResourceChange": {
+                    "Action": "Modify", "LogicalResourceId": "ChildResource",
+                    "ResourceType": "AWS::ApiGateway::Resource", "Replacement": "True",
+                    "PolicyAction": "ReplaceAndDelete", "ResourceDriftStatus": "IN_SYNC"
+                }}]
+            }))
+            .unwrap()
+        };
+        let phantom = classify(&described("REVERT_DRIFT", "IN_SYNC"));
+        let why = phantom.changes[0].destructive.as_deref().unwrap();
+        assert!(why.starts_with("replaced; "), "still destructive: {why}");
+        assert!(why.contains(POSSIBLE_PHANTOM), "{why}");
+        for (mode, stack_drift) in [("REVERT_DRIFT", "DRIFTED"), ("STANDARD", "IN_SYNC")] {
+            let plain = classify(&described(mode, stack_drift));
+            let why = plain.changes[0].destructive.as_deref().unwrap();
+            assert!(
+                !why.contains(POSSIBLE_PHANTOM),
+                "{mode} {stack_drift}: {why}"
+            );
+        }
     }
 
     #[test]
