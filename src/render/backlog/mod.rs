@@ -7,11 +7,14 @@ pub mod plan;
 
 use crate::model::report::PlanReport;
 
-/// Longest comment the bot writes. Backlog documents no limit; reviewers read short comments.
-pub const COMMENT_MAX: usize = 20_000;
+/// Longest comment the bot writes, in bytes (at least as many as characters). Backlog's API
+/// documentation gives no limit; a field test of its API (Qiita, "Backlog API Character Limits
+/// (Tested July 2025)", <https://qiita.com/otLenz/items/8e21020b37880f6392c6>) found comments
+/// refused above 50,000 characters (error code 7). Kept well under that.
+pub const COMMENT_MAX: usize = 45_000;
 /// Detail lines (warnings, every change, drift, notes) shown per stack before "…N more", so
 /// one huge stack cannot push the others out of the comment.
-pub const DETAILS_PER_STACK: usize = 100;
+pub const DETAILS_PER_STACK: usize = 300;
 
 /// Identifies the bot's comment for one plan (the pushed commit), so a re-run updates it.
 pub fn plan_marker(report: &PlanReport) -> String {
