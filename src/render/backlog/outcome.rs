@@ -6,7 +6,7 @@ use crate::core::text::{clip, collapse_whitespace};
 use crate::model::backlog::TextFormat;
 use crate::model::commit::short;
 use crate::model::outcome::{Outcome, OutcomeKind};
-use crate::render::duration_text;
+use crate::render::took;
 
 /// An outcome: what happened, to which change set, who did it and how long it took.
 pub fn outcome_comment(outcome: &Outcome, format: TextFormat) -> String {
@@ -17,10 +17,7 @@ pub fn outcome_comment(outcome: &Outcome, format: TextFormat) -> String {
         .as_ref()
         .map(|actor| format!(" by {}", w.text(&actor.to_string())))
         .unwrap_or_default();
-    let took = outcome
-        .duration_seconds
-        .map(|seconds| format!(" in {}", duration_text(seconds)))
-        .unwrap_or_default();
+    let took = took(outcome.duration_seconds);
     let status = outcome
         .stack_status
         .as_deref()

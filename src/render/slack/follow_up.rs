@@ -9,7 +9,7 @@ use crate::model::notification::{
     ACTION_GROUP, Content, DESCRIPTION_MAX, GROUP_INFO, Metadata, Notification, TITLE_MAX,
 };
 use crate::model::outcome::{Actor, Outcome, OutcomeKind};
-use crate::render::duration_text;
+use crate::render::took;
 
 /// A follow-up in the plan's thread: what happened to a change set, without buttons.
 pub fn follow_up(outcome: &Outcome) -> Notification {
@@ -29,10 +29,7 @@ pub fn follow_up(outcome: &Outcome) -> Notification {
         Some(Actor::Principal(principal)) => format!(" by {}", code(&clip(principal, 200))),
         None => String::new(),
     };
-    let took = outcome
-        .duration_seconds
-        .map(|seconds| format!(" in {}", duration_text(seconds)))
-        .unwrap_or_default();
+    let took = took(outcome.duration_seconds);
     let status = outcome
         .stack_status
         .as_deref()
