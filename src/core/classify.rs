@@ -144,6 +144,8 @@ pub struct Assessment {
     pub reason: Option<String>,
     /// CloudFormation's own StatusReason on a usable change set (e.g. a `[WARN]`), verbatim.
     pub warnings: Vec<String>,
+    /// What the review could not show: nested change sets that failed or could not be read.
+    pub incomplete: Vec<String>,
     /// Things a reviewer should know that the counts do not say.
     pub notes: Vec<String>,
 }
@@ -163,6 +165,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
             drift: vec![],
             reason: description.status_reason.clone(),
             warnings: vec![],
+            incomplete: vec![],
             notes: vec![],
         };
     }
@@ -179,6 +182,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
                 )
             })),
             warnings: vec![],
+            incomplete: vec![],
             notes: vec![],
         };
     }
@@ -232,6 +236,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
             .filter(|reason| !reason.trim().is_empty())
             .cloned()
             .collect(),
+        incomplete: vec![],
         notes,
     }
 }
@@ -273,7 +278,7 @@ pub fn with_nested(
     for (path, description) in nested {
         let child = classify(description);
         match child.classification {
-            Classification::Failed => root.warnings.push(format!(
+            Classification::Failed => root.incomplete.push(format!(
                 "the change set of nested stack {path} failed: {}",
                 child.reason.as_deref().unwrap_or("no reason given")
             )),
@@ -300,7 +305,7 @@ pub fn with_nested(
         }
     }
     for (path, reason) in unreadable {
-        root.warnings.push(format!(
+        root.incomplete.push(format!(
             "the change set of nested stack {path} could not be read, so its changes are not shown: {reason}"
         ));
     }
@@ -311,7 +316,7 @@ pub fn with_nested(
 }
 
 /// Appended to a replacement CloudFormation may have reported in error.
-pub const POSSIBLE_PHANTOM: &str = "CloudFormation reports this replacement on a resource that has not drifted, which drift-aware change sets are known to do in error (cloudformation-coverage-roadmap issues 2505, 2559): compare with a standard change set before executing";
+pub const POSSIBLE_PHANTOM: &str = "may be reported in error: nothing in the template forces it, the resource has not drifted, and drift-aware change sets are known to report such replacements (cloudformation-coverage-roadmap 2505, 2559); compare with a standard change set";
 
 fn summarise(resource: &ResourceChange, phantoms_possible: bool) -> ResourceChangeSummary {
     let details = resource.details.as_deref().unwrap_or_default();
@@ -352,12 +357,30 @@ fn summarise(resource: &ResourceChange, phantoms_possible: bool) -> ResourceChan
         } else {
             reasons.push(format!("{certainty} (forced by {})", forcing.join(", ")));
         }
-        if phantoms_possible && resource.resource_drift_status.as_deref() == Some("IN_SYNC") {
-            reasons.push(POSSIBLE_PHANTOM.to_owned());
-        }
     }
     if let Some(policy @ ("Delete" | "ReplaceAndDelete")) = resource.policy_action.as_deref() {
         reasons.push(format!("physical resource deleted (PolicyAction {policy})"));
+    }
+    // Said last, so what is destroyed comes first: a template or parameter edit that forces
+    // the replacement makes it real, whatever the drift status says.
+    let forced_by_an_edit = details.iter().any(|detail| {
+        matches!(
+            detail.change_source.as_deref(),
+            Some("DirectModification" | "ParameterReference")
+        ) && detail.target.as_ref().is_some_and(|target| {
+            matches!(
+                target.requires_recreation.as_deref(),
+                Some("Always" | "Conditionally")
+            )
+        })
+    });
+    if action == "Modify"
+        && matches!(replacement.as_deref(), Some("True" | "Conditional"))
+        && phantoms_possible
+        && resource.resource_drift_status.as_deref() == Some("IN_SYNC")
+        && !forced_by_an_edit
+    {
+        reasons.push(POSSIBLE_PHANTOM.to_owned());
     }
     ResourceChangeSummary {
         logical_id: resource.logical_resource_id.clone().unwrap_or_default(),
@@ -770,20 +793,24 @@ mod tests {
         assert_eq!(destructive, ["ChildStack/Topic1"]);
         assert_eq!(merged.counts.modify, 3);
         assert_eq!(
-            merged.warnings,
+            merged.incomplete,
             [
                 "the change set of nested stack ChildStack/Deeper could not be read, so its changes are not shown: DescribeChangeSet: throttled"
             ]
+        );
+        assert!(
+            merged.warnings.is_empty(),
+            "the bot's words are not CloudFormation's"
         );
 
         // A nested change set that failed is said, not skipped.
         let failed = fixture("synthetic-failed-template.json");
         let merged = with_nested(classify(&root), &[("ChildStack".into(), failed)], &[]);
-        assert_eq!(merged.warnings.len(), 1);
+        assert_eq!(merged.incomplete.len(), 1);
         assert!(
-            merged.warnings[0].starts_with("the change set of nested stack ChildStack failed: "),
+            merged.incomplete[0].starts_with("the change set of nested stack ChildStack failed: "),
             "{:?}",
-            merged.warnings
+            merged.incomplete
         );
     }
 
@@ -806,8 +833,29 @@ mod tests {
         };
         let phantom = classify(&described("REVERT_DRIFT", "IN_SYNC"));
         let why = phantom.changes[0].destructive.as_deref().unwrap();
-        assert!(why.starts_with("replaced; "), "still destructive: {why}");
-        assert!(why.contains(POSSIBLE_PHANTOM), "{why}");
+        assert!(
+            why.starts_with(
+                "replaced; physical resource deleted (PolicyAction ReplaceAndDelete); "
+            ),
+            "still destructive, the deletion first: {why}"
+        );
+        assert!(why.ends_with(POSSIBLE_PHANTOM), "{why}");
+        // A template edit that forces the replacement makes it real.
+        let mut edited = described("REVERT_DRIFT", "IN_SYNC");
+        if let Some(row) = edited.changes[0].resource_change.as_mut() {
+            row.details = Some(vec![Detail {
+                target: Some(ResourceTargetDefinition {
+                    attribute: Some("Properties".into()),
+                    name: Some("ParentId".into()),
+                    requires_recreation: Some("Always".into()),
+                    ..Default::default()
+                }),
+                change_source: Some("DirectModification".into()),
+                causing_entity: None,
+            }]);
+        }
+        let why = classify(&edited).changes[0].destructive.clone().unwrap();
+        assert!(!why.contains(POSSIBLE_PHANTOM), "{why}");
         for (mode, stack_drift) in [("REVERT_DRIFT", "DRIFTED"), ("STANDARD", "IN_SYNC")] {
             let plain = classify(&described(mode, stack_drift));
             let why = plain.changes[0].destructive.as_deref().unwrap();

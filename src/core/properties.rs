@@ -80,6 +80,17 @@ fn importance(change: &ResourceChangeSummary, property: &PropertyChange) -> u8 {
     }
 }
 
+/// A change whose own values matter too much to fold into a group of rows alike: it changes a
+/// policy document or a deletion or replacement policy.
+pub fn stands_alone(change: &ResourceChangeSummary) -> bool {
+    change.properties.iter().any(|property| {
+        matches!(
+            property.attribute.as_str(),
+            "DeletionPolicy" | "UpdateReplacePolicy"
+        ) || property.name.as_deref().is_some_and(is_policy_document)
+    })
+}
+
 /// Resource types whose changes grant or open access, or guard data: shown before others.
 pub fn is_security_relevant(resource_type: &str) -> bool {
     resource_type.starts_with("AWS::IAM::")

@@ -60,6 +60,10 @@ pub struct StackPlan {
     /// property values are incomplete, often because creating a resource's change failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the review could not show (the bot's words): a nested stack's change set that
+    /// failed or could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
     pub change_set: Option<ChangeSetRef>,
     /// The IAM acknowledgements the change set was created with (the bot's decision, from the
     /// template or the config).
@@ -98,6 +102,7 @@ impl StackPlan {
             classification,
             reason: None,
             warnings: vec![],
+            incomplete: vec![],
             change_set: None,
             capabilities: vec![],
             parameters: vec![],

@@ -73,6 +73,9 @@ pub fn plan_text(report: &PlanReport) -> String {
                 .collect();
             let _ = writeln!(text, "      parameters {}", values.join(", "));
         }
+        for gap in &stack.incomplete {
+            let _ = writeln!(text, "      ! incomplete review: {gap}");
+        }
         for warning in &stack.warnings {
             let _ = writeln!(text, "      ! CloudFormation warns: {warning}");
         }

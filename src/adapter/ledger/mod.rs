@@ -202,8 +202,8 @@ impl Ledger {
             .await;
         match result {
             Ok(_) => Ok(Claim::Claimed(token)),
-            Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(failed) => {
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
                     let state = failed.item.as_ref().and_then(|item| item.get("state"));
                     if state == Some(&s("dispatching")) {
                         Ok(Claim::InFlight)
@@ -211,7 +211,7 @@ impl Ledger {
                         Ok(Claim::Duplicate)
                     }
                 }
-                other => Err(self.error(other)),
+                _ => Err(self.failed(err)),
             },
         }
     }
@@ -297,17 +297,21 @@ impl Ledger {
             .set_transact_items(Some(items))
             .send()
             .await;
-        match result.map_err(|err| err.into_service_error()) {
+        match result {
             Ok(_) => Ok(true),
-            Err(TransactWriteItemsError::TransactionCanceledException(canceled))
-                if canceled
-                    .cancellation_reasons()
-                    .iter()
-                    .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(canceled))
+                        if canceled
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                ) =>
             {
                 Ok(false)
             }
-            Err(err) => Err(self.error(err)),
+            Err(err) => Err(self.failed(err)),
         }
     }
 

@@ -198,8 +198,29 @@ impl StackPlanner {
         plan.classification = assessment.classification;
         plan.reason = assessment.reason;
         plan.warnings = assessment.warnings;
+        plan.incomplete = assessment.incomplete;
         plan.counts = assessment.counts;
         plan.changes = assessment.changes;
+        // A value set from a NoEcho parameter never leaves the planner, whatever
+        // CloudFormation's answer holds.
+        for property in plan
+            .changes
+            .iter_mut()
+            .flat_map(|c| c.properties.iter_mut())
+        {
+            if property.change_source.as_deref() == Some("ParameterReference")
+                && property
+                    .causing_entity
+                    .as_ref()
+                    .is_some_and(|name| request.template.no_echo.contains(name))
+            {
+                for value in [&mut property.before, &mut property.after] {
+                    if value.is_some() {
+                        *value = Some("****".into());
+                    }
+                }
+            }
+        }
         plan.drift = assessment.drift;
         plan.notes.extend(assessment.notes);
         plan.change_set = Some(change_set);

@@ -103,6 +103,10 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
         Classification::Changes | Classification::Drift
     ) {
         line.push_str(&format!(" {}", w.value(&stack.counts.summary())));
+        let destructive = stack.destructive_count();
+        if destructive > 0 {
+            line.push_str(&format!(" · ⚠ {destructive} destructive"));
+        }
     }
     if let Some(change_set) = &stack.change_set {
         line.push_str(&format!(
@@ -124,7 +128,12 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
     let (destructive, others): (Vec<_>, Vec<_>) = changes
         .into_iter()
         .partition(|change| change.destructive.is_some());
-    let mut details: Vec<Detail> = stack.warnings.iter().map(|w| Detail::Warning(w)).collect();
+    let mut details: Vec<Detail> = stack
+        .incomplete
+        .iter()
+        .map(|gap| Detail::Incomplete(gap))
+        .collect();
+    details.extend(stack.warnings.iter().map(|w| Detail::Warning(w)));
     details.extend(decisions(w, stack).into_iter().map(Detail::Decision));
     if !parameters.is_empty() {
         details.push(Detail::Parameters(&parameters));
@@ -134,21 +143,33 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
     details.extend(others.into_iter().map(Detail::Change));
     details.extend(stack.superseded.iter().map(|name| Detail::Superseded(name)));
     details.extend(stack.notes.iter().map(|note| Detail::Note(note)));
-    let total = details.len();
-    for detail in details.into_iter().take(DETAILS_PER_STACK) {
+    let hidden = details.split_off(details.len().min(DETAILS_PER_STACK));
+    for detail in details {
         let (text, under) = detail.render(w);
         w.item(1, text);
         for line in under {
             w.item(2, line);
         }
     }
-    if total > DETAILS_PER_STACK {
-        w.item(1, format!("…{} more", total - DETAILS_PER_STACK));
+    if !hidden.is_empty() {
+        let destructive = hidden
+            .iter()
+            .filter(
+                |detail| matches!(detail, Detail::Change(change) if change.destructive.is_some()),
+            )
+            .count();
+        let of_which = if destructive > 0 {
+            format!(" ({destructive} destructive)")
+        } else {
+            String::new()
+        };
+        w.item(1, format!("…{} more{of_which}", hidden.len()));
     }
 }
 
 /// One line about a stack in the comment, rendered only when it is shown.
 enum Detail<'a> {
+    Incomplete(&'a str),
     Warning(&'a str),
     Parameters(&'a [String]),
     Change(&'a ResourceChangeSummary),
@@ -163,6 +184,11 @@ impl Detail<'_> {
     /// The line, and the lines under it (a change's properties).
     fn render(&self, w: &Writer) -> (String, Vec<String>) {
         let text = match self {
+            Detail::Incomplete(gap) => format!(
+                "⚠ {} {}",
+                w.bold("Incomplete review:"),
+                w.text(&clip(gap, 500))
+            ),
             Detail::Warning(warning) => format!(
                 "⚠ {} {}",
                 w.bold("CloudFormation warns:"),
@@ -352,7 +378,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[d3adb33](https://x.backlog.com/git/INFRA/cfn-templates/commit/d3adb33fc0ffee00112233445566778899aabbcc)"));
-        assert!(text.contains("- **alarms** (us-east-1): changes that overwrite drift `+1 ~0 -1` · UPDATE change set `cfn-chatops-d3adb33`"), "{text}");
+        assert!(text.contains("- **alarms** (us-east-1): changes that overwrite drift `+1 ~0 -1` · ⚠ 1 destructive · UPDATE change set `cfn-chatops-d3adb33`"), "{text}");
         assert!(
             text.contains("  - ⚠ Remove `OldTopic` AWS::SNS::Topic: removes the resource"),
             "{text}"
@@ -383,7 +409,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/"));
-        assert!(text.contains("- ''alarms'' (us-east-1): changes that overwrite drift +1 ~0 -1 · UPDATE change set cfn-chatops-d3adb33"), "{text}");
+        assert!(text.contains("- ''alarms'' (us-east-1): changes that overwrite drift +1 ~0 -1 · ⚠ 1 destructive · UPDATE change set cfn-chatops-d3adb33"), "{text}");
         assert!(text.contains("-- ⚠ Remove OldTopic AWS::SNS::Topic: removes the resource"));
         // The failure reason's markup is broken, not rendered.
         assert!(
@@ -501,7 +527,11 @@ mod tests {
             .collect();
         let text = plan_comment(&report, TextFormat::Markdown, &Links::default());
         assert!(
-            text.contains(&format!("…{} more", 500 + 1 - DETAILS_PER_STACK)),
+            text.contains(&format!(
+                "…{} more ({} destructive)",
+                500 + 1 - DETAILS_PER_STACK,
+                500 - DETAILS_PER_STACK
+            )),
             "{text}"
         );
         report.stacks = (0..2_000)

@@ -7,6 +7,7 @@ use super::mrkdwn::{clip, clip_middle, code, escape, link, truncate};
 use super::{ascii_id, keywords, thread_id};
 use crate::core::properties::{
     because, changed_parameters, display_value, is_security_relevant, shown_properties,
+    stands_alone,
 };
 use crate::model::commit::short;
 use crate::model::notification::{
@@ -147,6 +148,9 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
             if !stack.warnings.is_empty() {
                 line.push_str(" :warning: CloudFormation warns");
             }
+            if !stack.incomplete.is_empty() {
+                line.push_str(" :warning: incomplete review");
+            }
             // A hidden stack line counts as destructive when its stack has such changes.
             items.push(Item {
                 line: Line::Text(line),
@@ -273,7 +277,11 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     }
     let destructive = stack.destructive_count();
     let icon = match stack.classification {
-        Classification::Changes if destructive > 0 || !stack.warnings.is_empty() => ":warning:",
+        Classification::Changes | Classification::Drift
+            if destructive > 0 || !stack.warnings.is_empty() || !stack.incomplete.is_empty() =>
+        {
+            ":warning:"
+        }
         Classification::Changes => ":large_blue_circle:",
         Classification::Drift => ":twisted_rightwards_arrows:",
         Classification::NoChanges => ":white_check_mark:",
@@ -292,17 +300,19 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         ),
         TITLE_MAX,
     );
-    // CloudFormation's own warnings first: they often mean the execution will fail.
+    // What the review could not show, and CloudFormation's own warnings, first: they often
+    // mean the card is not the whole story or the execution will fail.
     let mut header: Vec<String> = stack
-        .warnings
+        .incomplete
         .iter()
-        .map(|warning| {
-            format!(
-                ":warning: *CloudFormation warns:* {}",
-                escape(&clip(warning, 1_000))
-            )
-        })
+        .map(|gap| format!(":warning: *Incomplete review:* {}", escape(&clip(gap, 500))))
         .collect();
+    header.extend(stack.warnings.iter().map(|warning| {
+        format!(
+            ":warning: *CloudFormation warns:* {}",
+            escape(&clip(warning, 1_000))
+        )
+    }));
     header.push(origin_line(report, links));
     header.push(format!(
         "*Stack* {} in {} · *Template* {}",
@@ -572,6 +582,10 @@ fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChange
     let mut index: HashMap<(&str, &str, Option<&str>), usize> = HashMap::new();
     let mut groups: Vec<Vec<&ResourceChangeSummary>> = Vec::new();
     for row in rows {
+        if stands_alone(row) {
+            groups.push(vec![row]);
+            continue;
+        }
         let key = (
             row.action.as_str(),
             row.resource_type.as_str(),
@@ -767,6 +781,7 @@ mod tests {
             classification,
             reason: None,
             warnings: vec![],
+            incomplete: vec![],
             capabilities: vec![],
             parameters: vec![],
             change_set: Some(ChangeSetRef {
@@ -928,6 +943,37 @@ mod tests {
             text.contains("      ↳ `KmsKeyId` changes on each — because Key.Arn changes"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn policy_changes_are_never_folded_into_a_group() {
+        let policy = |i: usize| {
+            let mut row = change("Modify", &format!("Policy{i}"), None);
+            row.resource_type = "AWS::IAM::Policy".into();
+            row.properties = vec![PropertyChange {
+                attribute: "Properties".into(),
+                name: Some("PolicyDocument".into()),
+                requires_recreation: Some("Never".into()),
+                change_source: Some("DirectModification".into()),
+                causing_entity: None,
+                before: Some(r#"{"Statement":[]}"#.into()),
+                after: Some(format!(
+                    r#"{{"Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b{i}/*"}}]}}"#
+                )),
+            }];
+            row
+        };
+        let mut policies = stack("policies", Classification::Changes, true);
+        policies.changes = (0..3).map(policy).collect();
+        let card = &plan_cards(&report(vec![policies]), &Links::default())[1];
+        let text = &card.content.description;
+        assert!(!text.contains(" × "), "{text}");
+        for i in 0..3 {
+            assert!(
+                text.contains(&format!("`+ Allow s3:GetObject on arn:aws:s3:::b{i}/*`")),
+                "{text}"
+            );
+        }
     }
 
     #[test]
