@@ -209,10 +209,7 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
         );
     }
     if changes.is_empty() {
-        notes.push(
-            "no resource changes: only outputs, parameters or CloudFormation's own records change"
-                .into(),
-        );
+        notes.push(NO_RESOURCE_CHANGES.into());
     }
     if description.has_incomplete_property_values() {
         notes.push(
@@ -240,6 +237,10 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
         notes,
     }
 }
+
+/// The note of a change set whose rows change no resource.
+const NO_RESOURCE_CHANGES: &str =
+    "no resource changes: only outputs, parameters or CloudFormation's own records change";
 
 /// A nested stack's change set says this of itself: it runs with its root.
 const NESTED_STATUS_REASON: &str = "Executable from root change set";
@@ -300,6 +301,13 @@ pub fn with_nested(
                         .into_iter()
                         .filter(|warning| warning != NESTED_STATUS_REASON)
                         .map(|warning| format!("nested stack {path}: {warning}")),
+                );
+                root.notes.extend(
+                    child
+                        .notes
+                        .into_iter()
+                        .filter(|note| note != NO_RESOURCE_CHANGES)
+                        .map(|note| format!("nested stack {path}: {note}")),
                 );
             }
         }

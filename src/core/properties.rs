@@ -118,11 +118,13 @@ fn show(property: &PropertyChange) -> ShownProperty {
         .name
         .clone()
         .unwrap_or_else(|| property.attribute.clone());
-    let statements = match (&property.before, &property.after) {
-        (before, after) if is_policy_document(&name) => {
-            statement_changes(before.as_deref(), after.as_deref())
-        }
-        _ => vec![],
+    let (before, after) = (property.before.as_deref(), property.after.as_deref());
+    let statements = if is_policy_document(&name) {
+        statement_changes(before, after)
+    } else {
+        // Lists (managed policy ARNs, security-group rules, …): what comes and goes, since
+        // a value cut in the middle could hide an addition.
+        element_changes(before, after)
     };
     ShownProperty {
         before: property.before.as_deref().map(display_value),
@@ -159,12 +161,25 @@ pub fn because(property: &PropertyChange) -> Option<String> {
 /// Resource` (or `for Principal` in a trust policy). Values that are not JSON policies (one
 /// side unknown, a placeholder) give nothing.
 pub fn statement_changes(before: Option<&str>, after: Option<&str>) -> Vec<String> {
-    let statements = |text: Option<&str>| -> Option<Vec<Value>> {
-        let document: Value = serde_json::from_str(text?).ok()?;
+    // A document's statements; a role's `Policies` is a list of named documents.
+    fn of_document(document: &Value) -> Option<Vec<Value>> {
         match document.get("Statement")? {
             Value::Array(list) => Some(list.clone()),
             single @ Value::Object(_) => Some(vec![single.clone()]),
             _ => None,
+        }
+    }
+    let statements = |text: Option<&str>| -> Option<Vec<Value>> {
+        let document: Value = serde_json::from_str(text?).ok()?;
+        match &document {
+            Value::Array(policies) => Some(
+                policies
+                    .iter()
+                    .filter_map(|policy| of_document(policy.get("PolicyDocument")?))
+                    .flatten()
+                    .collect(),
+            ),
+            _ => of_document(&document),
         }
     };
     let (before, after) = (
@@ -181,6 +196,31 @@ pub fn statement_changes(before: Option<&str>, after: Option<&str>) -> Vec<Strin
             .iter()
             .filter(|statement| !after.contains(statement))
             .map(|statement| format!("- {}", statement_text(statement))),
+    );
+    changes
+}
+
+/// The elements a JSON list value gains (`+`) and loses (`-`); nothing for other values.
+pub fn element_changes(before: Option<&str>, after: Option<&str>) -> Vec<String> {
+    let list = |text: Option<&str>| -> Option<Vec<Value>> {
+        match serde_json::from_str(text?).ok()? {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    };
+    let (Some(before), Some(after)) = (list(before), list(after)) else {
+        return vec![];
+    };
+    let mut changes: Vec<String> = after
+        .iter()
+        .filter(|item| !before.contains(item))
+        .map(|item| format!("+ {}", clip_middle(&compact(item), 2 * VALUE_MAX)))
+        .collect();
+    changes.extend(
+        before
+            .iter()
+            .filter(|item| !after.contains(item))
+            .map(|item| format!("- {}", clip_middle(&compact(item), 2 * VALUE_MAX))),
     );
     changes
 }
@@ -307,6 +347,26 @@ mod tests {
     }
 
     #[test]
+    fn lists_show_what_comes_and_goes() {
+        let before = r#"["arn:aws:iam::aws:policy/ReadOnlyAccess"]"#;
+        let after = r#"["arn:aws:iam::aws:policy/ReadOnlyAccess","arn:aws:iam::aws:policy/AdministratorAccess"]"#;
+        let (shown, _) = shown_properties(&row(
+            "AWS::IAM::Role",
+            vec![property("ManagedPolicyArns", before, after, "Never")],
+        ));
+        assert_eq!(
+            shown[0].statements,
+            ["+ arn:aws:iam::aws:policy/AdministratorAccess"]
+        );
+        let ingress = r#"[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"CidrIp":"0.0.0.0/0"}]"#;
+        assert_eq!(
+            element_changes(Some("[]"), Some(ingress)),
+            [r#"+ {"CidrIp":"0.0.0.0/0","FromPort":22,"IpProtocol":"tcp","ToPort":22}"#]
+        );
+        assert!(element_changes(Some("a"), Some("b")).is_empty());
+    }
+
+    #[test]
     fn causes_are_said_from_the_change_source() {
         let mut by_parameter = property("Timeout", "30", "60", "Never");
         by_parameter.change_source = Some("ParameterReference".into());
@@ -347,6 +407,16 @@ mod tests {
             [r#"+ Allow sts:AssumeRole for {"AWS":"arn:aws:iam::999:root"} (with a condition)"#]
         );
         assert!(statement_changes(Some(KNOWN_AFTER_APPLY), Some("x")).is_empty());
+        // A role's inline policies: named documents in a list.
+        let inline = |action: &str| {
+            format!(
+                r#"[{{"PolicyName":"queue","PolicyDocument":{{"Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}}}]"#
+            )
+        };
+        assert_eq!(
+            statement_changes(Some(&inline("sqs:SendMessage")), Some(&inline("sqs:*"))),
+            ["+ Allow sqs:* on *", "- Allow sqs:SendMessage on *"]
+        );
         let (shown, _) = shown_properties(&row(
             "AWS::IAM::Policy",
             vec![property("PolicyDocument", before, after, "Never")],

@@ -285,7 +285,7 @@ fn property_lines(w: &Writer, change: &ResourceChangeSummary) -> Vec<String> {
             property
                 .statements
                 .iter()
-                .map(|statement| format!("statement {}", w.value(statement))),
+                .map(|statement| w.value(statement)),
         );
     }
     if hidden > 0 {

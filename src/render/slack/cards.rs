@@ -403,7 +403,8 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         change_lines(stack),
         &match report.pr {
             Some(_) => format!("the Backlog pull request comment or {describe}"),
-            None => describe,
+            // The root's describe-change-set does not list its nested stacks' rows.
+            None => format!("the text report of `cfn-chatops plan` in the build log or {describe}"),
         },
     );
     let next_steps = if show_buttons {
@@ -1234,7 +1235,7 @@ mod tests {
         let footer = description.lines().last().unwrap();
         assert!(
             footer.starts_with(&format!(
-                "…and {} more ({} destructive): see `aws cloudformation describe-change-set",
+                "…and {} more ({} destructive): see the text report of `cfn-chatops plan` in the build log or `aws cloudformation describe-change-set",
                 400 - shown,
                 400 - shown
             )),
