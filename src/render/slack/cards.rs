@@ -215,9 +215,11 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
     } else {
         "the text report of `cfn-chatops plan` in the build log"
     };
+    // Hidden lines of the parent are stacks: say how many of them have destructive changes.
     let description = fit(
         vec![origin_line(report, links), String::new()],
         items,
+        "with destructive changes",
         where_to_see_all,
     );
     Notification {
@@ -302,17 +304,31 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     );
     // What the review could not show, and CloudFormation's own warnings, first: they often
     // mean the card is not the whole story or the execution will fail.
+    // A few of each, so the header keeps room for what the bot decided; the comment and the
+    // report have them all.
     let mut header: Vec<String> = stack
         .incomplete
         .iter()
+        .take(WARNINGS_SHOWN)
         .map(|gap| format!(":warning: *Incomplete review:* {}", escape(&clip(gap, 500))))
         .collect();
-    header.extend(stack.warnings.iter().map(|warning| {
+    header.extend(stack.warnings.iter().take(WARNINGS_SHOWN).map(|warning| {
         format!(
             ":warning: *CloudFormation warns:* {}",
-            escape(&clip(warning, 1_000))
+            escape(&clip(warning, 600))
         )
     }));
+    let unshown = stack.incomplete.len().saturating_sub(WARNINGS_SHOWN)
+        + stack.warnings.len().saturating_sub(WARNINGS_SHOWN);
+    if unshown > 0 {
+        let elsewhere = match report.pr {
+            Some(_) => "the Backlog pull request comment",
+            None => "the text report of `cfn-chatops plan` in the build log",
+        };
+        header.push(format!(
+            ":warning: …and {unshown} more warning(s): see {elsewhere}"
+        ));
+    }
     header.push(origin_line(report, links));
     header.push(format!(
         "*Stack* {} in {} · *Template* {}",
@@ -401,6 +417,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     let description = fit(
         header,
         change_lines(stack),
+        "destructive",
         &match report.pr {
             Some(_) => format!("the Backlog pull request comment or {describe}"),
             // The root's describe-change-set does not list its nested stacks' rows.
@@ -613,6 +630,9 @@ fn grouped<'a>(rows: &[&'a ResourceChangeSummary]) -> Vec<Vec<&'a ResourceChange
         .collect()
 }
 
+/// Warnings (and lines of an incomplete review) shown at the top of a card.
+const WARNINGS_SHOWN: usize = 3;
+
 /// Stacks named on one line of the thread parent.
 const NAMES_PER_LINE: usize = 20;
 
@@ -716,7 +736,12 @@ const HEADER_MAX: usize = 3_000;
 
 /// The header (capped), then as many items as fit, then "…and N more" when some did not,
 /// saying how many of the hidden changes are destructive.
-fn fit(header: Vec<String>, items: Vec<Item>, where_to_see_all: &str) -> String {
+fn fit(
+    header: Vec<String>,
+    items: Vec<Item>,
+    destructive_are: &str,
+    where_to_see_all: &str,
+) -> String {
     let mut text = String::new();
     let mut length = 0;
     for line in header {
@@ -749,7 +774,7 @@ fn fit(header: Vec<String>, items: Vec<Item>, where_to_see_all: &str) -> String 
         let rows: usize = hidden.iter().map(|item| item.rows).sum();
         let destructive: usize = hidden.iter().map(|item| item.destructive).sum();
         let of_which = if destructive > 0 {
-            format!(" ({destructive} destructive)")
+            format!(" ({destructive} {destructive_are})")
         } else {
             String::new()
         };
@@ -844,6 +869,21 @@ mod tests {
             "{}",
             cards[0].content.description
         );
+        // Many warnings: a few on the card, the count of the rest, and what the bot decided
+        // still in the header.
+        let mut noisy = stack("app", Classification::Changes, true);
+        noisy.warnings = (0..5)
+            .map(|i| format!("[WARN] {i} {}", "x".repeat(900)))
+            .collect();
+        noisy.capabilities = vec!["CAPABILITY_IAM".into()];
+        let card = &plan_cards(&report(vec![noisy]), &Links::default())[1];
+        let text = &card.content.description;
+        assert_eq!(text.matches("*CloudFormation warns:*").count(), 3, "{text}");
+        assert!(
+            text.contains(":warning: …and 2 more warning(s): see the Backlog pull request comment"),
+            "{text}"
+        );
+        assert!(text.contains("*Acknowledges* `CAPABILITY_IAM`"), "{text}");
         // Without a warning, nothing of the kind.
         let plain = plan_cards(
             &report(vec![stack("app", Classification::Changes, true)]),
