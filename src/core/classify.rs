@@ -150,6 +150,22 @@ pub struct Assessment {
     pub notes: Vec<String>,
 }
 
+impl Assessment {
+    /// A change set with nothing to execute: no rows, only why.
+    fn unusable(classification: Classification, reason: Option<String>) -> Self {
+        Self {
+            classification,
+            counts: ActionCounts::default(),
+            changes: vec![],
+            drift: vec![],
+            reason,
+            warnings: vec![],
+            incomplete: vec![],
+            notes: vec![],
+        }
+    }
+}
+
 /// Classifies a settled change set.
 pub fn classify(description: &ChangeSetDescription) -> Assessment {
     let resources: Vec<&ResourceChange> = description
@@ -158,33 +174,16 @@ pub fn classify(description: &ChangeSetDescription) -> Assessment {
         .filter_map(|change| change.resource_change.as_ref())
         .collect();
     if description.is_no_change_failure() {
-        return Assessment {
-            classification: Classification::NoChanges,
-            counts: ActionCounts::default(),
-            changes: vec![],
-            drift: vec![],
-            reason: description.status_reason.clone(),
-            warnings: vec![],
-            incomplete: vec![],
-            notes: vec![],
-        };
+        return Assessment::unusable(Classification::NoChanges, description.status_reason.clone());
     }
     if description.status.as_deref() != Some("CREATE_COMPLETE") {
-        return Assessment {
-            classification: Classification::Failed,
-            counts: ActionCounts::default(),
-            changes: vec![],
-            drift: vec![],
-            reason: Some(description.status_reason.clone().unwrap_or_else(|| {
-                format!(
-                    "change set ended in {}",
-                    description.status.as_deref().unwrap_or("an unknown status")
-                )
-            })),
-            warnings: vec![],
-            incomplete: vec![],
-            notes: vec![],
-        };
+        let reason = description.status_reason.clone().unwrap_or_else(|| {
+            format!(
+                "change set ended in {}",
+                description.status.as_deref().unwrap_or("an unknown status")
+            )
+        });
+        return Assessment::unusable(Classification::Failed, Some(reason));
     }
     let mut counts = ActionCounts::default();
     let mut changes = Vec::new();

@@ -15,6 +15,9 @@ use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
 
+/// What a `NoEcho` parameter's value is shown as.
+const MASKED: &str = "****";
+
 /// Levels of nested stacks followed below a root.
 const MAX_NESTING: usize = 5;
 
@@ -51,11 +54,15 @@ struct Ended {
 }
 
 impl Ended {
-    fn failed(reason: impl ToString) -> Self {
+    fn new(classification: Classification, reason: impl ToString) -> Self {
         Self {
-            classification: Classification::Failed,
+            classification,
             reason: reason.to_string(),
         }
+    }
+
+    fn failed(reason: impl ToString) -> Self {
+        Self::new(Classification::Failed, reason)
     }
 }
 
@@ -76,7 +83,7 @@ impl StackPlanner {
                 .map(|(key, value)| ParameterValue {
                     key: key.clone(),
                     value: if request.template.no_echo.contains(key) {
-                        "****".into()
+                        MASKED.into()
                     } else {
                         value.clone()
                     },
@@ -102,17 +109,11 @@ impl StackPlanner {
             Gate::Create => false,
             Gate::Update => true,
             Gate::Busy(reason) => {
-                let end = Ended {
-                    classification: Classification::Busy,
-                    reason,
-                };
+                let end = Ended::new(Classification::Busy, reason);
                 return ended(plan, end);
             }
             Gate::Blocked(reason) => {
-                let end = Ended {
-                    classification: Classification::Blocked,
-                    reason,
-                };
+                let end = Ended::new(Classification::Blocked, reason);
                 return ended(plan, end);
             }
         };
@@ -120,19 +121,17 @@ impl StackPlanner {
         let reuse = if status.is_some() {
             match self.survey(request, &name, order).await {
                 Ok(StackSurvey::Stale { newer }) => {
-                    let end = Ended {
-                        classification: Classification::Superseded,
-                        reason: format!(
-                            "a newer commit already has change set {newer}: nothing planned"
-                        ),
-                    };
+                    let end = Ended::new(
+                        Classification::Superseded,
+                        format!("a newer commit already has change set {newer}: nothing planned"),
+                    );
                     return ended(plan, end);
                 }
                 Ok(StackSurvey::Executed { name }) => {
-                    let end = Ended {
-                        classification: Classification::NoChanges,
-                        reason: format!("change set {name} for this commit was already executed"),
-                    };
+                    let end = Ended::new(
+                        Classification::NoChanges,
+                        format!("change set {name} for this commit was already executed"),
+                    );
                     return ended(plan, end);
                 }
                 Ok(StackSurvey::Proceed { reuse, .. }) => reuse,
@@ -216,7 +215,7 @@ impl StackPlanner {
             {
                 for value in [&mut property.before, &mut property.after] {
                     if value.is_some() {
-                        *value = Some("****".into());
+                        *value = Some(MASKED.into());
                     }
                 }
             }
@@ -238,12 +237,12 @@ impl StackPlanner {
                 if plan.change_set.as_ref().is_some_and(|c| c.executable) {
                     self.discard(&mut plan).await;
                 }
-                let end = Ended {
-                    classification: Classification::Superseded,
-                    reason: format!(
+                let end = Ended::new(
+                    Classification::Superseded,
+                    format!(
                         "a newer commit got change set {newer} while this one was planned: this one was deleted"
                     ),
-                };
+                );
                 return ended(plan, end);
             }
             Ok(StackSurvey::Proceed { older, .. }) => older,
@@ -405,12 +404,7 @@ impl StackPlanner {
             }
             Err(err) => err,
         };
-        let end = |classification, reason| {
-            Err(Ended {
-                classification,
-                reason,
-            })
-        };
+        let end = |classification, reason: String| Err(Ended::new(classification, reason));
         let message = err.message().unwrap_or_default().to_owned();
         match err.code().unwrap_or_default() {
             // Created by a concurrent run of the same commit: read that one.
