@@ -9,3 +9,4 @@ pub mod record;
 pub mod report;
 pub mod status;
 pub mod trigger;
+pub mod verdict;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::delivery::{CardDelivery, CommentDelivery, CommentStatus};
+use super::verdict::Verdict;
 
 pub const REPORT_VERSION: u32 = 1;
 
@@ -54,6 +55,10 @@ pub struct StackPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     pub classification: Classification,
+    /// Whether the change set is safe to execute, and why not: set on every change set that
+    /// was reviewed (`changes` and `drift`, and those the verdict blocked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
     /// Why it failed, is blocked or busy (CloudFormation's text verbatim where it gave one).
     pub reason: Option<String>,
     /// CloudFormation's own StatusReason on a usable change set, verbatim: a `[WARN]` that
@@ -100,6 +105,7 @@ impl StackPlan {
             template: template.into(),
             renamed_from: None,
             classification,
+            verdict: None,
             reason: None,
             warnings: vec![],
             incomplete: vec![],

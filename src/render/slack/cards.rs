@@ -805,6 +805,7 @@ mod tests {
             template: format!("stacks/{name}.yaml"),
             renamed_from: None,
             classification,
+            verdict: None,
             reason: None,
             warnings: vec![],
             incomplete: vec![],
