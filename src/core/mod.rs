@@ -16,4 +16,5 @@ pub(crate) mod pull_request;
 pub(crate) mod select;
 pub(crate) mod template;
 pub(crate) mod text;
+pub mod verdict;
 pub mod webhook;

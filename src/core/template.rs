@@ -46,6 +46,10 @@ pub struct Template {
     pub nested_stacks: bool,
     /// Parameters declared `NoEcho`: their values are never shown.
     pub no_echo: Vec<String>,
+    /// The template as CloudFormation reads it, in JSON form: YAML's short tags (`!Ref`,
+    /// `!Sub`, …) become their long forms (`{"Ref": …}`, `{"Fn::Sub": …}`). What the safety
+    /// rules and Guard read.
+    pub document: serde_json::Value,
 }
 
 impl Template {
@@ -158,7 +162,53 @@ pub fn inspect(path: &str, content: &[u8]) -> Result<Option<Template>, TemplateE
         capabilities: required_capabilities(top.contains_key("Transform"), resources),
         nested_stacks,
         no_echo,
+        document: long_form(&document),
     }))
+}
+
+/// A YAML template in CloudFormation's JSON form: `!GetAtt A.B` is `{"Fn::GetAtt": ["A",
+/// "B"]}`, `!Ref` and `!Condition` keep their names, every other tag `!X` is `Fn::X`.
+fn long_form(value: &Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        Value::Null => Json::Null,
+        Value::Bool(flag) => Json::Bool(*flag),
+        Value::Number(number) => serde_json::to_value(number).unwrap_or(Json::Null),
+        Value::String(text) => Json::String(text.clone()),
+        Value::Sequence(items) => Json::Array(items.iter().map(long_form).collect()),
+        Value::Mapping(mapping) => Json::Object(
+            mapping
+                .iter()
+                .map(|(key, value)| {
+                    let key = match key {
+                        Value::String(text) => text.clone(),
+                        other => serde_yaml_ng::to_string(other)
+                            .map(|text| text.trim_end().to_owned())
+                            .unwrap_or_default(),
+                    };
+                    (key, long_form(value))
+                })
+                .collect(),
+        ),
+        Value::Tagged(tagged) => {
+            let name = tagged.tag.to_string();
+            let name = name.trim_start_matches('!');
+            let inner = match (name, &tagged.value) {
+                ("GetAtt", Value::String(text)) => match text.split_once('.') {
+                    Some((resource, attribute)) => {
+                        serde_json::json!([resource, attribute])
+                    }
+                    None => Json::String(text.clone()),
+                },
+                _ => long_form(&tagged.value),
+            };
+            let key = match name {
+                "Ref" | "Condition" => name.to_owned(),
+                _ => format!("Fn::{name}"),
+            };
+            serde_json::json!({ key: inner })
+        }
+    }
 }
 
 /// IAM resources need CAPABILITY_IAM, or CAPABILITY_NAMED_IAM when they carry a custom name;
@@ -224,6 +274,27 @@ mod tests {
         assert!(parsed.capabilities.is_empty());
         assert!(!parsed.needs_s3());
         assert!(!parsed.nested_stacks);
+    }
+
+    #[test]
+    fn the_document_is_cloudformation_json_with_long_form_functions() {
+        let text = "Resources:\n  Sub:\n    Type: AWS::SNS::Subscription\n    Properties:\n      TopicArn: !Ref Topic\n      Endpoint: !GetAtt Queue.Arn\n      Name: !Sub '${AWS::StackName}-x'\n      Zone: !Select [0, !GetAZs '']\n      Port: 443\n";
+        let document = template("stacks/app.yaml", text).document;
+        assert_eq!(
+            document["Resources"]["Sub"]["Properties"],
+            serde_json::json!({
+                "TopicArn": {"Ref": "Topic"},
+                "Endpoint": {"Fn::GetAtt": ["Queue", "Arn"]},
+                "Name": {"Fn::Sub": "${AWS::StackName}-x"},
+                "Zone": {"Fn::Select": [0, {"Fn::GetAZs": ""}]},
+                "Port": 443,
+            })
+        );
+        let json = template(
+            "stacks/app.json",
+            r#"{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}"#,
+        );
+        assert_eq!(json.document["Resources"]["T"]["Type"], "AWS::SNS::Topic");
     }
 
     #[test]

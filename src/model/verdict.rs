@@ -121,7 +121,9 @@ impl Verdict {
 
     /// The findings lifted by a waiver.
     pub fn waived(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|finding| finding.waived.is_some())
+        self.findings
+            .iter()
+            .filter(|finding| finding.waived.is_some())
     }
 }
 
