@@ -132,6 +132,18 @@ impl Repo {
         Ok(output.status.success().then_some(output.stdout))
     }
 
+    /// Every file path at `commit`.
+    pub async fn files(&self, commit: &str) -> Result<Vec<String>, GitError> {
+        let output = self
+            .run(&["ls-tree", "-r", "-z", "--name-only", commit])
+            .await?;
+        Ok(output
+            .split(|byte| *byte == 0)
+            .filter(|path| !path.is_empty())
+            .map(|path| String::from_utf8_lossy(path).into_owned())
+            .collect())
+    }
+
     /// The subject line and author name of `commit`.
     pub async fn subject_and_author(&self, commit: &str) -> Result<(String, String), GitError> {
         let output = self

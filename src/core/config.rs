@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 use super::names::valid_stack_name;
 use super::template::Capability;
+use super::verdict::{RiskLevels, Waiver};
+use crate::model::verdict::Level;
 
 pub const CONFIG_FILE: &str = ".cfn-chatops.yml";
 
@@ -35,6 +37,207 @@ fn at_line(line: Option<usize>) -> String {
 #[serde(deny_unknown_fields)]
 pub struct RepoConfig {
     pub stacks: Vec<StackSpec>,
+    /// How far the built-in risks go: `review` (the default) or `block`.
+    #[serde(default)]
+    pub risks: Risks,
+    /// The team's Guard rules.
+    pub policies: Option<Policies>,
+    /// Findings the team accepted, per stack and rule: a reviewed change like any other.
+    #[serde(default)]
+    pub waivers: Vec<WaiverSpec>,
+}
+
+/// What a finding does to the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Executable after a person has read the reasons.
+    Review,
+    /// Not executable: the change set is deleted.
+    Block,
+}
+
+impl Enforcement {
+    pub fn level(self) -> Level {
+        match self {
+            Enforcement::Review => Level::Review,
+            Enforcement::Block => Level::Blocked,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Risks {
+    #[serde(default = "review")]
+    pub data_loss: Enforcement,
+    #[serde(default = "review")]
+    pub permissions: Enforcement,
+}
+
+fn review() -> Enforcement {
+    Enforcement::Review
+}
+
+fn block() -> Enforcement {
+    Enforcement::Block
+}
+
+impl Default for Risks {
+    fn default() -> Self {
+        Self {
+            data_loss: Enforcement::Review,
+            permissions: Enforcement::Review,
+        }
+    }
+}
+
+impl Risks {
+    pub fn levels(self) -> RiskLevels {
+        RiskLevels {
+            data_loss: self.data_loss.level(),
+            permissions: self.permissions.level(),
+        }
+    }
+}
+
+/// `policies:`: Guard rule files and what their failures do (`block` unless said otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policies {
+    pub rules: Vec<RuleFiles>,
+    #[serde(default = "block")]
+    pub enforcement: Enforcement,
+}
+
+/// Rule files: a glob, or a glob with its own enforcement.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RuleFiles {
+    Glob(String),
+    With {
+        files: String,
+        enforcement: Enforcement,
+    },
+}
+
+impl RuleFiles {
+    pub fn glob(&self) -> &str {
+        match self {
+            RuleFiles::Glob(glob) | RuleFiles::With { files: glob, .. } => glob,
+        }
+    }
+}
+
+impl Policies {
+    /// The rule files at a commit that these globs select, each with its enforcement (a file
+    /// matched twice takes its first entry's); `stack` overrides every file's.
+    pub fn select(
+        &self,
+        files: &[String],
+        stack: Option<Enforcement>,
+    ) -> Vec<(String, Enforcement)> {
+        let mut selected: Vec<(String, Enforcement)> = Vec::new();
+        for entry in &self.rules {
+            let Ok(pattern) = glob::Pattern::new(entry.glob()) else {
+                continue;
+            };
+            let enforcement = stack.unwrap_or(match entry {
+                RuleFiles::Glob(_) => self.enforcement,
+                RuleFiles::With { enforcement, .. } => *enforcement,
+            });
+            for file in files {
+                if pattern.matches_with(file, GLOB_OPTIONS)
+                    && !selected.iter().any(|(path, _)| path == file)
+                {
+                    selected.push((file.clone(), enforcement));
+                }
+            }
+        }
+        selected
+    }
+}
+
+/// A stack's own Guard settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackPolicies {
+    /// Overrides the enforcement of every rule file for this stack.
+    pub enforcement: Option<Enforcement>,
+}
+
+/// `waivers:` entry: the stack, the rule id (built-in or a Guard rule's name), optionally the
+/// resource's logical id, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverSpec {
+    pub stack: String,
+    pub rule: String,
+    pub resource: Option<String>,
+    pub reason: String,
+}
+
+impl RepoConfig {
+    /// Checks what serde cannot in `risks`, `policies` and `waivers`.
+    pub fn validate_review(&self, config_text: &str) -> Result<(), ConfigError> {
+        let error = |needle: &str, message: String| ConfigError::Config {
+            line: line_of(config_text, needle),
+            message,
+        };
+        if let Some(policies) = &self.policies {
+            if policies.rules.is_empty() {
+                return Err(error("policies:", "policies: `rules` lists no files".into()));
+            }
+            for entry in &policies.rules {
+                let glob = entry.glob();
+                if let Err(err) = glob::Pattern::new(glob) {
+                    return Err(error(glob, format!("policies: rule files {glob:?}: {err}")));
+                }
+            }
+        }
+        for waiver in &self.waivers {
+            let problem = if !self.stacks.iter().any(|stack| stack.name == waiver.stack) {
+                Some(format!("waiver for stack {:?}, which is not in `stacks`", waiver.stack))
+            } else if waiver.rule.trim().is_empty() {
+                Some("a waiver names no rule".into())
+            } else if waiver.reason.trim().is_empty() {
+                Some(format!("the waiver of {} on {} gives no reason", waiver.rule, waiver.stack))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                let needle = format!("stack: {}", waiver.stack);
+                return Err(error(&needle, format!("waivers: {message}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The waivers, as the verdict applies them.
+    pub fn waivers(&self) -> Vec<Waiver> {
+        self.waivers
+            .iter()
+            .map(|waiver| Waiver {
+                stack: waiver.stack.clone(),
+                rule: waiver.rule.clone(),
+                resource: waiver.resource.clone(),
+                reason: waiver.reason.clone(),
+            })
+            .collect()
+    }
+}
+
+const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+/// The 1-based line of the first line containing `needle`.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| line.contains(needle))
+        .map(|index| index + 1)
 }
 
 /// One stack, as written in the config.
@@ -53,6 +256,7 @@ pub struct StackSpec {
     pub role_arn: Option<String>,
     #[serde(default)]
     pub when_modified: Vec<String>,
+    pub policies: Option<StackPolicies>,
 }
 
 /// A parameter value: scalars as written; a list becomes a CommaDelimitedList value.
@@ -139,15 +343,11 @@ impl StackSpec {
     /// Whether a changed path touches this stack: its template, its parameters file, or one of
     /// its `when_modified` globs (`*` stays within a folder, `**` crosses folders).
     pub fn is_touched_by(&self, path: &str) -> bool {
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: false,
-        };
         path == self.template
             || self.parameters_file.as_deref() == Some(path)
             || self.when_modified.iter().any(|glob| {
-                glob::Pattern::new(glob).is_ok_and(|pattern| pattern.matches_with(path, options))
+                glob::Pattern::new(glob)
+                    .is_ok_and(|pattern| pattern.matches_with(path, GLOB_OPTIONS))
             })
     }
 }
@@ -317,6 +517,86 @@ stacks:
             let err = config.stacks[0].validate(&text).unwrap_err();
             assert!(err.to_string().contains(message), "{field}: {err}");
         }
+    }
+
+    const REVIEWED: &str = r#"stacks:
+  - name: app
+    template: stacks/app.yaml
+    policies: {enforcement: review}
+  - name: db
+    template: stacks/db.yaml
+risks: {data_loss: block}
+policies:
+  rules:
+    - policies/*.guard
+    - files: policies/advisory/*.guard
+      enforcement: review
+waivers:
+  - stack: db
+    rule: data-loss
+    resource: Table
+    reason: rebuilt from S3 nightly
+"#;
+
+    #[test]
+    fn risks_policies_and_waivers_parse_with_their_defaults() {
+        let config = parse(REVIEWED).unwrap();
+        config.validate_review(REVIEWED).unwrap();
+        assert_eq!(config.risks.levels().data_loss, Level::Blocked);
+        assert_eq!(config.risks.levels().permissions, Level::Review);
+        let policies = config.policies.as_ref().unwrap();
+        assert_eq!(policies.enforcement, Enforcement::Block, "block unless said");
+        let files: Vec<String> = [
+            "policies/s3.guard",
+            "policies/advisory/tags.guard",
+            "policies/README.md",
+            "stacks/app.yaml",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        assert_eq!(
+            policies.select(&files, None),
+            [
+                ("policies/s3.guard".to_owned(), Enforcement::Block),
+                ("policies/advisory/tags.guard".to_owned(), Enforcement::Review),
+            ]
+        );
+        let app = config.stacks[0].policies.unwrap().enforcement;
+        assert_eq!(app, Some(Enforcement::Review));
+        assert!(
+            policies
+                .select(&files, app)
+                .iter()
+                .all(|(_, enforcement)| *enforcement == Enforcement::Review),
+            "the stack's enforcement wins"
+        );
+        assert_eq!(config.waivers()[0].resource.as_deref(), Some("Table"));
+
+        let plain = parse("stacks:\n  - name: a\n    template: a.yaml\n").unwrap();
+        assert_eq!(plain.risks, Risks::default());
+        assert_eq!(plain.policies, None);
+    }
+
+    #[test]
+    fn bad_risks_policies_and_waivers_are_errors_with_their_line() {
+        let err = parse(&REVIEWED.replace("data_loss: block", "data_loss: maybe")).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `maybe`"), "{err}");
+        for (from, to, message, line) in [
+            ("stack: db", "stack: nope", "waiver for stack \"nope\"", 14),
+            ("reason: rebuilt from S3 nightly", "reason: ' '", "gives no reason", 14),
+            ("- policies/*.guard", "- 'policies/[.guard'", "policies: rule files", 10),
+        ] {
+            let text = REVIEWED.replace(from, to);
+            let err = parse(&text).unwrap().validate_review(&text).unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+            assert!(
+                err.to_string().starts_with(&format!(".cfn-chatops.yml:{line}: ")),
+                "{err}"
+            );
+        }
+        let empty = "stacks: []\npolicies: {rules: []}\n";
+        let err = parse(empty).unwrap().validate_review(empty).unwrap_err();
+        assert!(err.to_string().contains("lists no files"), "{err}");
     }
 
     #[test]
