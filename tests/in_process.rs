@@ -299,6 +299,8 @@ async fn planned() -> Planned {
             commit: commit.into(),
             classification: Some(Classification::Changes),
             status: ChangeSetStatus::Pending,
+            verdict_reasons: vec![],
+            waivers: vec![],
         })
         .await
         .unwrap();

@@ -26,6 +26,7 @@ use crate::core::classify::{
 use crate::core::gate::Existing;
 use crate::core::names::{CHANGE_SET_PREFIX, client_token};
 use crate::core::template::{Capability, Template};
+use crate::core::verdict::StackRules;
 
 /// Everything CloudFormation gets to plan one stack.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct StackRequest {
     pub role_arn: Option<String>,
     pub commit: String,
     pub description: String,
+    /// What the safety verdict weighs besides the change set.
+    pub rules: StackRules,
 }
 
 /// How long and how often to wait for a change set.

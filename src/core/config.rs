@@ -186,7 +186,10 @@ impl RepoConfig {
         };
         if let Some(policies) = &self.policies {
             if policies.rules.is_empty() {
-                return Err(error("policies:", "policies: `rules` lists no files".into()));
+                return Err(error(
+                    "policies:",
+                    "policies: `rules` lists no files".into(),
+                ));
             }
             for entry in &policies.rules {
                 let glob = entry.glob();
@@ -197,11 +200,17 @@ impl RepoConfig {
         }
         for waiver in &self.waivers {
             let problem = if !self.stacks.iter().any(|stack| stack.name == waiver.stack) {
-                Some(format!("waiver for stack {:?}, which is not in `stacks`", waiver.stack))
+                Some(format!(
+                    "waiver for stack {:?}, which is not in `stacks`",
+                    waiver.stack
+                ))
             } else if waiver.rule.trim().is_empty() {
                 Some("a waiver names no rule".into())
             } else if waiver.reason.trim().is_empty() {
-                Some(format!("the waiver of {} on {} gives no reason", waiver.rule, waiver.stack))
+                Some(format!(
+                    "the waiver of {} on {} gives no reason",
+                    waiver.rule, waiver.stack
+                ))
             } else {
                 None
             };
@@ -545,7 +554,11 @@ waivers:
         assert_eq!(config.risks.levels().data_loss, Level::Blocked);
         assert_eq!(config.risks.levels().permissions, Level::Review);
         let policies = config.policies.as_ref().unwrap();
-        assert_eq!(policies.enforcement, Enforcement::Block, "block unless said");
+        assert_eq!(
+            policies.enforcement,
+            Enforcement::Block,
+            "block unless said"
+        );
         let files: Vec<String> = [
             "policies/s3.guard",
             "policies/advisory/tags.guard",
@@ -558,7 +571,10 @@ waivers:
             policies.select(&files, None),
             [
                 ("policies/s3.guard".to_owned(), Enforcement::Block),
-                ("policies/advisory/tags.guard".to_owned(), Enforcement::Review),
+                (
+                    "policies/advisory/tags.guard".to_owned(),
+                    Enforcement::Review
+                ),
             ]
         );
         let app = config.stacks[0].policies.unwrap().enforcement;
@@ -583,14 +599,25 @@ waivers:
         assert!(err.to_string().contains("unknown variant `maybe`"), "{err}");
         for (from, to, message, line) in [
             ("stack: db", "stack: nope", "waiver for stack \"nope\"", 14),
-            ("reason: rebuilt from S3 nightly", "reason: ' '", "gives no reason", 14),
-            ("- policies/*.guard", "- 'policies/[.guard'", "policies: rule files", 10),
+            (
+                "reason: rebuilt from S3 nightly",
+                "reason: ' '",
+                "gives no reason",
+                14,
+            ),
+            (
+                "- policies/*.guard",
+                "- 'policies/[.guard'",
+                "policies: rule files",
+                10,
+            ),
         ] {
             let text = REVIEWED.replace(from, to);
             let err = parse(&text).unwrap().validate_review(&text).unwrap_err();
             assert!(err.to_string().contains(message), "{err}");
             assert!(
-                err.to_string().starts_with(&format!(".cfn-chatops.yml:{line}: ")),
+                err.to_string()
+                    .starts_with(&format!(".cfn-chatops.yml:{line}: ")),
                 "{err}"
             );
         }

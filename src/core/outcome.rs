@@ -138,6 +138,8 @@ mod tests {
                 commit: "d3adb33".into(),
                 classification: Some(Classification::Changes),
                 status: ChangeSetStatus::parse(status).unwrap(),
+                verdict_reasons: vec![],
+                waivers: vec![],
             },
             started_at: started_at.map(str::to_owned),
             started_by: None,

@@ -21,6 +21,10 @@ pub struct ChangeSetRecord {
     /// written by anything else may lack it).
     pub classification: Option<Classification>,
     pub status: ChangeSetStatus,
+    /// The safety verdict's reasons, one line each (why it was blocked, what to review).
+    pub verdict_reasons: Vec<String>,
+    /// The waivers its verdict used, one line each with their reason.
+    pub waivers: Vec<String>,
 }
 
 /// A change-set record as the ledger holds it, with what the outcome handler added.

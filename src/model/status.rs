@@ -17,6 +17,8 @@ pub enum ChangeSetStatus {
     Failed,
     /// A newer commit's change set replaced it; the bot deleted it.
     Superseded,
+    /// Its safety verdict blocked it; the bot deleted it.
+    Blocked,
     /// Someone pressed Execute; the stack is being updated.
     Executing,
     Executed,
@@ -28,11 +30,12 @@ pub enum ChangeSetStatus {
 }
 
 impl ChangeSetStatus {
-    pub const ALL: [ChangeSetStatus; 9] = [
+    pub const ALL: [ChangeSetStatus; 10] = [
         ChangeSetStatus::Pending,
         ChangeSetStatus::NoChanges,
         ChangeSetStatus::Failed,
         ChangeSetStatus::Superseded,
+        ChangeSetStatus::Blocked,
         ChangeSetStatus::Executing,
         ChangeSetStatus::Executed,
         ChangeSetStatus::RolledBack,
@@ -47,6 +50,7 @@ impl ChangeSetStatus {
             ChangeSetStatus::NoChanges => "no_changes",
             ChangeSetStatus::Failed => "failed",
             ChangeSetStatus::Superseded => "superseded",
+            ChangeSetStatus::Blocked => "blocked",
             ChangeSetStatus::Executing => "executing",
             ChangeSetStatus::Executed => "executed",
             ChangeSetStatus::RolledBack => "rolled_back",
@@ -68,7 +72,10 @@ impl ChangeSetStatus {
     pub fn is_cleaned_up(self) -> bool {
         matches!(
             self,
-            ChangeSetStatus::Superseded | ChangeSetStatus::NoChanges | ChangeSetStatus::Failed
+            ChangeSetStatus::Superseded
+                | ChangeSetStatus::NoChanges
+                | ChangeSetStatus::Failed
+                | ChangeSetStatus::Blocked
         )
     }
 
@@ -76,7 +83,10 @@ impl ChangeSetStatus {
     pub fn is_replannable(self) -> bool {
         matches!(
             self,
-            ChangeSetStatus::Pending | ChangeSetStatus::NoChanges | ChangeSetStatus::Failed
+            ChangeSetStatus::Pending
+                | ChangeSetStatus::NoChanges
+                | ChangeSetStatus::Failed
+                | ChangeSetStatus::Blocked
         )
     }
 }
@@ -115,11 +125,11 @@ mod tests {
             .into_iter()
             .filter(|s| s.is_cleaned_up())
             .collect();
-        assert_eq!(cleaned, [NoChanges, Failed, Superseded]);
+        assert_eq!(cleaned, [NoChanges, Failed, Superseded, Blocked]);
         let replannable: Vec<_> = ChangeSetStatus::ALL
             .into_iter()
             .filter(|s| s.is_replannable())
             .collect();
-        assert_eq!(replannable, [Pending, NoChanges, Failed]);
+        assert_eq!(replannable, [Pending, NoChanges, Failed, Blocked]);
     }
 }

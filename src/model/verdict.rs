@@ -70,6 +70,22 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// `rule — Resource (Type): message`, on one line.
+    pub fn summary(&self) -> String {
+        match &self.resource {
+            Some(resource) => format!("{} — {resource}: {}", self.rule, self.message),
+            None => format!("{}: {}", self.rule, self.message),
+        }
+    }
+
+    /// `summary (waived: reason)`, for a waived finding.
+    pub fn waiver_line(&self) -> String {
+        match &self.waived {
+            Some(reason) => format!("{} (waived: {reason})", self.summary()),
+            None => self.summary(),
+        }
+    }
+
     /// Whether it weighs on the verdict: not waived, and more than a remark.
     pub fn counts(&self) -> bool {
         self.waived.is_none() && self.level > Level::Ok

@@ -84,6 +84,24 @@ pub(super) fn replannable_condition() -> (String, Vec<(String, AttributeValue)>)
     )
 }
 
+/// A list of texts; `None` for an empty one, which is not stored.
+fn list(lines: &[String]) -> Option<AttributeValue> {
+    (!lines.is_empty()).then(|| AttributeValue::L(lines.iter().map(s).collect()))
+}
+
+/// The texts of a list attribute; empty when it is absent.
+fn texts(item: &HashMap<String, AttributeValue>, name: &str) -> Vec<String> {
+    item.get(name)
+        .and_then(|value| value.as_l().ok())
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(|value| value.as_s().ok().cloned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The attributes of a new change-set record.
 pub(super) fn change_set_item(
     record: &ChangeSetRecord,
@@ -112,6 +130,8 @@ pub(super) fn change_set_item(
         ("project", record.project.clone().map(s)),
         ("repository", record.repository.clone().map(s)),
         ("pr", record.pr.map(n)),
+        ("verdict_reasons", list(&record.verdict_reasons)),
+        ("waivers", list(&record.waivers)),
     ];
     item.extend(
         optional
@@ -140,6 +160,8 @@ pub(super) fn stored_change_set(item: &HashMap<String, AttributeValue>) -> Optio
             commit: field("commit")?,
             classification: field("classification").and_then(|c| Classification::parse(&c)),
             status: ChangeSetStatus::parse(&field("status")?)?,
+            verdict_reasons: texts(item, "verdict_reasons"),
+            waivers: texts(item, "waivers"),
         },
         started_at: field("started_at"),
         started_by: field("started_by").and_then(|by| serde_json::from_str(&by).ok()),
@@ -232,6 +254,8 @@ mod tests {
             commit: "d3adb33".into(),
             classification: Some(Classification::Drift),
             status: ChangeSetStatus::Pending,
+            verdict_reasons: vec!["data-loss — Table (AWS::DynamoDB::Table): replaced".into()],
+            waivers: vec![],
         }
     }
 
@@ -247,6 +271,7 @@ mod tests {
             !item.contains_key("repository"),
             "absent values are left out"
         );
+        assert!(!item.contains_key("waivers"), "empty lists are left out");
         let stored = stored_change_set(&item).unwrap();
         assert_eq!(stored.record, record());
         assert_eq!((stored.started_at, stored.started_by), (None, None));
@@ -298,9 +323,9 @@ mod tests {
         let (condition, values) = replannable_condition();
         assert_eq!(
             condition,
-            "attribute_not_exists(pk) OR #status IN (:pending, :no_changes, :failed)"
+            "attribute_not_exists(pk) OR #status IN (:pending, :no_changes, :failed, :blocked)"
         );
-        assert_eq!(values.len(), 3);
+        assert_eq!(values.len(), 4);
         assert!(values.contains(&(":failed".into(), s("failed"))));
     }
 

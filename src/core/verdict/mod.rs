@@ -7,7 +7,7 @@ pub mod permissions;
 use serde_json::Value;
 
 use crate::model::report::ResourceChangeSummary;
-use crate::model::verdict::{Finding, Level};
+use crate::model::verdict::{Finding, Level, Verdict};
 
 /// The built-in rules' ids, as findings and waivers name them.
 pub const BUILTIN_RULES: [&str; 7] = [
@@ -46,6 +46,35 @@ pub struct Subject<'a> {
     pub after: &'a Value,
     /// The parameter values the change set was created with.
     pub parameters: &'a [(String, String)],
+}
+
+/// What one stack's verdict weighs besides its change set: read before any AWS call.
+#[derive(Debug, Clone, Default)]
+pub struct StackRules {
+    /// The template at the commit the changes were computed against, as CloudFormation JSON.
+    pub before: Option<Value>,
+    pub risks: RiskLevels,
+    pub waivers: Vec<Waiver>,
+    /// What the team's Guard rules found in the template at the planned commit.
+    pub guard: Vec<Finding>,
+    /// How many Guard rules were checked.
+    pub guard_rules: usize,
+}
+
+/// One change set's verdict: CloudFormation's and the hooks' findings, the team's, the
+/// bot's, with the stack's waivers applied.
+pub fn verdict(
+    subject: &Subject,
+    stack: &str,
+    rules: &StackRules,
+    checks: Vec<Finding>,
+    unchecked: Vec<String>,
+) -> Verdict {
+    let mut findings = checks;
+    findings.extend(rules.guard.iter().cloned());
+    findings.extend(builtin_findings(subject, rules.risks));
+    apply_waivers(&mut findings, stack, &rules.waivers);
+    Verdict::new(findings, BUILTIN_RULES.len() + rules.guard_rules, unchecked)
 }
 
 /// Every built-in rule over one change set.
@@ -258,6 +287,55 @@ mod tests {
         ];
         apply_waivers(&mut all, "app", &any_resource);
         assert!(all.iter().all(|finding| finding.waived.is_some()));
+    }
+
+    #[test]
+    fn the_verdict_weighs_every_source_and_waivers() {
+        let before =
+            fixtures::template("Table", serde_json::json!({"Type": "AWS::DynamoDB::Table"}));
+        let after = serde_json::json!({"Resources": {}});
+        let removed = [fixtures::change(
+            "Remove",
+            "Table",
+            "AWS::DynamoDB::Table",
+            None,
+            Some("Delete"),
+        )];
+        let subject = Subject {
+            changes: &removed,
+            before: Some(&before),
+            after: &after,
+            parameters: &[],
+        };
+        let guard = Finding {
+            source: Source::Guard,
+            level: Level::Blocked,
+            ..finding("S3_BUCKET_ENCRYPTED", "Logs (AWS::S3::Bucket)")
+        };
+        let rules = StackRules {
+            before: Some(before.clone()),
+            guard: vec![guard],
+            guard_rules: 4,
+            ..StackRules::default()
+        };
+        let verdict = verdict(&subject, "app", &rules, vec![], vec![]);
+        assert_eq!(verdict.level, Level::Blocked);
+        assert_eq!(verdict.rules_checked, BUILTIN_RULES.len() + 4);
+        assert_eq!(verdict.findings[0].source, Source::Guard, "worst first");
+        assert_eq!(verdict.findings[1].rule, data_loss::DATA_LOSS);
+
+        let waived = StackRules {
+            waivers: vec![Waiver {
+                stack: "app".into(),
+                rule: "S3_BUCKET_ENCRYPTED".into(),
+                resource: None,
+                reason: "log bucket, encrypted by default".into(),
+            }],
+            ..rules
+        };
+        let verdict = super::verdict(&subject, "app", &waived, vec![], vec![]);
+        assert_eq!(verdict.level, Level::Review, "the data loss still counts");
+        assert_eq!(verdict.waived().count(), 1);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::model::delivery::{CommentDelivery, CommentStatus};
 use crate::model::record::ChangeSetRecord;
 use crate::model::report::{Classification, PlanReport, REPORT_VERSION, StackPlan};
 use crate::model::status::ChangeSetStatus;
+use crate::model::verdict::{Finding, Level};
 use crate::render::backlog::plan::plan_comment;
 use crate::render::backlog::plan_marker;
 use crate::render::links::Links;
@@ -293,10 +294,14 @@ async fn record(
     let Some(change_set) = &plan.change_set else {
         return (vec![], errors);
     };
+    let verdict = plan.verdict.as_ref();
     let status = match plan.classification {
         Classification::Changes | Classification::Drift => ChangeSetStatus::Pending,
         Classification::NoChanges => ChangeSetStatus::NoChanges,
         Classification::Superseded => ChangeSetStatus::Superseded,
+        Classification::Blocked if verdict.is_some_and(|v| v.level == Level::Blocked) => {
+            ChangeSetStatus::Blocked
+        }
         _ => ChangeSetStatus::Failed,
     };
     let record = ChangeSetRecord {
@@ -314,6 +319,14 @@ async fn record(
         commit: provenance.commit.clone(),
         classification: Some(plan.classification),
         status,
+        verdict_reasons: verdict
+            .into_iter()
+            .flat_map(|verdict| verdict.reasons().map(Finding::summary))
+            .collect(),
+        waivers: verdict
+            .into_iter()
+            .flat_map(|verdict| verdict.waived().map(Finding::waiver_line))
+            .collect(),
     };
     if let Err(err) = ledger.record_change_set(&record).await {
         errors.push(format!("ledger: {} ({}): {err}", plan.stack, plan.region));

@@ -7,9 +7,12 @@ use std::time::Instant;
 use super::{PlanInputs, progress};
 use crate::adapter::cloudformation::StackRequest;
 use crate::adapter::git::{GitError, Repo};
-use crate::core::config::{self, CONFIG_FILE, ConfigError, StackSpec, parse_parameters_file};
+use crate::core::config::{
+    self, CONFIG_FILE, ConfigError, RepoConfig, StackSpec, parse_parameters_file,
+};
 use crate::core::select::{self, Problem, Selection, Target, TargetError};
 use crate::core::template::{self, TemplateError};
+use crate::core::verdict::StackRules;
 use crate::model::commit::short;
 use crate::model::report::{Classification, LeftInPlace, PlanReport, StackPlan};
 
@@ -40,16 +43,20 @@ pub async fn prepare(
     report.base = base.clone();
     let changes = repo.changed_files(base.as_deref(), &inputs.after).await?;
     let config_text = read_text(repo, &inputs.after, CONFIG_FILE).await?;
+    let mut repo_config = None;
     let selection = match &config_text {
         Some(text) => {
             let config = config::parse(text).map_err(PrepareError::Config)?;
+            config.validate_review(text).map_err(PrepareError::Config)?;
             let before = match &base {
                 Some(base) => read_text(repo, base, CONFIG_FILE)
                     .await?
                     .and_then(|text| config::parse(&text).ok()),
                 None => None,
             };
-            select::by_config(&changes, &config, text, before.as_ref())
+            let selection = select::by_config(&changes, &config, text, before.as_ref());
+            repo_config = Some(config);
+            selection
         }
         None => select::by_convention(&changes, &inputs.templates_path),
     };
@@ -80,8 +87,19 @@ pub async fn prepare(
     }
     let mut problems = problems;
     let mut requests = Vec::new();
+    let review = Review::new(repo, &inputs.after, repo_config.as_ref()).await?;
     for target in targets {
-        match request_for(inputs, repo, &target).await {
+        let request = match request_for(inputs, repo, &target).await {
+            Ok(Some(mut request)) => review
+                .rules_for(repo, base.as_deref(), &target, &request)
+                .await
+                .map(|rules| {
+                    request.rules = rules;
+                    Some(request)
+                }),
+            other => other,
+        };
+        match request {
             Ok(Some(request)) => requests.push((target, request)),
             Ok(None) => {}
             Err(error) => problems.push(Problem {
@@ -236,7 +254,57 @@ async fn request_for(
             .or_else(|| inputs.deploy_role_arn.clone()),
         commit: inputs.after.clone(),
         description: description(inputs),
+        rules: StackRules::default(),
     }))
+}
+
+/// The repository's review settings, read once per plan.
+struct Review<'a> {
+    config: Option<&'a RepoConfig>,
+}
+
+impl<'a> Review<'a> {
+    async fn new(
+        _repo: &Repo,
+        _commit: &str,
+        config: Option<&'a RepoConfig>,
+    ) -> Result<Self, PrepareError> {
+        Ok(Self { config })
+    }
+
+    /// What the stack's verdict weighs besides its change set: the template before the push
+    /// (under its old name when renamed), the repository's levels and waivers.
+    async fn rules_for(
+        &self,
+        repo: &Repo,
+        base: Option<&str>,
+        target: &Target,
+        request: &StackRequest,
+    ) -> Result<StackRules, TargetError> {
+        let before = match base {
+            Some(base) => {
+                let path = target.renamed_from.as_deref().unwrap_or(&target.template);
+                repo.read(base, path)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|content| template::inspect(path, &content).ok().flatten())
+                    .map(|template| template.document)
+            }
+            None => None,
+        };
+        let _ = request;
+        Ok(StackRules {
+            before,
+            risks: self
+                .config
+                .map(|config| config.risks.levels())
+                .unwrap_or_default(),
+            waivers: self.config.map(RepoConfig::waivers).unwrap_or_default(),
+            guard: vec![],
+            guard_rules: 0,
+        })
+    }
 }
 
 async fn read_text(repo: &Repo, commit: &str, path: &str) -> Result<Option<String>, PrepareError> {

@@ -13,7 +13,9 @@ use crate::core::classify::{
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
+use crate::core::verdict::{Subject, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
+use crate::model::verdict::{Finding, Level};
 
 /// What a `NoEcho` parameter's value is shown as.
 const MASKED: &str = "****";
@@ -225,6 +227,12 @@ impl StackPlanner {
         plan.change_set = Some(change_set);
         if matches!(
             plan.classification,
+            Classification::Changes | Classification::Drift
+        ) {
+            self.review(request, &mut plan).await;
+        }
+        if matches!(
+            plan.classification,
             Classification::NoChanges | Classification::Failed
         ) {
             // FAILED change sets count toward the stack's limit and are never executable.
@@ -290,6 +298,28 @@ impl StackPlanner {
                 .map(|(path, _)| (path, format!("nested more than {MAX_NESTING} levels deep"))),
         );
         with_nested(assessment, &read, &unreadable)
+    }
+
+    /// Gives the change set its safety verdict; a blocked one is deleted, so nothing can
+    /// execute it, and its stack's plan says why.
+    async fn review(&self, request: &StackRequest, plan: &mut StackPlan) {
+        let subject = Subject {
+            changes: &plan.changes,
+            before: request.rules.before.as_ref(),
+            after: &request.template.document,
+            parameters: &request.parameters,
+        };
+        let verdict = verdict(&subject, &request.stack, &request.rules, vec![], vec![]);
+        if verdict.level == Level::Blocked {
+            let reasons: Vec<String> = verdict.reasons().map(Finding::summary).collect();
+            plan.classification = Classification::Blocked;
+            plan.reason = Some(format!(
+                "blocked by the safety verdict: {}",
+                reasons.join("; ")
+            ));
+            self.discard(plan).await;
+        }
+        plan.verdict = Some(verdict);
     }
 
     /// Lists the bot's change sets on the stack and decides what they mean.
