@@ -78,4 +78,7 @@ pub struct Outcome {
     pub actor: Option<Actor>,
     /// From the start of the execution to this status.
     pub duration_seconds: Option<u64>,
+    /// The waivers the change set's verdict used, one line each with its reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<String>,
 }

@@ -71,10 +71,15 @@ pub struct Finding {
 
 impl Finding {
     /// `rule — Resource (Type): message`, on one line.
+    /// The source is named unless it is the bot's own rules.
     pub fn summary(&self) -> String {
+        let rule = match self.source {
+            Source::Builtin => self.rule.clone(),
+            source => format!("{} ({})", self.rule, source.as_str()),
+        };
         match &self.resource {
-            Some(resource) => format!("{} — {resource}: {}", self.rule, self.message),
-            None => format!("{}: {}", self.rule, self.message),
+            Some(resource) => format!("{rule} — {resource}: {}", self.message),
+            None => format!("{rule}: {}", self.message),
         }
     }
 

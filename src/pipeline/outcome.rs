@@ -469,5 +469,6 @@ fn outcome_of(
         reason,
         actor,
         duration_seconds,
+        waivers: r.waivers.clone(),
     }
 }

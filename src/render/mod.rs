@@ -20,3 +20,23 @@ pub fn duration_text(seconds: u64) -> String {
         _ => format!("{} min {} s", seconds / 60, seconds % 60),
     }
 }
+
+/// The verdict's first line, in plain words (each renderer escapes and clips it):
+/// `Blocked: …`, `Review: …` with the reasons, or `No risks found by N rules`.
+pub(crate) fn verdict_headline(verdict: &Verdict) -> String {
+    let reasons: Vec<String> = verdict.reasons().map(Finding::summary).collect();
+    let mut line = match verdict.level {
+        Level::Ok => format!("No risks found by {} rules", verdict.rules_checked),
+        Level::Review => format!("Review: {}", reasons.join("; ")),
+        Level::Blocked => format!("Blocked: {}", reasons.join("; ")),
+    };
+    if !verdict.unchecked.is_empty() {
+        line.push_str(&format!(" (not checked: {})", verdict.unchecked.join("; ")));
+    }
+    line
+}
+
+/// What to do about a blocked change set.
+pub(crate) const BLOCKED_NEXT_STEP: &str = "Nothing can execute it: the bot deleted the change set. Change the template, or waive the rule for this stack in .cfn-chatops.yml (`waivers:` with the stack, the rule id and a reason), in a reviewed pull request.";
+
+use crate::model::verdict::{Finding, Level, Verdict};

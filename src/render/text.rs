@@ -5,6 +5,7 @@ use std::fmt::Write;
 use crate::model::commit::short;
 use crate::model::delivery::CommentStatus;
 use crate::model::report::{Classification, PlanReport};
+use crate::render::verdict_headline;
 
 /// The report for people: one line per stack, then what needs attention.
 pub fn plan_text(report: &PlanReport) -> String {
@@ -52,6 +53,18 @@ pub fn plan_text(report: &PlanReport) -> String {
             }
         }
         text.push('\n');
+        if let Some(verdict) = &stack.verdict {
+            // A blocked stack's reason already lists the verdict's reasons.
+            if stack.classification != Classification::Blocked {
+                let _ = writeln!(text, "      {}", verdict_headline(verdict));
+            }
+            for finding in verdict.findings.iter().filter(|finding| !finding.counts()) {
+                let _ = match &finding.waived {
+                    Some(_) => writeln!(text, "        waived: {}", finding.waiver_line()),
+                    None => writeln!(text, "        note: {}", finding.summary()),
+                };
+            }
+        }
         if let Some(from) = &stack.renamed_from {
             let _ = writeln!(text, "      renamed from {from}");
         }

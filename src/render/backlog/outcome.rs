@@ -62,6 +62,14 @@ pub fn outcome_comment(outcome: &Outcome, format: TextFormat) -> String {
     if let Some(reason) = &outcome.reason {
         w.line(format!("Reason: {}", w.text(&clip(reason, 1_000))));
     }
+    // Accepted risks stay visible on what was deployed with them.
+    for waiver in &outcome.waivers {
+        w.line(format!(
+            "⚠️ {} {}",
+            w.bold("Waived in .cfn-chatops.yml:"),
+            w.text(&clip(waiver, 600))
+        ));
+    }
     if matches!(
         outcome.kind,
         OutcomeKind::RolledBack | OutcomeKind::ExecutionFailed
@@ -97,6 +105,7 @@ mod tests {
             reason: None,
             actor: Some(Actor::SlackUser("U0123ABC".into())),
             duration_seconds: Some(125),
+            waivers: vec![],
         };
         let text = outcome_comment(&outcome, TextFormat::Markdown);
         assert!(
@@ -107,6 +116,19 @@ mod tests {
         );
         assert!(text.contains("Change set `cfn-chatops-d3adb33` from commit `d3adb33`, executed by Slack user U0123ABC"));
         assert!(text.ends_with("<sub>cfn-chatops:event:e7a5c3b2-1111</sub>"));
+        assert!(!text.contains("Waived"), "{text}");
+        let waived = Outcome {
+            waivers: vec![
+                "data-loss — Logs (AWS::Logs::LogGroup): replaced (waived: logs are shipped to S3)"
+                    .into(),
+            ],
+            ..outcome.clone()
+        };
+        let text = outcome_comment(&waived, TextFormat::Markdown);
+        assert!(
+            text.contains("⚠️ **Waived in .cfn-chatops.yml:** data-loss — Logs (AWS::Logs::LogGroup): replaced (waived: logs are shipped to S3)"),
+            "{text}"
+        );
         let refused = Outcome {
             kind: OutcomeKind::Refused {
                 action: "ExecuteChangeSet".into(),

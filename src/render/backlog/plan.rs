@@ -12,7 +12,9 @@ use crate::model::commit::short;
 use crate::model::report::{
     Classification, DriftedProperty, PlanReport, ResourceChangeSummary, StackPlan,
 };
+use crate::model::verdict::{Level, Verdict};
 use crate::render::links::Links;
+use crate::render::{BLOCKED_NEXT_STEP, verdict_headline};
 
 /// The plan comment: every stack with its class, counts, destructive changes, drift, failure
 /// and change set, and whether the Slack cards were delivered.
@@ -119,6 +121,9 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
         line.push_str(&format!(" · {}", w.text(&clip(reason, 400))));
     }
     w.item(0, line);
+    if let Some(verdict) = &stack.verdict {
+        verdict_lines(w, verdict);
+    }
     // CloudFormation's own warnings first (they often mean the execution will fail), then
     // destructive changes, drift, the other changes (security-relevant ones first), what was
     // superseded, notes. Only what is shown is rendered; the rest is counted.
@@ -164,6 +169,62 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
             String::new()
         };
         w.item(1, format!("…{} more{of_which}", hidden.len()));
+    }
+}
+
+/// The verdict first under its stack: the headline, every finding that counts with its
+/// source, the remarks, the waivers used. Never cut: a reviewer reads it before anything else.
+fn verdict_lines(w: &mut Writer, verdict: &Verdict) {
+    let headline = match verdict.level {
+        Level::Ok => format!(
+            "✅ {}",
+            w.text(&format!(
+                "No risks found by {} rules",
+                verdict.rules_checked
+            ))
+        ),
+        Level::Review => format!(
+            "⚠️ {} {}",
+            w.bold("Review:"),
+            w.text(&clip(
+                verdict_headline(verdict).trim_start_matches("Review: "),
+                1_000
+            ))
+        ),
+        Level::Blocked => format!(
+            "⛔ {} {}",
+            w.bold("Blocked:"),
+            w.text(&clip(
+                verdict_headline(verdict).trim_start_matches("Blocked: "),
+                1_000
+            ))
+        ),
+    };
+    w.item(1, headline);
+    if verdict.level == Level::Blocked {
+        w.item(2, w.text(BLOCKED_NEXT_STEP));
+    }
+    // The reasons are in the headline; below it, what was said but does not count.
+    for finding in verdict.findings.iter().filter(|finding| !finding.counts()) {
+        let text = w.text(&clip(&finding.summary(), 600));
+        let line = match &finding.waived {
+            Some(reason) => format!(
+                "{} {text} ({})",
+                w.bold("waived:"),
+                w.text(&clip(reason, 300))
+            ),
+            None => format!("note: {text}"),
+        };
+        w.item(2, line);
+    }
+    if !verdict.unchecked.is_empty() && verdict.level != Level::Ok {
+        w.item(
+            2,
+            format!(
+                "not checked: {}",
+                w.text(&clip(&verdict.unchecked.join("; "), 600))
+            ),
+        );
     }
 }
 

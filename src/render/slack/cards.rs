@@ -15,7 +15,9 @@ use crate::model::notification::{
     Metadata, NEXT_STEP_MAX, Notification, TITLE_MAX, is_context_value,
 };
 use crate::model::report::{Classification, PlanReport, ResourceChangeSummary, StackPlan};
+use crate::model::verdict::{Level, Verdict};
 use crate::render::links::Links;
+use crate::render::{BLOCKED_NEXT_STEP, verdict_headline};
 
 /// The thread parent first, then one card per stack that got a change set. Stacks without one
 /// (busy, blocked, superseded, failed before CloudFormation) are lines in the parent.
@@ -141,6 +143,11 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
                 stack.classification.as_str(),
                 stack.counts.summary()
             );
+            match stack.verdict.as_ref().map(|verdict| verdict.level) {
+                Some(Level::Review) => line.push_str(" :warning: review"),
+                Some(Level::Ok) => line.push_str(" :white_check_mark: no risks found"),
+                _ => {}
+            }
             let destructive = stack.destructive_count();
             if destructive > 0 {
                 line.push_str(&format!(" :warning: {destructive} destructive"));
@@ -246,6 +253,48 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
     }
 }
 
+/// The verdict's lines on a card: the headline, each reason (a few), the waivers used.
+fn verdict_lines(verdict: &Verdict) -> Vec<String> {
+    let (icon, label) = match verdict.level {
+        Level::Ok => (":white_check_mark:", ""),
+        Level::Review => (":warning:", "Review:"),
+        Level::Blocked => (":no_entry:", "Blocked:"),
+    };
+    let mut lines = vec![match verdict.level {
+        Level::Ok => format!("{icon} {}", escape(&clip(&verdict_headline(verdict), 600))),
+        _ => {
+            let reasons: Vec<String> = verdict
+                .reasons()
+                .take(WARNINGS_SHOWN)
+                .map(|finding| escape(&clip(&finding.summary(), 400)))
+                .collect();
+            let more = verdict.reasons().count().saturating_sub(WARNINGS_SHOWN);
+            let more = if more > 0 {
+                format!(" …and {more} more")
+            } else {
+                String::new()
+            };
+            format!("{icon} *{label}* {}{more}", reasons.join("; "))
+        }
+    }];
+    if verdict.level == Level::Blocked {
+        lines.push(escape(BLOCKED_NEXT_STEP));
+    }
+    if verdict.level != Level::Ok && !verdict.unchecked.is_empty() {
+        lines.push(format!(
+            ":grey_question: *Not checked:* {}",
+            escape(&clip(&verdict.unchecked.join("; "), 400))
+        ));
+    }
+    lines.extend(verdict.waived().take(WARNINGS_SHOWN).map(|finding| {
+        format!(
+            ":memo: *Waived:* {}",
+            escape(&clip(&finding.waiver_line(), 400))
+        )
+    }));
+    lines
+}
+
 const DISCARD_STEP: &str = "*Discard* runs `cloudformation delete-change-set`: the change set is deleted and the stack is left as it is.";
 
 fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &str) -> Notification {
@@ -278,9 +327,14 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         }
     }
     let destructive = stack.destructive_count();
+    let level = stack.verdict.as_ref().map(|verdict| verdict.level);
     let icon = match stack.classification {
+        _ if level == Some(Level::Blocked) => ":no_entry:",
         Classification::Changes | Classification::Drift
-            if destructive > 0 || !stack.warnings.is_empty() || !stack.incomplete.is_empty() =>
+            if destructive > 0
+                || !stack.warnings.is_empty()
+                || !stack.incomplete.is_empty()
+                || level == Some(Level::Review) =>
         {
             ":warning:"
         }
@@ -302,16 +356,22 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         ),
         TITLE_MAX,
     );
-    // What the review could not show, and CloudFormation's own warnings, first: they often
-    // mean the card is not the whole story or the execution will fail.
-    // A few of each, so the header keeps room for what the bot decided; the comment and the
-    // report have them all.
-    let mut header: Vec<String> = stack
-        .incomplete
-        .iter()
-        .take(WARNINGS_SHOWN)
-        .map(|gap| format!(":warning: *Incomplete review:* {}", escape(&clip(gap, 500))))
-        .collect();
+    // The verdict first: it answers the question the button asks. Then what the review could
+    // not show, and CloudFormation's own warnings: they often mean the card is not the whole
+    // story or the execution will fail. A few of each, so the header keeps room for what the
+    // bot decided; the comment and the report have them all.
+    let mut header = stack
+        .verdict
+        .as_ref()
+        .map(verdict_lines)
+        .unwrap_or_default();
+    header.extend(
+        stack
+            .incomplete
+            .iter()
+            .take(WARNINGS_SHOWN)
+            .map(|gap| format!(":warning: *Incomplete review:* {}", escape(&clip(gap, 500)))),
+    );
     header.extend(stack.warnings.iter().take(WARNINGS_SHOWN).map(|warning| {
         format!(
             ":warning: *CloudFormation warns:* {}",
@@ -431,6 +491,10 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             "*Execute* runs `cloudformation execute-change-set`: CloudFormation deploys this change set (it rolls back on failure)."
         };
         vec![execute.to_owned(), DISCARD_STEP.to_owned()]
+    } else if level == Some(Level::Blocked) {
+        vec![format!(
+            "No buttons: blocked by the safety verdict. {BLOCKED_NEXT_STEP}"
+        )]
     } else if executable {
         vec!["No buttons: the stack, region or change set id cannot be passed to a button; run the describe-change-set command above and execute it from the console.".to_owned()]
     } else {
