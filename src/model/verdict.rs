@@ -101,7 +101,7 @@ impl Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Verdict {
     pub level: Level,
-    /// Worst first; waived ones last.
+    /// Worst first; waived ones, then remarks (level `ok`), last.
     pub findings: Vec<Finding>,
     /// How many rules were checked (built-in and Guard), for "no risks found by N rules".
     pub rules_checked: usize,
@@ -112,11 +112,13 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Orders the findings (worst first, waived last) and sets the level from those that count.
+    /// Orders the findings (worst first, waived and remarks last) and sets the level from those that count.
     pub fn new(mut findings: Vec<Finding>, rules_checked: usize, unchecked: Vec<String>) -> Self {
+        // Reasons first, then what was waived, then remarks.
         findings.sort_by_key(|finding| {
             (
-                finding.waived.is_some(),
+                !finding.counts(),
+                finding.waived.is_none(),
                 std::cmp::Reverse(finding.level),
                 source_rank(finding.source),
             )

@@ -463,6 +463,57 @@ mod tests {
     }
 
     #[test]
+    fn each_stack_section_starts_with_its_verdict() {
+        use crate::model::verdict::{Finding, Source, Verdict};
+        let finding = |rule: &str, level, waived: Option<&str>| Finding {
+            rule: rule.into(),
+            resource: Some("WorkerRole (AWS::IAM::Role)".into()),
+            message: "gains s3:* on *".into(),
+            source: Source::Guard,
+            level,
+            waived: waived.map(str::to_owned),
+        };
+        let mut report = report();
+        report.stacks[0].verdict = Some(Verdict::new(
+            vec![
+                finding("IAM_NO_WILDCARDS", Level::Review, None),
+                finding("S3_ENCRYPTED", Level::Blocked, Some("public assets")),
+                finding("data-loss", Level::Ok, None),
+            ],
+            12,
+            vec!["hooks: not available at this endpoint".into()],
+        ));
+        let text = plan_comment(&report, TextFormat::Markdown, &links());
+        let section: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("- **alarms**"))
+            .collect();
+        assert_eq!(
+            section[1],
+            "  - ⚠️ **Review:** IAM\\_NO\\_WILDCARDS (guard) — WorkerRole (AWS::IAM::Role): gains s3:\\* on \\* (not checked: hooks: not available at this endpoint)",
+            "{text}"
+        );
+        assert_eq!(
+            section[2],
+            "    - **waived:** S3\\_ENCRYPTED (guard) — WorkerRole (AWS::IAM::Role): gains s3:\\* on \\* (public assets)"
+        );
+        assert!(
+            section[3].starts_with("    - note: data-loss (guard)"),
+            "{}",
+            section[3]
+        );
+        assert!(
+            section[4].starts_with("    - not checked: hooks"),
+            "{}",
+            section[4]
+        );
+
+        report.stacks[0].verdict = Some(Verdict::new(vec![], 7, vec![]));
+        let text = plan_comment(&report, TextFormat::Markdown, &links());
+        assert!(text.contains("  - ✅ No risks found by 7 rules"), "{text}");
+    }
+
+    #[test]
     fn backlog_notation_plan_comment_uses_notation_and_breaks_markup() {
         let text = plan_comment(&report(), TextFormat::Backlog, &links());
         assert!(

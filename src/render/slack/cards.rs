@@ -859,6 +859,7 @@ mod tests {
         ActionCounts, ChangeSetRef, DriftedProperty, PropertyChange, sample_change as change,
         sample_report,
     };
+    use crate::model::verdict::{Finding, Source};
 
     const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
 
@@ -905,6 +906,95 @@ mod tests {
             author: Some("@here `Aiko`".into()),
             ..sample_report(stacks)
         }
+    }
+
+    fn finding(rule: &str, level: Level, waived: Option<&str>) -> Finding {
+        Finding {
+            rule: rule.into(),
+            resource: Some("Table (AWS::DynamoDB::Table)".into()),
+            message:
+                "replaced, PolicyAction ReplaceAndDelete: the old table and its data are deleted"
+                    .into(),
+            source: Source::Builtin,
+            level,
+            waived: waived.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_verdict_leads_the_card_and_marks_the_parent() {
+        let mut reviewed = stack("app", Classification::Changes, true);
+        reviewed.warnings = vec!["[WARN] something".into()];
+        reviewed.verdict = Some(Verdict::new(
+            vec![
+                finding("data-loss", Level::Review, None),
+                finding("iam-broadened", Level::Review, Some("break-glass role")),
+            ],
+            7,
+            vec![],
+        ));
+        let mut fine = stack("web", Classification::Changes, true);
+        fine.verdict = Some(Verdict::new(vec![], 9, vec![]));
+        let mut blocked = stack("db", Classification::Blocked, false);
+        blocked.reason = Some("blocked by the safety verdict: data-loss".into());
+        blocked.verdict = Some(Verdict::new(
+            vec![finding("data-loss", Level::Blocked, None)],
+            7,
+            vec![],
+        ));
+        let cards = plan_cards(&report(vec![reviewed, fine, blocked]), &Links::default());
+        let lines: Vec<&str> = cards[1].content.description.lines().collect();
+        assert_eq!(
+            lines[0],
+            ":warning: *Review:* data-loss — Table (AWS::DynamoDB::Table): replaced, PolicyAction ReplaceAndDelete: the old table and its data are deleted",
+            "the verdict before CloudFormation's warnings"
+        );
+        assert_eq!(
+            lines[1],
+            ":memo: *Waived:* iam-broadened — Table (AWS::DynamoDB::Table): replaced, PolicyAction ReplaceAndDelete: the old table and its data are deleted (waived: break-glass role)"
+        );
+        assert!(lines[2].starts_with(":warning: *CloudFormation warns:*"));
+        assert!(cards[1].content.title.starts_with(":warning: app"));
+        assert_eq!(
+            cards[1].metadata.additional_context[ACTION_GROUP], GROUP_CHANGE_SET,
+            "review keeps the buttons"
+        );
+        assert_eq!(
+            cards[2].content.description.lines().next(),
+            Some(":white_check_mark: No risks found by 9 rules")
+        );
+        let blocked = &cards[3];
+        assert!(
+            blocked.content.title.starts_with(":no_entry: db"),
+            "{}",
+            blocked.content.title
+        );
+        assert!(
+            blocked
+                .content
+                .description
+                .starts_with(":no_entry: *Blocked:* data-loss")
+        );
+        assert_eq!(
+            blocked.metadata.additional_context[ACTION_GROUP],
+            GROUP_INFO
+        );
+        assert!(
+            blocked.content.next_steps[0].starts_with("No buttons: blocked by the safety verdict.")
+        );
+        let parent = &cards[0].content.description;
+        assert!(
+            parent.contains("`app` (us-east-1) changes +1 ~0 -0 :warning: review"),
+            "{parent}"
+        );
+        assert!(
+            parent.contains("`web` (us-east-1) changes +1 ~0 -0 :white_check_mark: no risks found"),
+            "{parent}"
+        );
+        assert!(
+            parent.contains("`db` (us-east-1) blocked: blocked by the safety verdict"),
+            "{parent}"
+        );
     }
 
     #[test]
