@@ -12,11 +12,13 @@ use tokio::task::JoinSet;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudformation::config::http::HttpResponse;
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::{
-    Capability as SdkCapability, ChangeSetSummary, ChangeSetType, DeploymentMode, Parameter, Tag,
+    Capability as SdkCapability, ChangeSetSummary, ChangeSetType, DeploymentMode, EventType,
+    ListHookResultsTargetType, Parameter, Tag,
 };
 
 use crate::adapter::aws::error_text;
@@ -27,6 +29,7 @@ use crate::core::gate::Existing;
 use crate::core::names::{CHANGE_SET_PREFIX, client_token};
 use crate::core::template::{Capability, Template};
 use crate::core::verdict::StackRules;
+use crate::core::verdict::checks::{HookResult, ValidationResult};
 
 /// Everything CloudFormation gets to plan one stack.
 #[derive(Debug, Clone)]
@@ -415,6 +418,18 @@ impl CloudFormation {
         }
     }
 
+    /// CloudFormation's own checks of a change set: its pre-deployment validations'
+    /// findings and the Hooks that ran on it. Each is read on its own: an endpoint without the
+    /// operation (older regions, emulators) answers "not available", never a failure.
+    pub async fn change_set_checks(&self, region: &str, change_set: &str) -> ChangeSetChecks {
+        let client = self.client(region);
+        let (validations, hooks) = tokio::join!(
+            read_validations(&client, change_set),
+            read_hook_results(&client, change_set)
+        );
+        ChangeSetChecks { validations, hooks }
+    }
+
     /// When the operation that ended at `end` (ISO-8601) began: the stack's newest
     /// `*_IN_PROGRESS` event of its own (not a resource's) at or before it. Best effort:
     /// `None` if unknown.
@@ -446,6 +461,128 @@ impl CloudFormation {
             .filter(|time| time.secs() <= end.secs())
             .max_by_key(|time| time.secs())
             .and_then(|time| time.fmt(DateTimeFormat::DateTime).ok())
+    }
+}
+
+/// A read of a check that an endpoint may not offer.
+#[derive(Debug)]
+pub enum Checked<T> {
+    Read(T),
+    /// The endpoint does not know the operation.
+    NotAvailable,
+    Failed(CloudFormationError),
+}
+
+/// What CloudFormation itself found in a change set.
+#[derive(Debug)]
+pub struct ChangeSetChecks {
+    pub validations: Checked<Vec<ValidationResult>>,
+    pub hooks: Checked<Vec<HookResult>>,
+}
+
+/// The endpoint does not know the operation: the query protocol's `InvalidAction` (what AWS
+/// answers for an action it does not have), or a 404/501 without a service error.
+fn unknown_operation<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        err.code(),
+        Some("InvalidAction" | "UnknownOperation" | "UnknownOperationException")
+    ) || (err.code().is_none()
+        && err
+            .raw_response()
+            .is_some_and(|answer| matches!(answer.status().as_u16(), 404 | 501)))
+}
+
+fn checked<T, E>(
+    operation: &'static str,
+    answer: Result<T, SdkError<E, HttpResponse>>,
+) -> Checked<T>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match answer {
+        Ok(read) => Checked::Read(read),
+        Err(err) if unknown_operation(&err) => Checked::NotAvailable,
+        Err(err) => Checked::Failed(CloudFormationError::call(operation, err)),
+    }
+}
+
+/// The pre-deployment validations' findings: DescribeEvents on the change set, every page.
+async fn read_validations(client: &Client, change_set: &str) -> Checked<Vec<ValidationResult>> {
+    let pages: Result<Vec<_>, _> = client
+        .describe_events()
+        .change_set_name(change_set)
+        .into_paginator()
+        .send()
+        .collect()
+        .await;
+    let text = |value: Option<&str>| value.map(str::to_owned);
+    checked("DescribeEvents", pages).map(|pages| {
+        pages
+            .iter()
+            .flat_map(|page| page.operation_events())
+            .filter(|event| {
+                event.event_type() == Some(&EventType::ValidationError)
+                    || event.validation_status().is_some()
+            })
+            .map(|event| ValidationResult {
+                name: text(event.validation_name()),
+                status: event.validation_status().map(|s| s.as_str().to_owned()),
+                failure_mode: event
+                    .validation_failure_mode()
+                    .map(|m| m.as_str().to_owned()),
+                reason: text(event.validation_status_reason()),
+                path: text(event.validation_path()),
+                logical_id: text(event.logical_resource_id()),
+                resource_type: text(event.resource_type()),
+            })
+            .collect()
+    })
+}
+
+/// The Hooks that ran on the change set: ListHookResults, every page (the SDK has no
+/// paginator for it).
+async fn read_hook_results(client: &Client, change_set: &str) -> Checked<Vec<HookResult>> {
+    let text = |value: Option<&str>| value.map(str::to_owned);
+    let mut results = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match checked(
+            "ListHookResults",
+            client
+                .list_hook_results()
+                .target_type(ListHookResultsTargetType::ChangeSet)
+                .target_id(change_set)
+                .set_next_token(token.clone())
+                .send()
+                .await,
+        ) {
+            Checked::Read(page) => page,
+            Checked::NotAvailable => return Checked::NotAvailable,
+            Checked::Failed(err) => return Checked::Failed(err),
+        };
+        results.extend(page.hook_results().iter().map(|hook| HookResult {
+            type_name: text(hook.type_name()),
+            status: hook.status().map(|s| s.as_str().to_owned()),
+            reason: text(hook.hook_status_reason()),
+            failure_mode: hook.failure_mode().map(|m| m.as_str().to_owned()),
+            target: text(hook.hook_execution_target()),
+        }));
+        let next = page.next_token().map(str::to_owned);
+        // Stop on the last page, or on a repeated token.
+        if next.is_none() || next == token {
+            return Checked::Read(results);
+        }
+        token = next;
+    }
+}
+
+impl<T> Checked<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Checked<U> {
+        match self {
+            Checked::Read(read) => Checked::Read(f(read)),
+            Checked::NotAvailable => Checked::NotAvailable,
+            Checked::Failed(err) => Checked::Failed(err),
+        }
     }
 }
 

@@ -359,9 +359,16 @@ mod tests {
             ["+ arn:aws:iam::aws:policy/AdministratorAccess"]
         );
         let ingress = r#"[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"CidrIp":"0.0.0.0/0"}]"#;
+        // Keys in CloudFormation's (the template's) order: serde_json keeps it, as the Guard
+        // library enables `preserve_order`.
         assert_eq!(
             element_changes(Some("[]"), Some(ingress)),
-            [r#"+ {"CidrIp":"0.0.0.0/0","FromPort":22,"IpProtocol":"tcp","ToPort":22}"#]
+            [r#"+ {"IpProtocol":"tcp","FromPort":22,"ToPort":22,"CidrIp":"0.0.0.0/0"}"#]
+        );
+        let reordered = r#"[{"CidrIp":"0.0.0.0/0","ToPort":22,"FromPort":22,"IpProtocol":"tcp"}]"#;
+        assert!(
+            element_changes(Some(reordered), Some(ingress)).is_empty(),
+            "the same item with its keys in another order is no change"
         );
         assert!(element_changes(Some("a"), Some("b")).is_empty());
     }

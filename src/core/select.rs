@@ -11,6 +11,7 @@ use super::changes::{ChangeKind, FileChange};
 use super::config::{CONFIG_FILE, ConfigError, RepoConfig, StackSpec};
 use super::names::valid_stack_name;
 use super::template::{TemplateError, has_template_extension};
+use super::verdict::guard_rules::GuardError;
 use crate::model::report::LeftInPlace;
 
 /// A stack to plan.
@@ -30,6 +31,9 @@ pub enum TargetError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A Guard rule file the stack uses does not parse or cannot be evaluated.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
     /// Convention mode: the file name cannot be the stack's name.
     #[error("{path}: {message}")]
     Unnamable { path: String, message: String },

@@ -1,13 +1,15 @@
 //! The safety verdict's rules, as plain functions: the bot's own (data loss, permissions), and
 //! how findings, the repository's levels and its waivers make one verdict.
 
+pub mod checks;
 pub mod data_loss;
+pub mod guard_rules;
 pub mod permissions;
 
 use serde_json::Value;
 
 use crate::model::report::ResourceChangeSummary;
-use crate::model::verdict::{Finding, Level, Verdict};
+use crate::model::verdict::{Finding, Level, Source, Verdict};
 
 /// The built-in rules' ids, as findings and waivers name them.
 pub const BUILTIN_RULES: [&str; 7] = [
@@ -59,6 +61,8 @@ pub struct StackRules {
     pub guard: Vec<Finding>,
     /// How many Guard rules were checked.
     pub guard_rules: usize,
+    /// What of the team's rules could not be checked, and why.
+    pub unchecked: Vec<String>,
 }
 
 /// One change set's verdict: CloudFormation's and the hooks' findings, the team's, the
@@ -68,13 +72,39 @@ pub fn verdict(
     stack: &str,
     rules: &StackRules,
     checks: Vec<Finding>,
-    unchecked: Vec<String>,
+    mut unchecked: Vec<String>,
 ) -> Verdict {
+    unchecked.extend(rules.unchecked.iter().cloned());
     let mut findings = checks;
     findings.extend(rules.guard.iter().cloned());
     findings.extend(builtin_findings(subject, rules.risks));
     apply_waivers(&mut findings, stack, &rules.waivers);
     Verdict::new(findings, BUILTIN_RULES.len() + rules.guard_rules, unchecked)
+}
+
+/// The template with `Ref`s to its parameters replaced by the values the change set gets (or
+/// the parameters' defaults), as the team's rules should see it.
+pub fn with_parameters(template: &Value, parameters: &[(String, String)]) -> Value {
+    let mut resolved = template.clone();
+    if let Some(resources) = template.get("Resources") {
+        resolved["Resources"] = resolve(resources, Some(template), parameters);
+    }
+    resolved
+}
+
+/// The Guard rules' failures as findings, at their rule file's level.
+pub fn guard_findings(failures: Vec<guard_rules::GuardFailure>, level: Level) -> Vec<Finding> {
+    failures
+        .into_iter()
+        .map(|failure| Finding {
+            rule: failure.rule,
+            resource: failure.resource,
+            message: failure.message,
+            source: Source::Guard,
+            level,
+            waived: None,
+        })
+        .collect()
 }
 
 /// Every built-in rule over one change set.
@@ -239,7 +269,6 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::verdict::Source;
 
     fn finding(rule: &str, resource: &str) -> Finding {
         Finding {
@@ -357,5 +386,80 @@ mod tests {
         assert_eq!(property(Some(&template), "Db", &["Missing"], &given), None);
         assert!(is_true(Some(&Value::String("True".into()))));
         assert!(!is_true(Some(&Value::Bool(false))));
+    }
+
+    #[test]
+    fn guard_sees_the_template_with_its_parameters_and_its_failures_become_findings() {
+        let template = serde_json::json!({
+            "Parameters": {"Versioning": {"Type": "String", "Default": "Suspended"}},
+            "Resources": {"Logs": {"Type": "AWS::S3::Bucket", "Properties": {
+                "VersioningConfiguration": {"Status": {"Ref": "Versioning"}},
+                "BucketName": {"Fn::Sub": "${AWS::StackName}-logs"}}}}
+        });
+        let resolved = with_parameters(&template, &[]);
+        let properties = &resolved["Resources"]["Logs"]["Properties"];
+        assert_eq!(properties["VersioningConfiguration"]["Status"], "Suspended");
+        assert_eq!(
+            properties["BucketName"],
+            serde_json::json!({"Fn::Sub": "${AWS::StackName}-logs"}),
+            "what cannot be resolved stays as written"
+        );
+        assert_eq!(resolved["Parameters"], template["Parameters"]);
+        let given = [("Versioning".to_owned(), "Enabled".to_owned())];
+        assert_eq!(
+            with_parameters(&template, &given)["Resources"]["Logs"]["Properties"]["VersioningConfiguration"]
+                ["Status"],
+            "Enabled"
+        );
+
+        let findings = guard_findings(
+            vec![guard_rules::GuardFailure {
+                rule: "S3_BUCKET_VERSIONING_ENABLED".into(),
+                resource: Some("Logs (AWS::S3::Bucket)".into()),
+                message: "versioning must be enabled".into(),
+            }],
+            Level::Review,
+        );
+        assert_eq!(
+            findings,
+            [Finding {
+                rule: "S3_BUCKET_VERSIONING_ENABLED".into(),
+                resource: Some("Logs (AWS::S3::Bucket)".into()),
+                message: "versioning must be enabled".into(),
+                source: Source::Guard,
+                level: Level::Review,
+                waived: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn what_the_team_could_not_check_is_part_of_the_verdict() {
+        let after = serde_json::json!({"Resources": {}});
+        let subject = Subject {
+            changes: &[],
+            before: None,
+            after: &after,
+            parameters: &[],
+        };
+        let rules = StackRules {
+            unchecked: vec!["Guard rules: policies/*.guard match no file at abc1234".into()],
+            ..StackRules::default()
+        };
+        let verdict = verdict(
+            &subject,
+            "app",
+            &rules,
+            vec![],
+            vec!["Hooks: not offered".into()],
+        );
+        assert_eq!(
+            verdict.unchecked,
+            [
+                "Hooks: not offered",
+                "Guard rules: policies/*.guard match no file at abc1234"
+            ]
+        );
+        assert_eq!(verdict.level, Level::Ok);
     }
 }

@@ -1,18 +1,20 @@
 //! Everything before the first AWS call: the commits, the changed files, the config, and what
 //! CloudFormation gets for each stack, read at the planned commit with the real git CLI.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{PlanInputs, progress};
 use crate::adapter::cloudformation::StackRequest;
 use crate::adapter::git::{GitError, Repo};
 use crate::core::config::{
-    self, CONFIG_FILE, ConfigError, RepoConfig, StackSpec, parse_parameters_file,
+    self, CONFIG_FILE, ConfigError, RepoConfig, RuleFiles, StackSpec, parse_parameters_file,
 };
 use crate::core::select::{self, Problem, Selection, Target, TargetError};
 use crate::core::template::{self, TemplateError};
-use crate::core::verdict::StackRules;
+use crate::core::verdict::guard_rules::{self, GuardError};
+use crate::core::verdict::{self, StackRules};
 use crate::model::commit::short;
 use crate::model::report::{Classification, LeftInPlace, PlanReport, StackPlan};
 
@@ -258,22 +260,54 @@ async fn request_for(
     }))
 }
 
-/// The repository's review settings, read once per plan.
+/// The repository's review settings, and its Guard rule files at the planned commit, read
+/// once per plan.
 struct Review<'a> {
     config: Option<&'a RepoConfig>,
+    commit: String,
+    /// The commit's files, listed only when the repository has Guard rules.
+    files: Vec<String>,
+    /// Each selected rule file's text, or why it cannot be used (checked once, however many
+    /// stacks use it).
+    rule_files: HashMap<String, Result<Arc<str>, GuardError>>,
 }
 
 impl<'a> Review<'a> {
     async fn new(
-        _repo: &Repo,
-        _commit: &str,
+        repo: &Repo,
+        commit: &str,
         config: Option<&'a RepoConfig>,
     ) -> Result<Self, PrepareError> {
-        Ok(Self { config })
+        let mut review = Self {
+            config,
+            commit: commit.to_owned(),
+            files: vec![],
+            rule_files: HashMap::new(),
+        };
+        let Some(policies) = config.and_then(|config| config.policies.as_ref()) else {
+            return Ok(review);
+        };
+        review.files = repo.files(commit).await?;
+        for (path, _) in policies.select(&review.files, None) {
+            let rules = match read_text(repo, commit, &path).await {
+                Ok(text) => {
+                    let text: Arc<str> = text.unwrap_or_default().into();
+                    guard_rules::check_syntax(&path, &text).map(|()| text)
+                }
+                Err(err) => Err(GuardError::Evaluate {
+                    path: path.clone(),
+                    message: err.to_string(),
+                }),
+            };
+            review.rule_files.insert(path, rules);
+        }
+        Ok(review)
     }
 
     /// What the stack's verdict weighs besides its change set: the template before the push
-    /// (under its old name when renamed), the repository's levels and waivers.
+    /// (under its old name when renamed), the repository's levels and waivers, and what the
+    /// team's Guard rules find in the template at the planned commit. A rule file that does
+    /// not parse or cannot be evaluated fails the stack: never a silent pass.
     async fn rules_for(
         &self,
         repo: &Repo,
@@ -293,17 +327,62 @@ impl<'a> Review<'a> {
             }
             None => None,
         };
-        let _ = request;
-        Ok(StackRules {
+        let mut rules = StackRules {
             before,
             risks: self
                 .config
                 .map(|config| config.risks.levels())
                 .unwrap_or_default(),
             waivers: self.config.map(RepoConfig::waivers).unwrap_or_default(),
-            guard: vec![],
-            guard_rules: 0,
+            ..StackRules::default()
+        };
+        let Some(policies) = self.config.and_then(|config| config.policies.as_ref()) else {
+            return Ok(rules);
+        };
+        let stack_enforcement = target
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.policies)
+            .and_then(|policies| policies.enforcement);
+        let selected = policies.select(&self.files, stack_enforcement);
+        if selected.is_empty() {
+            let globs: Vec<&str> = policies.rules.iter().map(RuleFiles::glob).collect();
+            rules.unchecked.push(format!(
+                "Guard rules: {} match no file at {}",
+                globs.join(", "),
+                short(&self.commit)
+            ));
+            return Ok(rules);
+        }
+        let mut files = Vec::with_capacity(selected.len());
+        for (path, enforcement) in selected {
+            let text = match self.rule_files.get(&path) {
+                Some(Ok(text)) => Arc::clone(text),
+                Some(Err(err)) => return Err(err.clone().into()),
+                None => continue,
+            };
+            files.push((path, text, enforcement.level()));
+        }
+        let document = verdict::with_parameters(&request.template.document, &request.parameters);
+        // Guard's evaluator is CPU-bound and not Send: it runs on a blocking thread.
+        let (findings, checked) = tokio::task::spawn_blocking(move || {
+            let mut findings = Vec::new();
+            let mut checked = 0;
+            for (path, text, level) in files {
+                let outcome = guard_rules::evaluate(&path, &text, &document)?;
+                checked += outcome.rules_checked;
+                findings.extend(verdict::guard_findings(outcome.failures, level));
+            }
+            Ok::<_, GuardError>((findings, checked))
         })
+        .await
+        .map_err(|err| GuardError::Evaluate {
+            path: "Guard rules".into(),
+            message: err.to_string(),
+        })??;
+        rules.guard = findings;
+        rules.guard_rules = checked;
+        Ok(rules)
     }
 }
 

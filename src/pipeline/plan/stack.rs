@@ -6,14 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::adapter::cloudformation::{
-    CloudFormation, CloudFormationError, NewChangeSet, Polling, StackRequest, TemplateBucket,
+    Checked, CloudFormation, CloudFormationError, NewChangeSet, Polling, StackRequest,
+    TemplateBucket,
 };
 use crate::core::classify::{
     Assessment, ChangeSetDescription, classify, nested_change_sets, with_nested,
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
-use crate::core::verdict::{Subject, verdict};
+use crate::core::verdict::{Subject, checks, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
 use crate::model::verdict::{Finding, Level};
 
@@ -225,10 +226,13 @@ impl StackPlanner {
         plan.drift = assessment.drift;
         plan.notes.extend(assessment.notes);
         plan.change_set = Some(change_set);
+        // A change set that failed CloudFormation's pre-deployment validation gets its verdict
+        // too: the validation's findings say why.
         if matches!(
             plan.classification,
             Classification::Changes | Classification::Drift
-        ) {
+        ) || (plan.classification == Classification::Failed && description.failed_validation())
+        {
             self.review(request, &mut plan).await;
         }
         if matches!(
@@ -303,13 +307,23 @@ impl StackPlanner {
     /// Gives the change set its safety verdict; a blocked one is deleted, so nothing can
     /// execute it, and its stack's plan says why.
     async fn review(&self, request: &StackRequest, plan: &mut StackPlan) {
+        // A CREATE change set makes a stack that has nothing yet, whatever the template was at
+        // the base (a change set planned then but never executed).
+        let updates = plan
+            .change_set
+            .as_ref()
+            .is_some_and(|c| c.change_set_type == "UPDATE");
         let subject = Subject {
             changes: &plan.changes,
-            before: request.rules.before.as_ref(),
+            before: request.rules.before.as_ref().filter(|_| updates),
             after: &request.template.document,
             parameters: &request.parameters,
         };
-        let verdict = verdict(&subject, &request.stack, &request.rules, vec![], vec![]);
+        let (checks, unchecked) = match plan.change_set.as_ref().and_then(|c| c.arn.as_deref()) {
+            Some(arn) => self.checks(&request.region, arn).await,
+            None => (vec![], vec![]),
+        };
+        let verdict = verdict(&subject, &request.stack, &request.rules, checks, unchecked);
         if verdict.level == Level::Blocked {
             let reasons: Vec<String> = verdict.reasons().map(Finding::summary).collect();
             plan.classification = Classification::Blocked;
@@ -320,6 +334,25 @@ impl StackPlanner {
             self.discard(plan).await;
         }
         plan.verdict = Some(verdict);
+    }
+
+    /// CloudFormation's validations' and Hooks' findings on the change set, and what of them
+    /// could not be read.
+    async fn checks(&self, region: &str, change_set: &str) -> (Vec<Finding>, Vec<String>) {
+        let read = self
+            .cloudformation
+            .change_set_checks(region, change_set)
+            .await;
+        let mut unchecked = Vec::new();
+        let validations = checked_or_noted(
+            read.validations,
+            "CloudFormation's validation results",
+            &mut unchecked,
+        );
+        let hooks = checked_or_noted(read.hooks, "CloudFormation Hook results", &mut unchecked);
+        let (findings, running) = checks::findings(&validations, &hooks);
+        unchecked.extend(running);
+        (findings, unchecked)
     }
 
     /// Lists the bot's change sets on the stack and decides what they mean.
@@ -471,5 +504,24 @@ impl StackPlan {
         self.classification = classification;
         self.reason = Some(reason);
         self
+    }
+}
+
+/// What was read, or an empty list and a line saying why it could not be.
+fn checked_or_noted<T>(
+    checked: Checked<Vec<T>>,
+    what: &str,
+    unchecked: &mut Vec<String>,
+) -> Vec<T> {
+    match checked {
+        Checked::Read(read) => read,
+        Checked::NotAvailable => {
+            unchecked.push(format!("{what}: not offered by this endpoint"));
+            vec![]
+        }
+        Checked::Failed(err) => {
+            unchecked.push(format!("{what}: could not be read ({err})"));
+            vec![]
+        }
     }
 }
