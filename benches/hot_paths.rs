@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cfn_chatops::core::classify::{ChangeSetDescription, classify};
+use cfn_chatops::core::verdict::{RiskLevels, Subject, builtin_findings, guard_rules};
 use cfn_chatops::core::{event, webhook};
 use cfn_chatops::model::backlog::TextFormat;
 use cfn_chatops::model::report::PlanReport;
@@ -107,6 +108,59 @@ fn main() {
             &Links::default(),
         ));
     });
+
+    // The safety verdict on a template at CloudFormation's 1 MB TemplateURL limit: 2,000
+    // buckets (a tenth without versioning), checked by the built-in rules (every bucket
+    // replaced) and by two rule files of the public Guard rules registry.
+    let buckets: serde_json::Map<String, serde_json::Value> = (0..2_000)
+        .map(|i| {
+            let status = if i % 10 == 0 { "Suspended" } else { "Enabled" };
+            (
+                format!("Bucket{i}"),
+                serde_json::json!({"Type": "AWS::S3::Bucket", "Properties": {
+                    "BucketName": format!("example-data-bucket-{i}"),
+                    "VersioningConfiguration": {"Status": status},
+                    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                         "KMSMasterKeyID": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"}}]},
+                    "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                        "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+                    "Tags": [{"Key": "team", "Value": "infra"}, {"Key": "env", "Value": "prod"}]}}),
+            )
+        })
+        .collect();
+    let template = serde_json::json!({"Resources": buckets});
+    let mut replaced = valued.stacks[0].changes[..2_000].to_vec();
+    for (i, change) in replaced.iter_mut().enumerate() {
+        change.logical_id = format!("Bucket{i}");
+        change.resource_type = "AWS::S3::Bucket".into();
+        change.action = "Modify".into();
+        change.replacement = Some("True".into());
+    }
+    let subject = Subject {
+        changes: &replaced,
+        before: Some(&template),
+        after: &template,
+        parameters: &[],
+    };
+    time("verdict: built-in rules, 2,000 replaced buckets", || {
+        black_box(builtin_findings(black_box(&subject), RiskLevels::default()));
+    });
+    let registry = [
+        "s3_bucket_versioning_enabled",
+        "s3_bucket_server_side_encryption_enabled",
+    ]
+    .map(|name| std::fs::read_to_string(format!("{fixtures}/guard/rules/{name}.guard")).unwrap());
+    time(
+        "verdict: 2 Guard registry rule files, 2,000 buckets",
+        || {
+            for rules in &registry {
+                black_box(
+                    guard_rules::evaluate("registry.guard", rules, black_box(&template)).unwrap(),
+                );
+            }
+        },
+    );
 
     let status_change: serde_json::Value = serde_json::from_slice(
         &std::fs::read(format!(

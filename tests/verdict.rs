@@ -9,7 +9,7 @@ use support::backlog::{Backlog, PullRequest};
 use support::unique;
 use support::world::World;
 
-use cfn_chatops::model::verdict::{Level, Source};
+use cfn_chatops::model::verdict::{BLOCKED_BY_VERDICT, Level, Source};
 
 const PROJECT: &str = "INFRA";
 const REPOSITORY: &str = "cfn-templates";
@@ -173,13 +173,10 @@ async fn review_keeps_the_buttons_with_the_reasons_first_and_block_deletes_the_c
     let blocked = planned.stack(&open);
     assert_eq!(blocked.classification.as_str(), "blocked", "{blocked:#?}");
     assert_eq!(blocked.verdict.as_ref().unwrap().level, Level::Blocked);
-    assert!(
-        blocked
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("blocked by the safety verdict: ingress-open-to-world — Sg (AWS::EC2::SecurityGroup): opens tcp 22 to 0.0.0.0/0"),
-        "{blocked:?}"
+    assert_eq!(blocked.reason.as_deref(), Some(BLOCKED_BY_VERDICT));
+    assert_eq!(
+        blocked.verdict.as_ref().unwrap().findings[0].summary(),
+        "ingress-open-to-world — Sg (AWS::EC2::SecurityGroup): opens tcp 22 to 0.0.0.0/0"
     );
     let change_set = blocked.change_set.as_ref().unwrap();
     assert!(!change_set.executable);
@@ -428,14 +425,96 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
     let planned = world.plan(&["--after", &commit]).await;
     let plan = planned.stack(&early);
     assert_eq!(plan.classification.as_str(), "blocked", "{plan:?}");
-    assert!(
-        plan.reason
-            .as_deref()
-            .unwrap()
-            .contains("PROPERTY_VALIDATION (cloudformation) — Sg (AWS::EC2::SecurityGroup)"),
-        "{plan:?}"
+    let verdict = plan.verdict.as_ref().unwrap();
+    assert_eq!(
+        verdict.findings[0].summary(),
+        "PROPERTY_VALIDATION (cloudformation) — Sg (AWS::EC2::SecurityGroup): #/SecurityGroupIngress/0/FromPort: expected type: Integer, found: String [at /Resources/Sg/Properties/SecurityGroupIngress/0/FromPort]"
     );
+    assert!(!verdict.findings[0].waivable(), "CloudFormation refused it");
     assert!(world.our_change_sets(&early).await.is_empty(), "deleted");
+
+    // A change set a Hook in FAIL mode failed: blocked with the Hook's words; a failure that
+    // neither check explains keeps CloudFormation's reason.
+    let (hook_failed, other_failed) = (unique("hookfail"), unique("otherfail"));
+    let commit = world.commit(
+        &[
+            (
+                ".cfn-chatops.yml",
+                Some(&config(&[&checked, &hooked, &early, &hook_failed])),
+            ),
+            (
+                "stacks/hookfail.yaml",
+                Some(&support::world::template("hookfail", 1)),
+            ),
+        ],
+        "Hook-failed stack",
+    );
+    let failed_answer = |reason: &str| Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 2,
+        status: 200,
+        body: query_answer(
+            "DescribeChangeSet",
+            &format!(
+                "<Status>FAILED</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>{reason}</StatusReason><Changes/>"
+            ),
+        ),
+        when_body_contains: vec![],
+    };
+    world.recorder.inject(failed_answer(
+        "The following hook(s) failed: [Example::Security::EncryptionHook]",
+    ));
+    world.recorder.inject(Fault {
+        operation: "ListHookResults".into(),
+        times: 1,
+        status: 200,
+        body: query_answer(
+            "ListHookResults",
+            "<HookResults><member><FailureMode>FAIL</FailureMode><TypeName>Example::Security::EncryptionHook</TypeName><Status>HOOK_COMPLETE_FAILED</Status><HookStatusReason>Bucket Data must set BucketEncryption</HookStatusReason></member></HookResults>",
+        ),
+        when_body_contains: vec![],
+    });
+    let planned = world.plan(&["--after", &commit]).await;
+    let plan = planned.stack(&hook_failed);
+    assert_eq!(plan.classification.as_str(), "blocked", "{plan:?}");
+    assert_eq!(
+        plan.verdict.as_ref().unwrap().findings[0].summary(),
+        "Example::Security::EncryptionHook (hook): Bucket Data must set BucketEncryption"
+    );
+
+    let commit = world.commit(
+        &[
+            (
+                ".cfn-chatops.yml",
+                Some(&config(&[
+                    &checked,
+                    &hooked,
+                    &early,
+                    &hook_failed,
+                    &other_failed,
+                ])),
+            ),
+            (
+                "stacks/otherfail.yaml",
+                Some(&support::world::template("otherfail", 1)),
+            ),
+        ],
+        "Failed for another reason",
+    );
+    world.recorder.inject(failed_answer(
+        "Template format error: Unresolved resource dependencies [Nope]",
+    ));
+    let planned = world.plan(&["--after", &commit]).await;
+    let plan = planned.stack(&other_failed);
+    assert_eq!(plan.classification.as_str(), "failed", "{plan:?}");
+    assert_eq!(
+        plan.reason.as_deref(),
+        Some("Template format error: Unresolved resource dependencies [Nope]")
+    );
+    assert_eq!(
+        plan.verdict, None,
+        "no verdict on what CloudFormation failed otherwise"
+    );
 }
 
 /// The team's Guard rules (a synthetic rule file, written here), evaluated in-process on each
@@ -532,5 +611,62 @@ async fn guard_rules_block_or_ask_for_review_and_a_broken_rule_file_fails_the_st
         world.requests("CreateChangeSet").len(),
         creates_before,
         "nothing was created"
+    );
+}
+
+/// What a change set changes from is the template CloudFormation has deployed, not the one
+/// at the push's base: a risk blocked on one push is still a risk on the next push that keeps
+/// it, even though the base commit already had it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_risk_stays_blocked_on_the_next_push_that_keeps_it() {
+    let world = World::start().await;
+    let stack = unique("role");
+    let config = format!(
+        "risks: {{permissions: block}}\nstacks:\n  - name: {stack}\n    template: role.yaml\n"
+    );
+    let role = |description: &str, action: &str, resource: &str| {
+        format!(
+            "Description: {description}\nResources:\n  WorkerRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {{Service: lambda.amazonaws.com}}\n            Action: sts:AssumeRole\n      Policies:\n        - PolicyName: work\n          PolicyDocument:\n            Statement:\n              - Effect: Allow\n                Action: {action}\n                Resource: '{resource}'\n"
+        )
+    };
+    let deployed = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            (
+                "role.yaml",
+                Some(&role("v1", "s3:GetObject", "arn:aws:s3:::reports/*")),
+            ),
+        ],
+        "A narrow role",
+    );
+    let planned = world.plan(&["--after", &deployed]).await;
+    assert_eq!(
+        planned.stack(&stack).verdict.as_ref().unwrap().level,
+        Level::Ok,
+        "{:?}",
+        planned.stack(&stack)
+    );
+    world.execute(&planned, &stack);
+
+    let broadened = world.commit(&[("role.yaml", Some(&role("v2", "s3:*", "*")))], "s3:*");
+    let planned = world.plan(&["--after", &broadened]).await;
+    assert_eq!(planned.stack(&stack).classification.as_str(), "blocked");
+
+    // The next push keeps s3:* and changes only the description: the base commit had s3:*
+    // already, the deployed stack never did.
+    let kept = world.commit(&[("role.yaml", Some(&role("v3", "s3:*", "*")))], "Reword");
+    let planned = world.plan(&["--after", &kept]).await;
+    let plan = planned.stack(&stack);
+    assert_eq!(plan.classification.as_str(), "blocked", "{plan:?}");
+    assert_eq!(
+        plan.verdict.as_ref().unwrap().findings[0].message,
+        "gains s3:* on *"
+    );
+    let reads = world.requests("GetTemplate");
+    assert!(
+        reads
+            .iter()
+            .any(|body| body["StackName"] == stack.as_str() && body["TemplateStage"] == "Original"),
+        "{reads:?}"
     );
 }

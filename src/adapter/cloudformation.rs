@@ -18,7 +18,7 @@ use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOut
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::{
     Capability as SdkCapability, ChangeSetSummary, ChangeSetType, DeploymentMode, EventType,
-    ListHookResultsTargetType, Parameter, Tag,
+    ListHookResultsTargetType, Parameter, Tag, TemplateStage,
 };
 
 use crate::adapter::aws::error_text;
@@ -416,6 +416,24 @@ impl CloudFormation {
             }
             Err(err) => Err(CloudFormationError::call("DescribeChangeSet", err)),
         }
+    }
+
+    /// The template the stack was last deployed with, as submitted (GetTemplate, stage
+    /// `Original`).
+    pub async fn deployed_template(
+        &self,
+        region: &str,
+        stack: &str,
+    ) -> Result<String, CloudFormationError> {
+        let output = self
+            .client(region)
+            .get_template()
+            .stack_name(stack)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|err| CloudFormationError::call("GetTemplate", err))?;
+        Ok(output.template_body.unwrap_or_default())
     }
 
     /// CloudFormation's own checks of a change set: its pre-deployment validations'

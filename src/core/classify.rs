@@ -79,9 +79,6 @@ const NO_CHANGE_REASONS: [&str; 2] = [
     "No updates are to be performed.",
 ];
 
-/// What a `StatusReason` names when pre-deployment validation failed the change set.
-const EARLY_VALIDATION: &str = "AWS::EarlyValidation";
-
 /// The `[WARN]` reason: with IncludePropertyValues some changes were dropped.
 pub const INCOMPLETE_PROPERTY_VALUES: &str =
     "[WARN] --include-property-values option can return incomplete ChangeSet data";
@@ -111,16 +108,6 @@ impl ChangeSetDescription {
     }
 
     /// The change set can be executed now (the only state in which buttons make sense).
-    /// The change set failed CloudFormation's pre-deployment validation (its findings are
-    /// read with DescribeEvents).
-    pub fn failed_validation(&self) -> bool {
-        self.status.as_deref() == Some("FAILED")
-            && self
-                .status_reason
-                .as_deref()
-                .is_some_and(|reason| reason.contains(EARLY_VALIDATION))
-    }
-
     pub fn is_executable(&self) -> bool {
         self.status.as_deref() == Some("CREATE_COMPLETE")
             && self.execution_status.as_deref() == Some("AVAILABLE")

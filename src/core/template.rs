@@ -52,9 +52,28 @@ pub struct Template {
     pub document: serde_json::Value,
 }
 
+/// What a `NoEcho` parameter's value is shown (and checked) as.
+pub const MASKED: &str = "****";
+
 impl Template {
     pub fn needs_s3(&self) -> bool {
         self.body.len() > MAX_TEMPLATE_BODY_BYTES
+    }
+
+    /// The parameter values with every `NoEcho` one masked: all that may be shown, or handed
+    /// to rules whose messages are shown.
+    pub fn masked(&self, parameters: &[(String, String)]) -> Vec<(String, String)> {
+        parameters
+            .iter()
+            .map(|(key, value)| {
+                let value = if self.no_echo.contains(key) {
+                    MASKED.to_owned()
+                } else {
+                    value.clone()
+                };
+                (key.clone(), value)
+            })
+            .collect()
     }
 }
 

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A stack's reason when the safety verdict blocked its change set (and it was deleted).
+pub const BLOCKED_BY_VERDICT: &str = "blocked by the safety verdict";
+
 /// How far a change set may go. Ordered: the worst finding sets the verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +94,13 @@ impl Finding {
         }
     }
 
+    /// Whether a waiver can lift it. CloudFormation's refusals (a validation or a Hook in
+    /// `FAIL` mode) cannot: CloudFormation has already failed the change set.
+    pub fn waivable(&self) -> bool {
+        !(self.level == Level::Blocked
+            && matches!(self.source, Source::Cloudformation | Source::Hook))
+    }
+
     /// Whether it weighs on the verdict: not waived, and more than a remark.
     pub fn counts(&self) -> bool {
         self.waived.is_none() && self.level > Level::Ok
@@ -150,13 +160,15 @@ impl Verdict {
     }
 }
 
-/// CloudFormation's own verdicts before the bot's, then the team's, then the bot's.
+/// At the same level: data loss and permissions (the bot's rules) first, so a card's few
+/// lines never hide them behind the team's rules; then CloudFormation's checks, the Hooks',
+/// the team's.
 fn source_rank(source: Source) -> u8 {
     match source {
-        Source::Cloudformation => 0,
-        Source::Hook => 1,
-        Source::Guard => 2,
-        Source::Builtin => 3,
+        Source::Builtin => 0,
+        Source::Cloudformation => 1,
+        Source::Hook => 2,
+        Source::Guard => 3,
     }
 }
 
@@ -201,6 +213,31 @@ mod tests {
         assert_eq!(blocked.level, Level::Blocked);
         assert_eq!(blocked.findings[0].source, Source::Hook, "worst first");
         assert_eq!(Verdict::new(vec![], 5, vec![]).level, Level::Ok);
+
+        let same_level = Verdict::new(
+            vec![
+                finding(Level::Review, Source::Guard, false),
+                finding(Level::Review, Source::Hook, false),
+                finding(Level::Review, Source::Builtin, false),
+            ],
+            3,
+            vec![],
+        );
+        let sources: Vec<Source> = same_level.findings.iter().map(|f| f.source).collect();
+        assert_eq!(
+            sources,
+            [Source::Builtin, Source::Hook, Source::Guard],
+            "data loss and permissions first at the same level"
+        );
+    }
+
+    #[test]
+    fn cloudformations_refusals_cannot_be_waived() {
+        assert!(!finding(Level::Blocked, Source::Cloudformation, false).waivable());
+        assert!(!finding(Level::Blocked, Source::Hook, false).waivable());
+        assert!(finding(Level::Review, Source::Hook, false).waivable());
+        assert!(finding(Level::Blocked, Source::Guard, false).waivable());
+        assert!(finding(Level::Blocked, Source::Builtin, false).waivable());
     }
 
     #[test]

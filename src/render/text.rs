@@ -5,6 +5,7 @@ use std::fmt::Write;
 use crate::model::commit::short;
 use crate::model::delivery::CommentStatus;
 use crate::model::report::{Classification, PlanReport};
+use crate::model::verdict::Level;
 use crate::render::verdict_headline;
 
 /// The report for people: one line per stack, then what needs attention.
@@ -54,9 +55,18 @@ pub fn plan_text(report: &PlanReport) -> String {
         }
         text.push('\n');
         if let Some(verdict) = &stack.verdict {
-            // A blocked stack's reason already lists the verdict's reasons.
-            if stack.classification != Classification::Blocked {
-                let _ = writeln!(text, "      {}", verdict_headline(verdict));
+            let label = match verdict.level {
+                Level::Ok => "",
+                Level::Review => "Review: ",
+                Level::Blocked => "Blocked: ",
+            };
+            let _ = writeln!(text, "      {label}{}", verdict_headline(verdict));
+            if !verdict.unchecked.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "        not checked: {}",
+                    verdict.unchecked.join("; ")
+                );
             }
             for finding in verdict.findings.iter().filter(|finding| !finding.counts()) {
                 let _ = match &finding.waived {

@@ -127,7 +127,7 @@ pub struct Waiver {
 pub fn apply_waivers(findings: &mut [Finding], stack: &str, waivers: &[Waiver]) {
     for finding in findings
         .iter_mut()
-        .filter(|finding| finding.level > Level::Ok)
+        .filter(|finding| finding.level > Level::Ok && finding.waivable())
     {
         let waiver = waivers.iter().find(|waiver| {
             waiver.stack == stack

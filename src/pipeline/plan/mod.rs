@@ -299,6 +299,13 @@ async fn record(
         Classification::Changes | Classification::Drift => ChangeSetStatus::Pending,
         Classification::NoChanges => ChangeSetStatus::NoChanges,
         Classification::Superseded => ChangeSetStatus::Superseded,
+        // Blocked, but the delete failed: it still exists and can be executed outside Slack,
+        // so it stays tracked as pending.
+        Classification::Blocked
+            if verdict.is_some_and(|v| v.level == Level::Blocked) && change_set.executable =>
+        {
+            ChangeSetStatus::Pending
+        }
         Classification::Blocked if verdict.is_some_and(|v| v.level == Level::Blocked) => {
             ChangeSetStatus::Blocked
         }

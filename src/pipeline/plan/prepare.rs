@@ -363,7 +363,11 @@ impl<'a> Review<'a> {
             };
             files.push((path, text, enforcement.level()));
         }
-        let document = verdict::with_parameters(&request.template.document, &request.parameters);
+        // NoEcho values stay masked: a rule's message may quote what it found.
+        let document = verdict::with_parameters(
+            &request.template.document,
+            &request.template.masked(&request.parameters),
+        );
         // Guard's evaluator is CPU-bound and not Send: it runs on a blocking thread.
         let (findings, checked) = tokio::task::spawn_blocking(move || {
             let mut findings = Vec::new();

@@ -14,12 +14,13 @@ use crate::core::classify::{
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
+use crate::core::template::{self, MASKED};
 use crate::core::verdict::{Subject, checks, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
-use crate::model::verdict::{Finding, Level};
+use crate::model::verdict::{BLOCKED_BY_VERDICT, Finding, Level};
 
-/// What a `NoEcho` parameter's value is shown as.
-const MASKED: &str = "****";
+/// How the template CloudFormation has for a stack is named in messages.
+const DEPLOYED_TEMPLATE: &str = "the deployed template";
 
 /// Levels of nested stacks followed below a root.
 const MAX_NESTING: usize = 5;
@@ -81,16 +82,10 @@ impl StackPlanner {
                 .map(|capability| capability.as_str().to_owned())
                 .collect(),
             parameters: request
-                .parameters
-                .iter()
-                .map(|(key, value)| ParameterValue {
-                    key: key.clone(),
-                    value: if request.template.no_echo.contains(key) {
-                        MASKED.into()
-                    } else {
-                        value.clone()
-                    },
-                })
+                .template
+                .masked(&request.parameters)
+                .into_iter()
+                .map(|(key, value)| ParameterValue { key, value })
                 .collect(),
             ..StackPlan::new(
                 &request.stack,
@@ -226,14 +221,28 @@ impl StackPlanner {
         plan.drift = assessment.drift;
         plan.notes.extend(assessment.notes);
         plan.change_set = Some(change_set);
-        // A change set that failed CloudFormation's pre-deployment validation gets its verdict
-        // too: the validation's findings say why.
-        if matches!(
-            plan.classification,
-            Classification::Changes | Classification::Drift
-        ) || (plan.classification == Classification::Failed && description.failed_validation())
-        {
-            self.review(request, &mut plan).await;
+        match (plan.classification, change_set_arn(&plan)) {
+            (Classification::Changes | Classification::Drift, arn) => {
+                let checks = match arn {
+                    Some(arn) => self.checks(region, &arn).await,
+                    None => (vec![], vec![]),
+                };
+                self.review(request, &mut plan, checks).await;
+            }
+            // A change set CloudFormation failed because its pre-deployment validation or a
+            // Hook in FAIL mode refused it is blocked, with their words; any other failure
+            // keeps CloudFormation's reason.
+            (Classification::Failed, Some(arn)) => {
+                let checks = self.checks(region, &arn).await;
+                if checks
+                    .0
+                    .iter()
+                    .any(|finding| finding.level == Level::Blocked)
+                {
+                    self.review(request, &mut plan, checks).await;
+                }
+            }
+            _ => {}
         }
         if matches!(
             plan.classification,
@@ -306,32 +315,63 @@ impl StackPlanner {
 
     /// Gives the change set its safety verdict; a blocked one is deleted, so nothing can
     /// execute it, and its stack's plan says why.
-    async fn review(&self, request: &StackRequest, plan: &mut StackPlan) {
-        // A CREATE change set makes a stack that has nothing yet, whatever the template was at
-        // the base (a change set planned then but never executed).
+    /// `checks`: CloudFormation's validation and Hook findings, and what of them could not
+    /// be read.
+    async fn review(
+        &self,
+        request: &StackRequest,
+        plan: &mut StackPlan,
+        (checks, mut unchecked): (Vec<Finding>, Vec<String>),
+    ) {
+        // A CREATE change set makes a stack that has nothing yet.
         let updates = plan
             .change_set
             .as_ref()
             .is_some_and(|c| c.change_set_type == "UPDATE");
+        let (region, stack) = (request.region.as_str(), request.stack.as_str());
+        let deployed = match updates {
+            true => Some(self.cloudformation.deployed_template(region, stack).await),
+            false => None,
+        };
+        // What the change set changes from: the template CloudFormation has deployed (a
+        // blocked commit's template never was); the base commit's only when it cannot be read.
+        let before = match deployed {
+            None => None,
+            Some(read) => {
+                let parsed = read.map_err(|err| err.to_string()).and_then(|body| {
+                    template::inspect(DEPLOYED_TEMPLATE, body.as_bytes())
+                        .map_err(|err| err.to_string())
+                        .and_then(|found| found.ok_or_else(|| "not a template".to_owned()))
+                });
+                match parsed {
+                    Ok(deployed) => Some(deployed.document),
+                    Err(why) => {
+                        unchecked.push(format!(
+                            "{DEPLOYED_TEMPLATE} could not be read ({why}): compared with the template at the base commit"
+                        ));
+                        request.rules.before.clone()
+                    }
+                }
+            }
+        };
+        let parameters = request.template.masked(&request.parameters);
         let subject = Subject {
             changes: &plan.changes,
-            before: request.rules.before.as_ref().filter(|_| updates),
+            before: before.as_ref(),
             after: &request.template.document,
-            parameters: &request.parameters,
+            parameters: &parameters,
         };
-        let (checks, unchecked) = match plan.change_set.as_ref().and_then(|c| c.arn.as_deref()) {
-            Some(arn) => self.checks(&request.region, arn).await,
-            None => (vec![], vec![]),
-        };
-        let verdict = verdict(&subject, &request.stack, &request.rules, checks, unchecked);
+        let verdict = verdict(&subject, stack, &request.rules, checks, unchecked);
         if verdict.level == Level::Blocked {
-            let reasons: Vec<String> = verdict.reasons().map(Finding::summary).collect();
             plan.classification = Classification::Blocked;
-            plan.reason = Some(format!(
-                "blocked by the safety verdict: {}",
-                reasons.join("; ")
-            ));
+            // The reasons are the verdict's, shown with it.
+            plan.reason = Some(BLOCKED_BY_VERDICT.into());
             self.discard(plan).await;
+            if plan.change_set.as_ref().is_some_and(|c| c.executable) {
+                plan.reason = Some(format!(
+                    "{BLOCKED_BY_VERDICT}, but the change set could not be deleted: delete it, do not execute it"
+                ));
+            }
         }
         plan.verdict = Some(verdict);
     }
@@ -524,4 +564,8 @@ fn checked_or_noted<T>(
             vec![]
         }
     }
+}
+
+fn change_set_arn(plan: &StackPlan) -> Option<String> {
+    plan.change_set.as_ref().and_then(|c| c.arn.clone())
 }

@@ -14,7 +14,7 @@ use crate::model::report::{
 };
 use crate::model::verdict::{Level, Verdict};
 use crate::render::links::Links;
-use crate::render::{BLOCKED_NEXT_STEP, verdict_headline};
+use crate::render::{blocked_next_step, reason_beside_verdict, verdict_headline};
 
 /// The plan comment: every stack with its class, counts, destructive changes, drift, failure
 /// and change set, and whether the Slack cards were delivered.
@@ -117,12 +117,12 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
             w.value(&change_set.name)
         ));
     }
-    if let Some(reason) = &stack.reason {
+    if let Some(reason) = reason_beside_verdict(stack) {
         line.push_str(&format!(" · {}", w.text(&clip(reason, 400))));
     }
     w.item(0, line);
     if let Some(verdict) = &stack.verdict {
-        verdict_lines(w, verdict);
+        verdict_lines(w, stack, verdict);
     }
     // CloudFormation's own warnings first (they often mean the execution will fail), then
     // destructive changes, drift, the other changes (security-relevant ones first), what was
@@ -172,37 +172,27 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
     }
 }
 
-/// The verdict first under its stack: the headline, every finding that counts with its
-/// source, the remarks, the waivers used. Never cut: a reviewer reads it before anything else.
-fn verdict_lines(w: &mut Writer, verdict: &Verdict) {
+/// The verdict first under its stack: the headline with every finding that counts (and its
+/// source), how to proceed when blocked, what was not checked, the waivers and remarks.
+fn verdict_lines(w: &mut Writer, stack: &StackPlan, verdict: &Verdict) {
+    let headline = w.text(&clip(&verdict_headline(verdict), 1_000));
     let headline = match verdict.level {
-        Level::Ok => format!(
-            "✅ {}",
-            w.text(&format!(
-                "No risks found by {} rules",
-                verdict.rules_checked
-            ))
-        ),
-        Level::Review => format!(
-            "⚠️ {} {}",
-            w.bold("Review:"),
-            w.text(&clip(
-                verdict_headline(verdict).trim_start_matches("Review: "),
-                1_000
-            ))
-        ),
-        Level::Blocked => format!(
-            "⛔ {} {}",
-            w.bold("Blocked:"),
-            w.text(&clip(
-                verdict_headline(verdict).trim_start_matches("Blocked: "),
-                1_000
-            ))
-        ),
+        Level::Ok => format!("✅ {headline}"),
+        Level::Review => format!("⚠️ {} {headline}", w.bold("Review:")),
+        Level::Blocked => format!("⛔ {} {headline}", w.bold("Blocked:")),
     };
     w.item(1, headline);
     if verdict.level == Level::Blocked {
-        w.item(2, w.text(BLOCKED_NEXT_STEP));
+        w.item(2, w.text(blocked_next_step(stack)));
+    }
+    if !verdict.unchecked.is_empty() {
+        w.item(
+            2,
+            format!(
+                "not checked: {}",
+                w.text(&clip(&verdict.unchecked.join("; "), 600))
+            ),
+        );
     }
     // The reasons are in the headline; below it, what was said but does not count.
     for finding in verdict.findings.iter().filter(|finding| !finding.counts()) {
@@ -216,15 +206,6 @@ fn verdict_lines(w: &mut Writer, verdict: &Verdict) {
             None => format!("note: {text}"),
         };
         w.item(2, line);
-    }
-    if !verdict.unchecked.is_empty() && verdict.level != Level::Ok {
-        w.item(
-            2,
-            format!(
-                "not checked: {}",
-                w.text(&clip(&verdict.unchecked.join("; "), 600))
-            ),
-        );
     }
 }
 
@@ -490,22 +471,39 @@ mod tests {
             .collect();
         assert_eq!(
             section[1],
-            "  - ⚠️ **Review:** IAM\\_NO\\_WILDCARDS (guard) — WorkerRole (AWS::IAM::Role): gains s3:\\* on \\* (not checked: hooks: not available at this endpoint)",
+            "  - ⚠️ **Review:** IAM\\_NO\\_WILDCARDS (guard) — WorkerRole (AWS::IAM::Role): gains s3:\\* on \\*",
             "{text}"
         );
         assert_eq!(
-            section[2],
+            section[2], "    - not checked: hooks: not available at this endpoint",
+            "said once, under the headline"
+        );
+        assert_eq!(
+            section[3],
             "    - **waived:** S3\\_ENCRYPTED (guard) — WorkerRole (AWS::IAM::Role): gains s3:\\* on \\* (public assets)"
         );
         assert!(
-            section[3].starts_with("    - note: data-loss (guard)"),
-            "{}",
-            section[3]
-        );
-        assert!(
-            section[4].starts_with("    - not checked: hooks"),
+            section[4].starts_with("    - note: data-loss (guard)"),
             "{}",
             section[4]
+        );
+        assert_eq!(text.matches("not checked").count(), 1, "{text}");
+
+        // Ok, with what was not checked and what was waived: never more certain than that.
+        let waived_only = Verdict::new(
+            vec![finding(
+                "S3_ENCRYPTED",
+                Level::Blocked,
+                Some("public assets"),
+            )],
+            7,
+            vec!["hooks: not available at this endpoint".into()],
+        );
+        report.stacks[0].verdict = Some(waived_only);
+        let text = plan_comment(&report, TextFormat::Markdown, &links());
+        assert!(
+            text.contains("  - ✅ No risks left by 7 rules: 1 waived\n    - not checked: hooks"),
+            "{text}"
         );
 
         report.stacks[0].verdict = Some(Verdict::new(vec![], 7, vec![]));

@@ -15,9 +15,9 @@ use crate::model::notification::{
     Metadata, NEXT_STEP_MAX, Notification, TITLE_MAX, is_context_value,
 };
 use crate::model::report::{Classification, PlanReport, ResourceChangeSummary, StackPlan};
-use crate::model::verdict::{Level, Verdict};
+use crate::model::verdict::{Finding, Level, Verdict};
 use crate::render::links::Links;
-use crate::render::{BLOCKED_NEXT_STEP, verdict_headline};
+use crate::render::{blocked_next_step, reason_beside_verdict, verdict_headline};
 
 /// The thread parent first, then one card per stack that got a change set. Stacks without one
 /// (busy, blocked, superseded, failed before CloudFormation) are lines in the parent.
@@ -254,45 +254,75 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
 }
 
 /// The verdict's lines on a card: the headline, each reason (a few), the waivers used.
-fn verdict_lines(verdict: &Verdict) -> Vec<String> {
-    let (icon, label) = match verdict.level {
-        Level::Ok => (":white_check_mark:", ""),
-        Level::Review => (":warning:", "Review:"),
-        Level::Blocked => (":no_entry:", "Blocked:"),
-    };
+fn verdict_lines(stack: &StackPlan, verdict: &Verdict) -> Vec<String> {
     let mut lines = vec![match verdict.level {
-        Level::Ok => format!("{icon} {}", escape(&clip(&verdict_headline(verdict), 600))),
-        _ => {
+        Level::Ok => format!(
+            ":white_check_mark: {}",
+            escape(&clip(&verdict_headline(verdict), 600))
+        ),
+        level => {
+            let label = match level {
+                Level::Blocked => ":no_entry: *Blocked:*",
+                _ => ":warning: *Review:*",
+            };
             let reasons: Vec<String> = verdict
                 .reasons()
                 .take(WARNINGS_SHOWN)
                 .map(|finding| escape(&clip(&finding.summary(), 400)))
                 .collect();
-            let more = verdict.reasons().count().saturating_sub(WARNINGS_SHOWN);
-            let more = if more > 0 {
-                format!(" …and {more} more")
-            } else {
-                String::new()
-            };
-            format!("{icon} *{label}* {}{more}", reasons.join("; "))
+            let more = more_text(verdict.reasons().count(), WARNINGS_SHOWN);
+            format!("{label} {}{more}", reasons.join("; "))
         }
     }];
     if verdict.level == Level::Blocked {
-        lines.push(escape(BLOCKED_NEXT_STEP));
+        lines.push(escape(blocked_next_step(stack)));
     }
-    if verdict.level != Level::Ok && !verdict.unchecked.is_empty() {
+    if !verdict.unchecked.is_empty() {
         lines.push(format!(
             ":grey_question: *Not checked:* {}",
             escape(&clip(&verdict.unchecked.join("; "), 400))
         ));
     }
-    lines.extend(verdict.waived().take(WARNINGS_SHOWN).map(|finding| {
+    let waived: Vec<&Finding> = verdict.waived().collect();
+    lines.extend(waived.iter().take(WARNINGS_SHOWN).map(|finding| {
         format!(
             ":memo: *Waived:* {}",
             escape(&clip(&finding.waiver_line(), 400))
         )
     }));
+    if waived.len() > WARNINGS_SHOWN {
+        lines.push(format!(
+            ":memo: …and {} more waived",
+            waived.len() - WARNINGS_SHOWN
+        ));
+    }
+    // Remarks: what a rule found and why it is no risk ("the old bucket is retained").
+    let remarks: Vec<&Finding> = verdict
+        .findings
+        .iter()
+        .filter(|finding| finding.waived.is_none() && !finding.counts())
+        .collect();
+    lines.extend(remarks.iter().take(WARNINGS_SHOWN).map(|finding| {
+        format!(
+            ":information_source: {}",
+            escape(&clip(&finding.summary(), 400))
+        )
+    }));
+    if remarks.len() > WARNINGS_SHOWN {
+        lines.push(format!(
+            ":information_source: …and {} more",
+            remarks.len() - WARNINGS_SHOWN
+        ));
+    }
     lines
+}
+
+/// ` …and N more` when `count` is over the `shown`, else nothing.
+fn more_text(count: usize, shown: usize) -> String {
+    match count.saturating_sub(shown) {
+        0 => String::new(),
+        more => format!(" …and {more} more"),
+    }
 }
 
 const DISCARD_STEP: &str = "*Discard* runs `cloudformation delete-change-set`: the change set is deleted and the stack is left as it is.";
@@ -363,7 +393,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     let mut header = stack
         .verdict
         .as_ref()
-        .map(verdict_lines)
+        .map(|verdict| verdict_lines(stack, verdict))
         .unwrap_or_default();
     header.extend(
         stack
@@ -437,12 +467,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
                 )
             })
             .collect();
-        let more = stack.parameters.len().saturating_sub(PARAMETERS_SHOWN);
-        let more = if more > 0 {
-            format!(" …and {more} more")
-        } else {
-            String::new()
-        };
+        let more = more_text(stack.parameters.len(), PARAMETERS_SHOWN);
         header.push(format!("*Parameters* {}{more}", shown.join(", ")));
     }
     for superseded in &stack.superseded {
@@ -459,7 +484,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             .collect();
         header.push(format!("*Parameters changed* {}", names.join(", ")));
     }
-    if let Some(reason) = &stack.reason {
+    if let Some(reason) = reason_beside_verdict(stack) {
         header.push(format!("*Reason* {}", escape(&clip(reason, 500))));
     }
     for note in &stack.notes {
@@ -493,7 +518,8 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         vec![execute.to_owned(), DISCARD_STEP.to_owned()]
     } else if level == Some(Level::Blocked) {
         vec![format!(
-            "No buttons: blocked by the safety verdict. {BLOCKED_NEXT_STEP}"
+            "No buttons: blocked by the safety verdict. {}",
+            blocked_next_step(stack)
         )]
     } else if executable {
         vec!["No buttons: the stack, region or change set id cannot be passed to a button; run the describe-change-set command above and execute it from the console.".to_owned()]
@@ -859,7 +885,7 @@ mod tests {
         ActionCounts, ChangeSetRef, DriftedProperty, PropertyChange, sample_change as change,
         sample_report,
     };
-    use crate::model::verdict::{Finding, Source};
+    use crate::model::verdict::Source;
 
     const SHA: &str = "d3adb33fc0ffee00112233445566778899aabbcc";
 
