@@ -533,7 +533,6 @@ async fn read_validations(client: &Client, change_set: &str) -> Checked<Vec<Vali
         .send()
         .collect()
         .await;
-    let text = |value: Option<&str>| value.map(str::to_owned);
     checked("DescribeEvents", pages).map(|pages| {
         pages
             .iter()
@@ -543,15 +542,15 @@ async fn read_validations(client: &Client, change_set: &str) -> Checked<Vec<Vali
                     || event.validation_status().is_some()
             })
             .map(|event| ValidationResult {
-                name: text(event.validation_name()),
+                name: owned(event.validation_name()),
                 status: event.validation_status().map(|s| s.as_str().to_owned()),
                 failure_mode: event
                     .validation_failure_mode()
                     .map(|m| m.as_str().to_owned()),
-                reason: text(event.validation_status_reason()),
-                path: text(event.validation_path()),
-                logical_id: text(event.logical_resource_id()),
-                resource_type: text(event.resource_type()),
+                reason: owned(event.validation_status_reason()),
+                path: owned(event.validation_path()),
+                logical_id: owned(event.logical_resource_id()),
+                resource_type: owned(event.resource_type()),
             })
             .collect()
     })
@@ -560,7 +559,6 @@ async fn read_validations(client: &Client, change_set: &str) -> Checked<Vec<Vali
 /// The Hooks that ran on the change set: ListHookResults, every page (the SDK has no
 /// paginator for it).
 async fn read_hook_results(client: &Client, change_set: &str) -> Checked<Vec<HookResult>> {
-    let text = |value: Option<&str>| value.map(str::to_owned);
     let mut results = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -579,11 +577,11 @@ async fn read_hook_results(client: &Client, change_set: &str) -> Checked<Vec<Hoo
             Checked::Failed(err) => return Checked::Failed(err),
         };
         results.extend(page.hook_results().iter().map(|hook| HookResult {
-            type_name: text(hook.type_name()),
+            type_name: owned(hook.type_name()),
             status: hook.status().map(|s| s.as_str().to_owned()),
-            reason: text(hook.hook_status_reason()),
+            reason: owned(hook.hook_status_reason()),
             failure_mode: hook.failure_mode().map(|m| m.as_str().to_owned()),
-            target: text(hook.hook_execution_target()),
+            target: owned(hook.hook_execution_target()),
         }));
         let next = page.next_token().map(str::to_owned);
         // Stop on the last page, or on a repeated token.
@@ -712,12 +710,11 @@ async fn read_change_set(
 
 /// The SDK's DescribeChangeSet output in the classifier's terms.
 fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
-    let text = |value: Option<&str>| value.map(str::to_owned);
     ChangeSetDescription {
-        change_set_id: text(output.change_set_id()),
-        stack_id: text(output.stack_id()),
+        change_set_id: owned(output.change_set_id()),
+        stack_id: owned(output.stack_id()),
         status: output.status().map(|s| s.as_str().to_owned()),
-        status_reason: text(output.status_reason()),
+        status_reason: owned(output.status_reason()),
         execution_status: output.execution_status().map(|s| s.as_str().to_owned()),
         stack_drift_status: output.stack_drift_status().map(|s| s.as_str().to_owned()),
         deployment_mode: output.deployment_mode().map(|s| s.as_str().to_owned()),
@@ -727,15 +724,15 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
             .map(|change| Change {
                 resource_change: change.resource_change().map(|resource| ResourceChange {
                     action: resource.action().map(|a| a.as_str().to_owned()),
-                    logical_resource_id: text(resource.logical_resource_id()),
-                    physical_resource_id: text(resource.physical_resource_id()),
-                    resource_type: text(resource.resource_type()),
+                    logical_resource_id: owned(resource.logical_resource_id()),
+                    physical_resource_id: owned(resource.physical_resource_id()),
+                    resource_type: owned(resource.resource_type()),
                     replacement: resource.replacement().map(|r| r.as_str().to_owned()),
                     policy_action: resource.policy_action().map(|p| p.as_str().to_owned()),
                     resource_drift_status: resource
                         .resource_drift_status()
                         .map(|s| s.as_str().to_owned()),
-                    change_set_id: text(resource.change_set_id()),
+                    change_set_id: owned(resource.change_set_id()),
                     details: Some(
                         resource
                             .details()
@@ -743,25 +740,25 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
                             .map(|detail| Detail {
                                 target: detail.target().map(|target| ResourceTargetDefinition {
                                     attribute: target.attribute().map(|a| a.as_str().to_owned()),
-                                    name: text(target.name()),
+                                    name: owned(target.name()),
                                     requires_recreation: target
                                         .requires_recreation()
                                         .map(|r| r.as_str().to_owned()),
-                                    path: text(target.path()),
-                                    before_value: text(target.before_value()),
-                                    after_value: text(target.after_value()),
+                                    path: owned(target.path()),
+                                    before_value: owned(target.before_value()),
+                                    after_value: owned(target.after_value()),
                                     before_value_from: target
                                         .before_value_from()
                                         .map(|b| b.as_str().to_owned()),
                                     drift: target.drift().map(|drift| TargetDrift {
-                                        previous_value: text(drift.previous_value()),
-                                        actual_value: text(drift.actual_value()),
+                                        previous_value: owned(drift.previous_value()),
+                                        actual_value: owned(drift.actual_value()),
                                     }),
                                 }),
                                 change_source: detail
                                     .change_source()
                                     .map(|c| c.as_str().to_owned()),
-                                causing_entity: text(detail.causing_entity()),
+                                causing_entity: owned(detail.causing_entity()),
                             })
                             .collect(),
                     ),
@@ -769,4 +766,9 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
             })
             .collect(),
     }
+}
+
+/// An answer's optional text field, owned.
+fn owned(value: Option<&str>) -> Option<String> {
+    value.map(str::to_owned)
 }

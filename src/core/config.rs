@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::names::valid_stack_name;
 use super::template::Capability;
-use super::verdict::{RiskLevels, Waiver};
+use super::verdict::{BUILTIN_RULES, RiskLevels, Waiver};
 use crate::model::verdict::Level;
 
 pub const CONFIG_FILE: &str = ".cfn-chatops.yml";
@@ -112,19 +112,26 @@ pub struct Policies {
 
 /// Rule files: a glob, or a glob with its own enforcement.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a glob of rule files, or {files: <glob>, enforcement: review | block}"
+)]
 pub enum RuleFiles {
     Glob(String),
-    With {
-        files: String,
-        enforcement: Enforcement,
-    },
+    With(RuleFilesWith),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFilesWith {
+    pub files: String,
+    pub enforcement: Enforcement,
 }
 
 impl RuleFiles {
     pub fn glob(&self) -> &str {
         match self {
-            RuleFiles::Glob(glob) | RuleFiles::With { files: glob, .. } => glob,
+            RuleFiles::Glob(glob) | RuleFiles::With(RuleFilesWith { files: glob, .. }) => glob,
         }
     }
 }
@@ -144,7 +151,7 @@ impl Policies {
             };
             let enforcement = stack.unwrap_or(match entry {
                 RuleFiles::Glob(_) => self.enforcement,
-                RuleFiles::With { enforcement, .. } => *enforcement,
+                RuleFiles::With(with) => with.enforcement,
             });
             for file in files {
                 if pattern.matches_with(file, GLOB_OPTIONS)
@@ -180,25 +187,43 @@ pub struct WaiverSpec {
 impl RepoConfig {
     /// Checks what serde cannot in `risks`, `policies` and `waivers`.
     pub fn validate_review(&self, config_text: &str) -> Result<(), ConfigError> {
-        let error = |needle: &str, message: String| ConfigError::Config {
-            line: line_of(config_text, needle),
-            message,
-        };
-        if let Some(policies) = &self.policies {
-            if policies.rules.is_empty() {
-                return Err(error(
-                    "policies:",
-                    "policies: `rules` lists no files".into(),
-                ));
+        let error = |line: Option<usize>, message: String| ConfigError::Config { line, message };
+        let policies_line = config_text
+            .lines()
+            .position(|line| line.starts_with("policies:"))
+            .map(|index| index + 1);
+        match &self.policies {
+            Some(policies) => {
+                if policies.rules.is_empty() {
+                    return Err(error(
+                        policies_line,
+                        "policies: `rules` lists no files".into(),
+                    ));
+                }
+                for entry in &policies.rules {
+                    let glob = entry.glob();
+                    if let Err(err) = glob::Pattern::new(glob) {
+                        let line = config_text
+                            .lines()
+                            .position(|line| line.contains(glob))
+                            .map(|index| index + 1);
+                        return Err(error(line, format!("policies: rule files {glob:?}: {err}")));
+                    }
+                }
             }
-            for entry in &policies.rules {
-                let glob = entry.glob();
-                if let Err(err) = glob::Pattern::new(glob) {
-                    return Err(error(glob, format!("policies: rule files {glob:?}: {err}")));
+            None => {
+                if let Some(stack) = self.stacks.iter().find(|stack| stack.policies.is_some()) {
+                    return Err(error(
+                        line_of_stack(config_text, &stack.name),
+                        format!(
+                            "stack {} sets `policies`, but there are no `policies:` rule files at the top level",
+                            stack.name
+                        ),
+                    ));
                 }
             }
         }
-        for waiver in &self.waivers {
+        for (index, waiver) in self.waivers.iter().enumerate() {
             let problem = if !self.stacks.iter().any(|stack| stack.name == waiver.stack) {
                 Some(format!(
                     "waiver for stack {:?}, which is not in `stacks`",
@@ -206,6 +231,14 @@ impl RepoConfig {
                 ))
             } else if waiver.rule.trim().is_empty() {
                 Some("a waiver names no rule".into())
+            } else if is_builtin_style(&waiver.rule)
+                && !BUILTIN_RULES.contains(&waiver.rule.as_str())
+            {
+                Some(format!(
+                    "no built-in rule {:?}: the built-in rules are {}",
+                    waiver.rule,
+                    BUILTIN_RULES.join(", ")
+                ))
             } else if waiver.reason.trim().is_empty() {
                 Some(format!(
                     "the waiver of {} on {} gives no reason",
@@ -215,8 +248,13 @@ impl RepoConfig {
                 None
             };
             if let Some(message) = problem {
-                let needle = format!("stack: {}", waiver.stack);
-                return Err(error(&needle, format!("waivers: {message}")));
+                // The same stack's earlier waivers come first in the file.
+                let nth = self.waivers[..index]
+                    .iter()
+                    .filter(|other| other.stack == waiver.stack)
+                    .count();
+                let line = line_of_entry(config_text, "stack", &waiver.stack, nth);
+                return Err(error(line, format!("waivers: {message}")));
             }
         }
         Ok(())
@@ -242,11 +280,10 @@ const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
     require_literal_leading_dot: false,
 };
 
-/// The 1-based line of the first line containing `needle`.
-fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| line.contains(needle))
-        .map(|index| index + 1)
+/// A rule id in the built-in rules' style (`data-loss`): Guard rule names cannot have `-`, so
+/// such an id that is not built in is a typo.
+fn is_builtin_style(rule: &str) -> bool {
+    rule.contains('-') && rule.chars().all(|c| c.is_ascii_lowercase() || c == '-')
 }
 
 /// One stack, as written in the config.
@@ -384,13 +421,22 @@ fn is_region(region: &str) -> bool {
 
 /// The 1-based line of `name: <stack>` in the config text, for messages.
 fn line_of_stack(text: &str, stack: &str) -> Option<usize> {
+    line_of_entry(text, "name", stack, 0)
+}
+
+/// The 1-based line of the `nth` (from 0) `key: value` entry, in a list item or not, the value
+/// quoted or not.
+fn line_of_entry(text: &str, key: &str, value: &str, nth: usize) -> Option<usize> {
     text.lines()
-        .position(|line| {
+        .enumerate()
+        .filter(|(_, line)| {
             let line = line.trim_start().trim_start_matches("- ").trim_start();
-            line.strip_prefix("name:")
-                .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == stack)
+            line.strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == value)
         })
-        .map(|index| index + 1)
+        .nth(nth)
+        .map(|(index, _)| index + 1)
 }
 
 /// Reads a parameters file: CloudFormation's list form
@@ -621,9 +667,68 @@ waivers:
                 "{err}"
             );
         }
-        let empty = "stacks: []\npolicies: {rules: []}\n";
-        let err = parse(empty).unwrap().validate_review(empty).unwrap_err();
-        assert!(err.to_string().contains("lists no files"), "{err}");
+        // The top-level `policies:`, not a stack's, which comes first in the file.
+        let empty = REVIEWED.replace(
+            "  rules:\n    - policies/*.guard\n    - files: policies/advisory/*.guard\n      enforcement: review\n",
+            "  rules: []\n",
+        );
+        let err = parse(&empty).unwrap().validate_review(&empty).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ".cfn-chatops.yml:8: policies: `rules` lists no files"
+        );
+
+        // Each waiver's own line, even for the same stack, and a stack named like another.
+        let two = REVIEWED.replace(
+            "waivers:\n",
+            "waivers:\n  - stack: db\n    rule: iam-broadened\n    reason: ok\n",
+        ) + "  - stack: db\n    rule: data-los\n    reason: typo\n";
+        let two = two.replace(
+            "  - name: db\n",
+            "  - name: db-prod\n    template: x.yaml\n  - name: db\n",
+        );
+        let err = parse(&two).unwrap().validate_review(&two).unwrap_err();
+        assert!(
+            err.to_string().starts_with(".cfn-chatops.yml:23: waivers: no built-in rule \"data-los\": the built-in rules are data-loss,"),
+            "{err}"
+        );
+
+        // A Guard rule's or a check's name is not a built-in id.
+        let guard = REVIEWED.replace("rule: data-loss", "rule: S3_BUCKET_VERSIONING_ENABLED");
+        parse(&guard).unwrap().validate_review(&guard).unwrap();
+
+        // A stack's `policies` with no rule files: said, not ignored.
+        let orphan = REVIEWED
+            .split("policies:\n  rules")
+            .next()
+            .unwrap()
+            .to_owned();
+        let err = parse(&orphan)
+            .unwrap()
+            .validate_review(&orphan)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ".cfn-chatops.yml:2: stack app sets `policies`, but there are no `policies:` rule files at the top level"
+        );
+
+        // A rule-files entry of the wrong shape says what was expected; typos are errors.
+        for wrong in [
+            "    - files: policies/advisory/*.guard\n      enforcement: never\n",
+            "    - files: policies/advisory/*.guard\n      enforce: review\n",
+        ] {
+            let text = REVIEWED.replace(
+                "    - files: policies/advisory/*.guard\n      enforcement: review\n",
+                wrong,
+            );
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains(
+                    "a glob of rule files, or {files: <glob>, enforcement: review | block}"
+                ),
+                "{err}"
+            );
+        }
     }
 
     #[test]

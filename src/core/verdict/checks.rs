@@ -1,6 +1,7 @@
 //! CloudFormation's own checks of a change set (pre-deployment validation and Hooks) as
 //! verdict findings, their words kept verbatim.
 
+use super::resource_label;
 use crate::model::verdict::{Finding, Level, Source};
 
 /// One pre-deployment validation's result (a `VALIDATION_ERROR` event of DescribeEvents).
@@ -56,11 +57,8 @@ pub fn findings(
     {
         let resource = validation
             .logical_id
-            .as_ref()
-            .map(|id| match &validation.resource_type {
-                Some(kind) => format!("{id} ({kind})"),
-                None => id.clone(),
-            });
+            .as_deref()
+            .map(|id| resource_label(id, validation.resource_type.as_deref()));
         let mut message = validation
             .reason
             .clone()

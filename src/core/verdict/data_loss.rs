@@ -97,13 +97,12 @@ fn fate(subject: &Subject, change: &ResourceChangeSummary) -> Option<(bool, Stri
     };
     // CloudFormation's PolicyAction is the authority; without it (an older endpoint, an
     // emulator), the template's policy, as CloudFormation would apply it.
-    let policy = match &change.policy_action {
-        Some(action) => Policy::from_action(action),
+    let (policy, source) = match &change.policy_action {
+        Some(action) => (
+            Policy::from_action(action),
+            format!("PolicyAction {action}"),
+        ),
         None => Policy::from_template(subject, change, replaced.is_some()),
-    };
-    let source = match &change.policy_action {
-        Some(action) => format!("PolicyAction {action}"),
-        None => policy.template_source(replaced.is_some()),
     };
     Some(match (replaced, policy) {
         (None, Policy::Delete) => (
@@ -120,7 +119,12 @@ fn fate(subject: &Subject, change: &ResourceChangeSummary) -> Option<(bool, Stri
         ),
         (Some(how), Policy::Delete) => (
             true,
-            format!("{how}, {source}: the old {kind} and its data are deleted"),
+            match change.replacement.as_deref() {
+                Some("Conditional") => {
+                    format!("{how}, {source}: if it is, the old {kind} and its data are deleted")
+                }
+                _ => format!("{how}, {source}: the old {kind} and its data are deleted"),
+            },
         ),
         (Some(how), Policy::Retain) => (
             false,
@@ -159,34 +163,35 @@ impl Policy {
 
     /// A removed resource follows the `DeletionPolicy` it had; a replaced one the
     /// `UpdateReplacePolicy` it is given. RDS instances and clusters default to `Snapshot`.
-    fn from_template(subject: &Subject, change: &ResourceChangeSummary, replaced: bool) -> Self {
+    /// With where that was read: written in the template, CloudFormation's default, or taken
+    /// as `Delete` because no template has the resource.
+    fn from_template(
+        subject: &Subject,
+        change: &ResourceChangeSummary,
+        replaced: bool,
+    ) -> (Self, String) {
         let (template, key) = if replaced {
             (Some(subject.after), "UpdateReplacePolicy")
         } else {
             (subject.before, "DeletionPolicy")
         };
-        match resource(template, &change.logical_id)
-            .and_then(|entry| entry.get(key))
-            .and_then(Value::as_str)
-        {
-            Some(text) => Policy::parse(text),
-            None if is_snapshot_by_default(subject, change, replaced) => Policy::Snapshot,
-            None => Policy::Delete,
+        let Some(entry) = resource(template, &change.logical_id) else {
+            return (
+                Policy::Delete,
+                format!("{key} unknown (no template has the resource), taken as Delete"),
+            );
+        };
+        match entry.get(key).and_then(Value::as_str) {
+            Some(text) => (Policy::parse(text), format!("{key} {text} in the template")),
+            None if is_snapshot_by_default(subject, change, replaced) => (
+                Policy::Snapshot,
+                format!("{key} Snapshot by CloudFormation's default"),
+            ),
+            None => (
+                Policy::Delete,
+                format!("{key} Delete by CloudFormation's default"),
+            ),
         }
-    }
-
-    fn template_source(self, replaced: bool) -> String {
-        let key = if replaced {
-            "UpdateReplacePolicy"
-        } else {
-            "DeletionPolicy"
-        };
-        let value = match self {
-            Policy::Delete => "Delete",
-            Policy::Retain => "Retain",
-            Policy::Snapshot => "Snapshot",
-        };
-        format!("{key} {value} in the template")
     }
 }
 
@@ -419,6 +424,20 @@ mod tests {
                 found[0].resource.as_deref(),
                 Some(format!("Data ({kind})").as_str())
             );
+            // The negative beside it: the same removal, retained, is a remark.
+            let retained = [change("Remove", "Data", kind, None, Some("Retain"))];
+            let found = run(&retained, Some(&before), &json!({"Resources": {}}));
+            assert_eq!(found.len(), 1, "{kind}");
+            assert_eq!(found[0].level, Level::Ok, "{kind}: retained");
+            assert!(found[0].message.contains("is retained"), "{kind}");
+            // Replaced, with the template's UpdateReplacePolicy Snapshot and no PolicyAction.
+            let after = template(
+                "Data",
+                json!({"Type": kind, "UpdateReplacePolicy": "Snapshot"}),
+            );
+            let replaced = [change("Modify", "Data", kind, Some("True"), None)];
+            let found = run(&replaced, Some(&after), &after);
+            assert_eq!(found[0].level, Level::Ok, "{kind}: snapshotted");
         }
         let topic = [change(
             "Remove",
@@ -473,12 +492,22 @@ mod tests {
         )];
         let found = run(&conditional, Some(&after), &after);
         assert_eq!(found[0].level, Level::Review);
-        assert!(
-            found[0]
-                .message
-                .starts_with("may be replaced, UpdateReplacePolicy Delete in the template"),
-            "{}",
-            found[0].message
+        assert_eq!(
+            found[0].message,
+            "may be replaced, UpdateReplacePolicy Delete by CloudFormation's default: if it is, the old table and its data are deleted",
+            "no more certain than CloudFormation's Conditional"
+        );
+        // A removed table no template has (the base unknown): said as an assumption.
+        let removed = [change(
+            "Remove",
+            "Table",
+            "AWS::DynamoDB::Table",
+            None,
+            None,
+        )];
+        assert_eq!(
+            run(&removed, None, &after)[0].message,
+            "removed, DeletionPolicy unknown (no template has the resource), taken as Delete: the table and its data are deleted"
         );
 
         let in_place = [change(

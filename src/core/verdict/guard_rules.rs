@@ -24,6 +24,8 @@ use cloudformation_guard_lang::{
 };
 use serde_json::Value;
 
+use crate::core::text::{clip, collapse_whitespace};
+
 /// Longest rendering of a template value inside a failure message; whole
 /// resources can be hundreds of lines.
 const MAX_VALUE_CHARS: usize = 80;
@@ -90,7 +92,7 @@ fn guarded<T>(path: &str, run: impl FnOnce() -> Result<T, GuardError>) -> Result
             .unwrap_or("non-text panic payload");
         Err(GuardError::Evaluate {
             path: path.to_owned(),
-            message: format!("the Guard library panicked: {}", one_line(text)),
+            message: format!("the Guard library panicked: {}", collapse_whitespace(text)),
         })
     })
 }
@@ -102,7 +104,7 @@ fn evaluate_unguarded(
 ) -> Result<GuardOutcome, GuardError> {
     let eval_error = |e: LibError| GuardError::Evaluate {
         path: path.to_owned(),
-        message: one_line(&e.to_string()),
+        message: collapse_whitespace(&e.to_string()),
     };
     let Some(parsed) = parse(path, rules)? else {
         return Ok(GuardOutcome::default());
@@ -167,7 +169,7 @@ fn parse<'a>(path: &'a str, rules: &'a str) -> Result<Option<RulesFile<'a>>, Gua
         LibError::ParseError(text) => parse_error(path, &text),
         other => GuardError::Evaluate {
             path: path.to_owned(),
-            message: one_line(&other.to_string()),
+            message: collapse_whitespace(&other.to_string()),
         },
     })
 }
@@ -204,7 +206,7 @@ fn parse_error(path: &str, text: &str) -> GuardError {
         (Some(column), Some(fragment)) => {
             let mut message = format!(
                 "unexpected input at column {column}: `{}`",
-                truncate(fragment, MAX_EXCERPT_CHARS)
+                clip(fragment, MAX_EXCERPT_CHARS)
             );
             if let Some(context) = context {
                 message.push_str(&format!(" ({context})"));
@@ -212,7 +214,7 @@ fn parse_error(path: &str, text: &str) -> GuardError {
             message
         }
         (Some(column), None) => format!("unexpected end of input at column {column}"),
-        _ => truncate(&one_line(text), 200),
+        _ => clip(&collapse_whitespace(text), 200),
     };
     GuardError::Parse {
         path: path.to_owned(),
@@ -260,7 +262,7 @@ fn collect_failed_clauses(records: &[EventRecord<'_>], out: &mut Vec<ClauseFailu
                 None,
                 message.as_deref().map_or_else(
                     || format!("{} selected no values", record.context.trim()),
-                    one_line,
+                    collapse_whitespace,
                 ),
             )),
             Some(
@@ -390,7 +392,7 @@ fn clause_failure(check: &ClauseCheck<'_>, context: &str) -> Option<ClauseFailur
     };
     Some(ClauseFailure {
         resource: from.and_then(|from| logical_id(query_path(from)).map(str::to_owned)),
-        custom: custom.map(one_line).filter(|m| !m.is_empty()),
+        custom: custom.map(collapse_whitespace).filter(|m| !m.is_empty()),
         description,
     })
 }
@@ -428,15 +430,12 @@ fn logical_id(path: &str) -> Option<&str> {
 }
 
 fn resource_label(template: &Value, id: &str) -> String {
-    match template
+    let kind = template
         .pointer("/Resources")
         .and_then(|resources| resources.get(id))
         .and_then(|resource| resource.get("Type"))
-        .and_then(Value::as_str)
-    {
-        Some(kind) => format!("{id} ({kind})"),
-        None => id.to_owned(),
-    }
+        .and_then(Value::as_str);
+    super::resource_label(id, kind)
 }
 
 /// A template path as a property path relative to its resource:
@@ -484,7 +483,7 @@ fn missing(ur: &UnResolved) -> String {
 
 fn describe_value(result: &QueryResult) -> String {
     match result {
-        QueryResult::Literal(value) | QueryResult::Resolved(value) => truncate(
+        QueryResult::Literal(value) | QueryResult::Resolved(value) => clip(
             &ValueOnlyDisplay(Rc::clone(value)).to_string(),
             MAX_VALUE_CHARS,
         ),
@@ -497,17 +496,6 @@ fn operator((op, negated): (CmpOperator, bool)) -> String {
         format!("NOT {op}")
     } else {
         op.to_string()
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 
@@ -688,7 +676,7 @@ mod tests {
     }
 
     #[test]
-    fn custom_messages_are_collapsed_to_one_line() {
+    fn custom_messages_are_collapsed_to_collapse_whitespace() {
         let rules = "rule tagged {\n  Resources.*.Properties.Tags exists\n  <<\n\
                      \t  Violation:   every resource\n\n    needs   Tags.\n  >>\n}\n";
         let template = json!({ "Resources": { "B": bucket(json!({})) } });

@@ -136,7 +136,7 @@ pub fn apply_waivers(findings: &mut [Finding], stack: &str, waivers: &[Waiver]) 
                     finding
                         .resource
                         .as_deref()
-                        .is_some_and(|named| logical_id(named) == resource)
+                        .is_some_and(|named| logical_id_of(named) == resource)
                 })
         });
         if let Some(waiver) = waiver {
@@ -146,13 +146,21 @@ pub fn apply_waivers(findings: &mut [Finding], stack: &str, waivers: &[Waiver]) 
 }
 
 /// `Table` of `Table (AWS::DynamoDB::Table)`.
-fn logical_id(resource: &str) -> &str {
+fn logical_id_of(resource: &str) -> &str {
     resource.split(" (").next().unwrap_or(resource)
 }
 
-/// How a finding names a resource: `Table (AWS::DynamoDB::Table)`.
+/// How a finding names a resource: `Table (AWS::DynamoDB::Table)`, or its logical id alone
+/// when its type is unknown.
+pub fn resource_label(logical_id: &str, resource_type: Option<&str>) -> String {
+    match resource_type {
+        Some(kind) => format!("{logical_id} ({kind})"),
+        None => logical_id.to_owned(),
+    }
+}
+
 fn resource_name(change: &ResourceChangeSummary) -> String {
-    format!("{} ({})", change.logical_id, change.resource_type)
+    resource_label(&change.logical_id, Some(&change.resource_type))
 }
 
 /// A resource's entry in a template.

@@ -285,50 +285,62 @@ fn ingress(subject: &Subject, change: &ResourceChangeSummary) -> Vec<String> {
             whole(Some(subject.after)).into_iter().collect(),
         )
     };
-    added(&before, &after)
-        .iter()
-        .filter_map(|rule| {
-            let cidr = [("CidrIp", "0.0.0.0/0"), ("CidrIpv6", "::/0")]
-                .into_iter()
-                .find(|(key, world)| rule.get(*key).and_then(Value::as_str) == Some(*world))
-                .map(|(_, world)| world)?;
-            let protocol = match rule.get("IpProtocol") {
-                Some(Value::String(text)) => text.clone(),
-                Some(other) => other.to_string(),
-                None => "?".into(),
-            };
-            let port = |key: &str| -> Option<i64> {
-                match rule.get(key)? {
-                    Value::Number(n) => n.as_i64(),
-                    Value::String(text) => text.parse().ok(),
-                    _ => None,
-                }
-            };
-            let (from, to) = (port("FromPort"), port("ToPort"));
-            let web = matches!(protocol.as_str(), "tcp" | "6")
-                && from.is_some()
-                && from == to
-                && matches!(from, Some(80 | 443));
-            if web {
-                return None;
-            }
-            let ports = match (protocol.as_str(), from, to) {
-                ("-1" | "all", ..) => "all traffic".to_owned(),
-                (_, Some(from), Some(to)) if from == to => format!("{protocol} {from}"),
-                (_, Some(from), Some(to)) => format!("{protocol} {from}-{to}"),
-                _ => protocol,
-            };
-            Some(format!("opens {ports} to {cidr}"))
-        })
-        .collect()
+    // Compared by what each rule opens (protocol, ports, range), so a rule reworded (its
+    // Description) or moved is not "newly" open.
+    let opened_before: BTreeSet<String> = before.iter().filter_map(opening).collect();
+    let mut opened: Vec<String> = Vec::new();
+    for message in after.iter().filter_map(opening) {
+        if !opened_before.contains(&message) && !opened.contains(&message) {
+            opened.push(message);
+        }
+    }
+    opened
+}
+
+/// What an ingress rule opens to the world (`opens tcp 22 to 0.0.0.0/0`), if it does,
+/// beyond the web's 80 and 443.
+fn opening(rule: &Value) -> Option<String> {
+    let cidr = [("CidrIp", "0.0.0.0/0"), ("CidrIpv6", "::/0")]
+        .into_iter()
+        .find(|(key, world)| rule.get(*key).and_then(Value::as_str) == Some(*world))
+        .map(|(_, world)| world)?;
+    let protocol = match rule.get("IpProtocol") {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => "?".into(),
+    };
+    let port = |key: &str| -> Option<i64> {
+        match rule.get(key)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(text) => text.parse().ok(),
+            _ => None,
+        }
+    };
+    let (from, to) = (port("FromPort"), port("ToPort"));
+    let web = matches!(protocol.as_str(), "tcp" | "6")
+        && from.is_some()
+        && from == to
+        && matches!(from, Some(80 | 443));
+    if web {
+        return None;
+    }
+    let ports = match (protocol.as_str(), from, to) {
+        ("-1" | "all", ..) => "all traffic".to_owned(),
+        (_, Some(from), Some(to)) if from == to => format!("{protocol} {from}"),
+        (_, Some(from), Some(to)) => format!("{protocol} {from}-{to}"),
+        _ => protocol,
+    };
+    Some(format!("opens {ports} to {cidr}"))
 }
 
 /// Resource policies that newly allow everyone (`Principal: "*"`) without a condition.
 fn public(subject: &Subject, change: &ResourceChangeSummary) -> Vec<String> {
     let document = match change.resource_type.as_str() {
-        "AWS::S3::BucketPolicy" | "AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy" => {
-            "PolicyDocument"
-        }
+        "AWS::S3::BucketPolicy"
+        | "AWS::SQS::QueuePolicy"
+        | "AWS::SQS::QueueInlinePolicy"
+        | "AWS::SNS::TopicPolicy"
+        | "AWS::SNS::TopicInlinePolicy" => "PolicyDocument",
         "AWS::KMS::Key" => "KeyPolicy",
         "AWS::SecretsManager::ResourcePolicy" => "ResourcePolicy",
         "AWS::Lambda::Permission" => return lambda_public(subject, change),
@@ -456,8 +468,7 @@ mod tests {
                 Some(&narrow),
                 &deny
             )
-            .iter()
-            .all(|f| !f.message.contains("gains *")),
+            .is_empty(),
             "a Deny grants nothing"
         );
     }
@@ -584,6 +595,18 @@ mod tests {
             run(&sg, Some(&ssh), &ssh).is_empty(),
             "already open: not new"
         );
+        let reworded = group(
+            json!([{"CidrIp": "0.0.0.0/0", "Description": "bastion", "ToPort": "22", "FromPort": 22, "IpProtocol": "tcp"}]),
+        );
+        assert!(
+            run(&sg, Some(&ssh), &reworded).is_empty(),
+            "the same opening, described and reordered: not new"
+        );
+        let twice = group(json!([
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"},
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0", "Description": "again"}
+        ]));
+        assert_eq!(run(&sg, Some(&closed), &twice).len(), 1, "said once");
 
         let standalone = template(
             "In",
@@ -625,6 +648,36 @@ mod tests {
             "grants s3:GetObject to everyone (Principal *) without a condition"
         );
         assert!(run(&added, None, &conditioned).is_empty());
+
+        // Queues, topics (also their inline policies) and keys, each under its own property.
+        for (kind, property) in [
+            ("AWS::SQS::QueuePolicy", "PolicyDocument"),
+            ("AWS::SQS::QueueInlinePolicy", "PolicyDocument"),
+            ("AWS::SNS::TopicPolicy", "PolicyDocument"),
+            ("AWS::SNS::TopicInlinePolicy", "PolicyDocument"),
+            ("AWS::KMS::Key", "KeyPolicy"),
+        ] {
+            let open = template(
+                "P",
+                json!({"Type": kind, "Properties": {property: {"Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "x:Do", "Resource": "*"}]}}}),
+            );
+            let found = run(&[change("Add", "P", kind, None, None)], None, &open);
+            assert_eq!(
+                found.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
+                [PUBLIC_POLICY],
+                "{kind}: {found:?}"
+            );
+            let denied = template(
+                "P",
+                json!({"Type": kind, "Properties": {property: {"Statement": [
+                    {"Effect": "Deny", "Principal": "*", "Action": "x:Do", "Resource": "*"}]}}}),
+            );
+            assert!(
+                run(&[change("Add", "P", kind, None, None)], None, &denied).is_empty(),
+                "{kind}: a Deny for everyone is no grant"
+            );
+        }
 
         let permission = |extra: Value| {
             let mut properties =

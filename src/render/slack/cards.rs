@@ -143,10 +143,18 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
                 stack.classification.as_str(),
                 stack.counts.summary()
             );
-            match stack.verdict.as_ref().map(|verdict| verdict.level) {
-                Some(Level::Review) => line.push_str(" :warning: review"),
-                Some(Level::Ok) => line.push_str(" :white_check_mark: no risks found"),
-                _ => {}
+            if let Some(verdict) = &stack.verdict {
+                match verdict.level {
+                    Level::Review => line.push_str(" :warning: review"),
+                    Level::Ok if verdict.waived().next().is_some() => {
+                        line.push_str(" :white_check_mark: no risks left (waived)")
+                    }
+                    Level::Ok => line.push_str(" :white_check_mark: no risks found"),
+                    Level::Blocked => {}
+                }
+                if !verdict.unchecked.is_empty() {
+                    line.push_str(" :grey_question: not all checked");
+                }
             }
             let destructive = stack.destructive_count();
             if destructive > 0 {
@@ -962,7 +970,7 @@ mod tests {
         let mut fine = stack("web", Classification::Changes, true);
         fine.verdict = Some(Verdict::new(vec![], 9, vec![]));
         let mut blocked = stack("db", Classification::Blocked, false);
-        blocked.reason = Some("blocked by the safety verdict: data-loss".into());
+        blocked.reason = Some(crate::model::verdict::BLOCKED_BY_VERDICT.into());
         blocked.verdict = Some(Verdict::new(
             vec![finding("data-loss", Level::Blocked, None)],
             7,
@@ -1019,6 +1027,62 @@ mod tests {
         );
         assert!(
             parent.contains("`db` (us-east-1) blocked: blocked by the safety verdict"),
+            "{parent}"
+        );
+        assert!(
+            !blocked.content.description.contains("*Reason*"),
+            "the reasons are the verdict's, said once"
+        );
+    }
+
+    #[test]
+    fn what_a_card_cuts_from_the_verdict_is_counted_and_what_was_not_checked_is_said() {
+        let mut waived = stack("app", Classification::Changes, true);
+        let mut findings: Vec<Finding> = (0..5)
+            .map(|i| finding(&format!("rule-{i}"), Level::Review, Some("accepted")))
+            .collect();
+        findings.extend((0..4).map(|i| Finding {
+            message: format!(
+                "replaced; the old bucket {i} is retained (PolicyAction ReplaceAndRetain)"
+            ),
+            ..finding("data-loss", Level::Ok, None)
+        }));
+        waived.verdict = Some(Verdict::new(
+            findings,
+            7,
+            vec!["CloudFormation Hook results: not offered by this endpoint".into()],
+        ));
+        let cards = plan_cards(&report(vec![waived]), &Links::default());
+        let lines: Vec<&str> = cards[1].content.description.lines().collect();
+        assert_eq!(
+            lines[0],
+            ":white_check_mark: No risks left by 7 rules: 5 waived"
+        );
+        assert_eq!(
+            lines[1],
+            ":grey_question: *Not checked:* CloudFormation Hook results: not offered by this endpoint"
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with(":memo: *Waived:*"))
+                .count(),
+            3
+        );
+        assert!(lines.contains(&":memo: …and 2 more waived"), "{lines:#?}");
+        assert!(
+            lines.contains(&":information_source: data-loss — Table (AWS::DynamoDB::Table): replaced; the old bucket 0 is retained (PolicyAction ReplaceAndRetain)"),
+            "remarks are said: {lines:#?}"
+        );
+        assert!(
+            lines.contains(&":information_source: …and 1 more"),
+            "{lines:#?}"
+        );
+        let parent = &cards[0].content.description;
+        assert!(
+            parent.contains(
+                ":white_check_mark: no risks left (waived) :grey_question: not all checked"
+            ),
             "{parent}"
         );
     }
