@@ -111,7 +111,7 @@ fn main() {
 
     // The safety verdict on a template at CloudFormation's 1 MB TemplateURL limit: 2,000
     // buckets (a tenth without versioning), checked by the built-in rules (every bucket
-    // replaced) and by two rule files of the public Guard rules registry.
+    // replaced) and by 50 Guard rules.
     let buckets: serde_json::Map<String, serde_json::Value> = (0..2_000)
         .map(|i| {
             let status = if i % 10 == 0 { "Suspended" } else { "Enabled" };
@@ -146,21 +146,55 @@ fn main() {
     time("verdict: built-in rules, 2,000 replaced buckets", || {
         black_box(builtin_findings(black_box(&subject), RiskLevels::default()));
     });
-    let registry = [
+    // 50 Guard rules: two rule files of the public registry, and 48 rules written for the
+    // bench (synthetic) on the buckets' names, encryption and tags.
+    let mut rule_files: Vec<String> = [
         "s3_bucket_versioning_enabled",
         "s3_bucket_server_side_encryption_enabled",
     ]
-    .map(|name| std::fs::read_to_string(format!("{fixtures}/guard/rules/{name}.guard")).unwrap());
-    time(
-        "verdict: 2 Guard registry rule files, 2,000 buckets",
-        || {
-            for rules in &registry {
-                black_box(
-                    guard_rules::evaluate("registry.guard", rules, black_box(&template)).unwrap(),
-                );
-            }
-        },
+    .map(|name| std::fs::read_to_string(format!("{fixtures}/guard/rules/{name}.guard")).unwrap())
+    .to_vec();
+    let mut synthetic = String::from("let buckets = Resources.*[ Type == 'AWS::S3::Bucket' ]\n");
+    for i in 0..48 {
+        let clause = match i % 3 {
+            0 => format!("%buckets.Properties.BucketName != 'forbidden-{i}'"),
+            1 => "%buckets.Properties.BucketEncryption.ServerSideEncryptionConfiguration[*].ServerSideEncryptionByDefault.SSEAlgorithm == 'aws:kms'".to_owned(),
+            _ => format!("%buckets.Properties.Tags[*].Key != 'forbidden-{i}'"),
+        };
+        synthetic.push_str(&format!(
+            "rule bench_{i} when %buckets !empty {{\n    {clause}\n}}\n"
+        ));
+    }
+    rule_files.push(synthetic);
+    let evaluate = |template: &serde_json::Value| -> usize {
+        rule_files
+            .iter()
+            .map(|rules| {
+                guard_rules::evaluate("bench.guard", rules, black_box(template))
+                    .unwrap()
+                    .rules_checked
+            })
+            .sum()
+    };
+    assert_eq!(evaluate(&template), 50);
+    println!(
+        "(the template: {} bytes of JSON)",
+        serde_json::to_string(&template).unwrap().len()
     );
+    time("verdict: 50 Guard rules, 2,000 buckets (1 MB)", || {
+        black_box(evaluate(&template));
+    });
+    let few: serde_json::Map<String, serde_json::Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .take(50)
+        .map(|(id, resource)| (id.clone(), resource.clone()))
+        .collect();
+    let small = serde_json::json!({ "Resources": few });
+    time("verdict: 50 Guard rules, 50 buckets", || {
+        black_box(evaluate(&small));
+    });
 
     let status_change: serde_json::Value = serde_json::from_slice(
         &std::fs::read(format!(

@@ -150,7 +150,7 @@ async fn review_keeps_the_buttons_with_the_reasons_first_and_block_deletes_the_c
 
     // The team blocks permission risks and waives the worker's, with a reason.
     let waiver = format!(
-        "risks: {{permissions: block}}\nwaivers:\n  - stack: {worker}\n    rule: iam-broadened\n    reason: break-glass role, reviewed by security\n"
+        "risks: {{permissions: block}}\nwaivers:\n  - stack: {worker}\n    rule: iam-broadened\n    reason: break-glass role, reviewed by security\n  - stack: {open}\n    rule: S3_BUCKET_VERSIONING\n    reason: a stale waiver\n"
     );
     let second = world.commit(
         &[
@@ -177,6 +177,20 @@ async fn review_keeps_the_buttons_with_the_reasons_first_and_block_deletes_the_c
     assert_eq!(
         blocked.verdict.as_ref().unwrap().findings[0].summary(),
         "ingress-open-to-world — Sg (AWS::EC2::SecurityGroup): opens tcp 22 to 0.0.0.0/0"
+    );
+    assert!(
+        blocked.notes.iter().any(|note| note
+            == "the waiver of S3_BUCKET_VERSIONING in .cfn-chatops.yml matched no finding: remove it if the risk is gone, or check the rule's name"),
+        "{:?}",
+        blocked.notes
+    );
+    assert!(
+        !planned
+            .stack(&worker)
+            .notes
+            .iter()
+            .any(|note| note.contains("matched no finding")),
+        "the worker's waiver was used"
     );
     let change_set = blocked.change_set.as_ref().unwrap();
     assert!(!change_set.executable);

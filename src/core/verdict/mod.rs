@@ -123,26 +123,48 @@ pub struct Waiver {
     pub reason: String,
 }
 
+impl Waiver {
+    /// It names this stack, the finding's rule and, when it names one, its resource.
+    fn lifts(&self, stack: &str, finding: &Finding) -> bool {
+        self.stack == stack
+            && self.rule == finding.rule
+            && self.resource.as_deref().is_none_or(|resource| {
+                finding
+                    .resource
+                    .as_deref()
+                    .is_some_and(|named| logical_id_of(named) == resource)
+            })
+    }
+}
+
 /// Marks the findings a waiver of this stack lifts.
 pub fn apply_waivers(findings: &mut [Finding], stack: &str, waivers: &[Waiver]) {
     for finding in findings
         .iter_mut()
         .filter(|finding| finding.level > Level::Ok && finding.waivable())
     {
-        let waiver = waivers.iter().find(|waiver| {
-            waiver.stack == stack
-                && waiver.rule == finding.rule
-                && waiver.resource.as_deref().is_none_or(|resource| {
-                    finding
-                        .resource
-                        .as_deref()
-                        .is_some_and(|named| logical_id_of(named) == resource)
-                })
-        });
+        let waiver = waivers.iter().find(|waiver| waiver.lifts(stack, finding));
         if let Some(waiver) = waiver {
             finding.waived = Some(waiver.reason.clone());
         }
     }
+}
+
+/// This stack's waivers that lifted no finding: stale, or a typo in a Guard rule's name.
+pub fn unused_waivers<'a>(
+    waivers: &'a [Waiver],
+    stack: &str,
+    findings: &[Finding],
+) -> Vec<&'a Waiver> {
+    waivers
+        .iter()
+        .filter(|waiver| waiver.stack == stack)
+        .filter(|waiver| {
+            !findings
+                .iter()
+                .any(|finding| finding.waived.is_some() && waiver.lifts(stack, finding))
+        })
+        .collect()
 }
 
 /// `Table` of `Table (AWS::DynamoDB::Table)`.
@@ -313,6 +335,16 @@ mod tests {
         let mut elsewhere = vec![finding("data-loss", "Table (AWS::DynamoDB::Table)")];
         apply_waivers(&mut elsewhere, "other-stack", &waivers);
         assert_eq!(elsewhere[0].waived, None, "another stack");
+        assert!(unused_waivers(&waivers, "app", &findings).is_empty());
+        assert_eq!(
+            unused_waivers(&waivers, "app", &elsewhere).len(),
+            1,
+            "nothing on this stack's findings matched it"
+        );
+        assert!(
+            unused_waivers(&waivers, "other-stack", &[]).is_empty(),
+            "not its waiver"
+        );
 
         let any_resource = [Waiver {
             resource: None,

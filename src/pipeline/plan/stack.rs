@@ -15,7 +15,7 @@ use crate::core::classify::{
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
 use crate::core::template::{self, MASKED};
-use crate::core::verdict::{Subject, checks, verdict};
+use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
 use crate::model::verdict::{BLOCKED_BY_VERDICT, Finding, Level};
 
@@ -362,6 +362,17 @@ impl StackPlanner {
             parameters: &parameters,
         };
         let verdict = verdict(&subject, stack, &request.rules, checks, unchecked);
+        for waiver in unused_waivers(&request.rules.waivers, stack, &verdict.findings) {
+            let on = waiver
+                .resource
+                .as_ref()
+                .map(|resource| format!(" on {resource}"))
+                .unwrap_or_default();
+            plan.notes.push(format!(
+                "the waiver of {}{on} in .cfn-chatops.yml matched no finding: remove it if the risk is gone, or check the rule's name",
+                waiver.rule
+            ));
+        }
         if verdict.level == Level::Blocked {
             plan.classification = Classification::Blocked;
             // The reasons are the verdict's, shown with it.

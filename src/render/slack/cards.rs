@@ -292,35 +292,41 @@ fn verdict_lines(stack: &StackPlan, verdict: &Verdict) -> Vec<String> {
         ));
     }
     let waived: Vec<&Finding> = verdict.waived().collect();
-    lines.extend(waived.iter().take(WARNINGS_SHOWN).map(|finding| {
-        format!(
-            ":memo: *Waived:* {}",
-            escape(&clip(&finding.waiver_line(), 400))
-        )
-    }));
-    if waived.len() > WARNINGS_SHOWN {
-        lines.push(format!(
-            ":memo: …and {} more waived",
-            waived.len() - WARNINGS_SHOWN
-        ));
-    }
+    lines.extend(counted(
+        &waived,
+        ":memo: *Waived:*",
+        ":memo: …and {} more waived",
+        |f| f.waiver_line(),
+    ));
     // Remarks: what a rule found and why it is no risk ("the old bucket is retained").
     let remarks: Vec<&Finding> = verdict
         .findings
         .iter()
         .filter(|finding| finding.waived.is_none() && !finding.counts())
         .collect();
-    lines.extend(remarks.iter().take(WARNINGS_SHOWN).map(|finding| {
-        format!(
-            ":information_source: {}",
-            escape(&clip(&finding.summary(), 400))
-        )
-    }));
-    if remarks.len() > WARNINGS_SHOWN {
-        lines.push(format!(
-            ":information_source: …and {} more",
-            remarks.len() - WARNINGS_SHOWN
-        ));
+    lines.extend(counted(
+        &remarks,
+        ":information_source:",
+        ":information_source: …and {} more",
+        Finding::summary,
+    ));
+    lines
+}
+
+/// A few findings, one line each after `label`, then `more` (its `{}` the count) for the rest.
+fn counted(
+    findings: &[&Finding],
+    label: &str,
+    more: &str,
+    text: impl Fn(&Finding) -> String,
+) -> Vec<String> {
+    let mut lines: Vec<String> = findings
+        .iter()
+        .take(WARNINGS_SHOWN)
+        .map(|finding| format!("{label} {}", escape(&clip(&text(finding), 400))))
+        .collect();
+    if findings.len() > WARNINGS_SHOWN {
+        lines.push(more.replace("{}", &(findings.len() - WARNINGS_SHOWN).to_string()));
     }
     lines
 }
