@@ -5,7 +5,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cfn_chatops::core::classify::{ChangeSetDescription, classify};
-use cfn_chatops::core::verdict::{RiskLevels, Subject, builtin_findings, guard_rules};
+use cfn_chatops::core::verdict::{
+    RiskLevels, Subject, builtin_findings, guard_rules, with_parameters,
+};
 use cfn_chatops::core::{event, webhook};
 use cfn_chatops::model::backlog::TextFormat;
 use cfn_chatops::model::report::PlanReport;
@@ -109,45 +111,47 @@ fn main() {
         ));
     });
 
-    // The safety verdict on a template at CloudFormation's 1 MB TemplateURL limit: 2,000
-    // buckets (a tenth without versioning), checked by the built-in rules (every bucket
-    // replaced) and by 50 Guard rules.
-    let buckets: serde_json::Map<String, serde_json::Value> = (0..2_000)
-        .map(|i| {
-            let status = if i % 10 == 0 { "Suspended" } else { "Enabled" };
-            (
-                format!("Bucket{i}"),
-                serde_json::json!({"Type": "AWS::S3::Bucket", "Properties": {
-                    "BucketName": format!("example-data-bucket-{i}"),
-                    "VersioningConfiguration": {"Status": status},
-                    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
-                         "KMSMasterKeyID": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"}}]},
-                    "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
-                        "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
-                    "Tags": [{"Key": "team", "Value": "infra"}, {"Key": "env", "Value": "prod"}]}}),
-            )
-        })
+    // One stack's safety verdict at CloudFormation's limits: 500 resources (the most a stack
+    // may have) in just under 1 MiB (TemplateURL's limit), every bucket replaced (a tenth
+    // without versioning), checked by the built-in rules and by 50 Guard rules: two rule
+    // files of the public registry, and 48 rules written for the bench (synthetic) on the
+    // buckets' names, encryption and tags.
+    let bucket = |i: usize| {
+        let status = if i % 10 == 0 { "Suspended" } else { "Enabled" };
+        let tags: Vec<serde_json::Value> = (0..12)
+            .map(|t| serde_json::json!({"Key": format!("cost-allocation-{t}"), "Value": format!("team-{i}-{t}")}))
+            .collect();
+        let lifecycle: Vec<serde_json::Value> = (0..6)
+            .map(|r| {
+                serde_json::json!({"Id": format!("expire-{r}"), "Status": "Enabled",
+                "Prefix": format!("logs/{r}/"), "ExpirationInDays": 30 + r,
+                "NoncurrentVersionExpirationInDays": 7})
+            })
+            .collect();
+        serde_json::json!({"Type": "AWS::S3::Bucket", "DeletionPolicy": "Delete", "Properties": {
+            "BucketName": format!("example-data-bucket-{i}"),
+            "VersioningConfiguration": {"Status": status},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                 "KMSMasterKeyID": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"}}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+            "LifecycleConfiguration": {"Rules": lifecycle},
+            "Tags": tags}})
+    };
+    let resources: serde_json::Map<String, serde_json::Value> = (0..500)
+        .map(|i| (format!("Bucket{i}"), bucket(i)))
         .collect();
-    let template = serde_json::json!({"Resources": buckets});
-    let mut replaced = valued.stacks[0].changes[..2_000].to_vec();
+    let template = serde_json::json!({"Resources": resources});
+    let bytes = serde_json::to_string(&template).unwrap().len();
+    assert!((900_000..1_048_576).contains(&bytes), "{bytes} bytes");
+    let mut replaced = valued.stacks[0].changes[..500].to_vec();
     for (i, change) in replaced.iter_mut().enumerate() {
         change.logical_id = format!("Bucket{i}");
         change.resource_type = "AWS::S3::Bucket".into();
         change.action = "Modify".into();
         change.replacement = Some("True".into());
     }
-    let subject = Subject {
-        changes: &replaced,
-        before: Some(&template),
-        after: &template,
-        parameters: &[],
-    };
-    time("verdict: built-in rules, 2,000 replaced buckets", || {
-        black_box(builtin_findings(black_box(&subject), RiskLevels::default()));
-    });
-    // 50 Guard rules: two rule files of the public registry, and 48 rules written for the
-    // bench (synthetic) on the buckets' names, encryption and tags.
     let mut rule_files: Vec<String> = [
         "s3_bucket_versioning_enabled",
         "s3_bucket_server_side_encryption_enabled",
@@ -166,35 +170,52 @@ fn main() {
         ));
     }
     rule_files.push(synthetic);
-    let evaluate = |template: &serde_json::Value| -> usize {
-        rule_files
-            .iter()
-            .map(|rules| {
-                guard_rules::evaluate("bench.guard", rules, black_box(template))
-                    .unwrap()
-                    .rules_checked
-            })
-            .sum()
+    let parameters: Vec<(String, String)> = vec![];
+    // What the planner does for one stack: the template with its parameters for Guard, every
+    // rule file evaluated, the built-in rules over the change set.
+    let stack_verdict = |template: &serde_json::Value, changes: &[_]| -> (usize, usize) {
+        let document = with_parameters(template, &parameters);
+        let mut checked = 0;
+        let mut findings = 0;
+        for rules in &rule_files {
+            let outcome = guard_rules::evaluate("bench.guard", rules, &document).unwrap();
+            checked += outcome.rules_checked;
+            findings += outcome.failures.len();
+        }
+        let subject = Subject {
+            changes,
+            before: Some(template),
+            after: template,
+            parameters: &parameters,
+        };
+        findings += builtin_findings(&subject, RiskLevels::default()).len();
+        (checked, findings)
     };
-    assert_eq!(evaluate(&template), 50);
-    println!(
-        "(the template: {} bytes of JSON)",
-        serde_json::to_string(&template).unwrap().len()
+    let (checked, findings) = stack_verdict(&template, &replaced);
+    assert_eq!(checked, 50);
+    assert!(
+        findings >= 500,
+        "every replaced bucket, and the unversioned ones: {findings}"
     );
-    time("verdict: 50 Guard rules, 2,000 buckets (1 MB)", || {
-        black_box(evaluate(&template));
-    });
-    let few: serde_json::Map<String, serde_json::Value> = template["Resources"]
-        .as_object()
-        .unwrap()
+    println!("(the template: {bytes} bytes of JSON, 500 resources; {findings} findings)");
+    time(
+        "verdict for one stack: 500 resources, 1 MB, 50 Guard rules",
+        || {
+            black_box(stack_verdict(black_box(&template), &replaced));
+        },
+    );
+    let few: serde_json::Map<String, serde_json::Value> = resources
         .iter()
-        .take(50)
+        .take(20)
         .map(|(id, resource)| (id.clone(), resource.clone()))
         .collect();
     let small = serde_json::json!({ "Resources": few });
-    time("verdict: 50 Guard rules, 50 buckets", || {
-        black_box(evaluate(&small));
-    });
+    time(
+        "verdict for one stack: 20 resources, 50 Guard rules",
+        || {
+            black_box(stack_verdict(black_box(&small), &replaced[..20]));
+        },
+    );
 
     let status_change: serde_json::Value = serde_json::from_slice(
         &std::fs::read(format!(

@@ -231,6 +231,12 @@ impl RepoConfig {
                 ))
             } else if waiver.rule.trim().is_empty() {
                 Some("a waiver names no rule".into())
+            } else if let Some(meant) = misspelled_builtin(&waiver.rule) {
+                Some(format!(
+                    "no rule {:?}: did you mean {meant}? (the built-in rules are {})",
+                    waiver.rule,
+                    BUILTIN_RULES.join(", ")
+                ))
             } else if is_builtin_style(&waiver.rule)
                 && !BUILTIN_RULES.contains(&waiver.rule.as_str())
             {
@@ -253,7 +259,18 @@ impl RepoConfig {
                     .iter()
                     .filter(|other| other.stack == waiver.stack)
                     .count();
-                let line = line_of_entry(config_text, "stack", &waiver.stack, nth);
+                // Counted from the top-level `waivers:`, where the entries are.
+                let start = config_text
+                    .lines()
+                    .position(|line| line.starts_with("waivers:"))
+                    .unwrap_or(0);
+                let line = line_of_entry(
+                    &config_text_from(config_text, start),
+                    "stack",
+                    &waiver.stack,
+                    nth,
+                )
+                .map(|line| line + start);
                 return Err(error(line, format!("waivers: {message}")));
             }
         }
@@ -279,6 +296,20 @@ const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
     require_literal_separator: true,
     require_literal_leading_dot: false,
 };
+
+/// The text from line `start` (0-based) on.
+fn config_text_from(text: &str, start: usize) -> String {
+    text.lines().skip(start).collect::<Vec<_>>().join("\n")
+}
+
+/// The built-in rule a waiver's id was most likely meant to be (`data_loss`, `Data-Loss`),
+/// when it is not written as one.
+fn misspelled_builtin(rule: &str) -> Option<&'static str> {
+    let normal = rule.trim().to_ascii_lowercase().replace('_', "-");
+    BUILTIN_RULES
+        .into_iter()
+        .find(|builtin| *builtin == normal && *builtin != rule)
+}
 
 /// A rule id in the built-in rules' style (`data-loss`): Guard rule names cannot have `-`, so
 /// such an id that is not built in is a typo.
@@ -433,6 +464,7 @@ fn line_of_entry(text: &str, key: &str, value: &str, nth: usize) -> Option<usize
             let line = line.trim_start().trim_start_matches("- ").trim_start();
             line.strip_prefix(key)
                 .and_then(|rest| rest.strip_prefix(':'))
+                .map(|rest| rest.split(" #").next().unwrap_or(rest))
                 .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == value)
         })
         .nth(nth)
@@ -690,6 +722,23 @@ waivers:
         let err = parse(&two).unwrap().validate_review(&two).unwrap_err();
         assert!(
             err.to_string().starts_with(".cfn-chatops.yml:23: waivers: no built-in rule \"data-los\": the built-in rules are data-loss,"),
+            "{err}"
+        );
+
+        // The `risks:` key's spelling of a rule, and a `stack: db` elsewhere (a tag) and a
+        // comment that must not move the line.
+        let meant = REVIEWED
+            .replace("rule: data-loss", "rule: data_loss")
+            .replace("stack: db\n", "stack: db # prod\n")
+            .replace(
+                "  - name: db\n    template: stacks/db.yaml\n",
+                "  - name: db\n    template: stacks/db.yaml\n    tags:\n      stack: db\n",
+            );
+        let err = parse(&meant).unwrap().validate_review(&meant).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                ".cfn-chatops.yml:16: waivers: no rule \"data_loss\": did you mean data-loss?"
+            ),
             "{err}"
         );
 

@@ -6,6 +6,7 @@ use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use super::event::{ChangeSetCall, StackStatus};
 use crate::model::outcome::OutcomeKind;
 use crate::model::record::StoredChangeSet;
+use crate::model::report::Classification;
 use crate::model::status::ChangeSetStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,8 +69,10 @@ pub fn on_call(call: &ChangeSetCall, record: &StoredChangeSet) -> OutcomeDecisio
     let status = record.record.status;
     let spoken = status.as_str().replace('_', " ");
     if let Some((code, message)) = &call.error {
-        // The bot deleting a change set CloudFormation already removed is no news.
-        if status.is_cleaned_up() && !call.execute {
+        // The bot deleting a change set CloudFormation already removed is no news, nor its
+        // failing to delete one the safety verdict blocked (its plan already said so).
+        let blocked = record.record.classification == Some(Classification::Blocked);
+        if (status.is_cleaned_up() || blocked) && !call.execute {
             return OutcomeDecision::Ignore(format!(
                 "the bot's own clean-up of {spoken} change set {} failed: {code}",
                 record.record.name
@@ -269,6 +272,36 @@ mod tests {
                 status: None
             }
         ));
+    }
+
+    #[test]
+    fn the_bots_failed_delete_of_a_blocked_change_set_is_no_refusal() {
+        let mut blocked = record("pending", None);
+        blocked.record.classification = Some(Classification::Blocked);
+        assert!(matches!(
+            on_call(&call(false, Some("AccessDenied")), &blocked),
+            OutcomeDecision::Ignore(_)
+        ));
+        assert!(
+            matches!(
+                on_call(&call(true, Some("InvalidChangeSetStatus")), &blocked),
+                OutcomeDecision::Apply {
+                    kind: OutcomeKind::Refused { .. },
+                    ..
+                }
+            ),
+            "a refused execution is still news"
+        );
+        assert!(
+            matches!(
+                on_call(&call(false, Some("AccessDenied")), &record("pending", None)),
+                OutcomeDecision::Apply {
+                    kind: OutcomeKind::Refused { .. },
+                    ..
+                }
+            ),
+            "a person's refused Discard is news"
+        );
     }
 
     #[test]

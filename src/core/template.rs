@@ -60,8 +60,7 @@ impl Template {
         self.body.len() > MAX_TEMPLATE_BODY_BYTES
     }
 
-    /// The parameter values with every `NoEcho` one masked: all that may be shown, or handed
-    /// to rules whose messages are shown.
+    /// The given parameter values with every `NoEcho` one masked: what may be shown.
     pub fn masked(&self, parameters: &[(String, String)]) -> Vec<(String, String)> {
         parameters
             .iter()
@@ -74,6 +73,18 @@ impl Template {
                 (key.clone(), value)
             })
             .collect()
+    }
+
+    /// What rules whose messages are shown may see: [`Template::masked`], and every `NoEcho`
+    /// parameter not given masked too, so no rule falls back to its `Default`.
+    pub fn masked_for_rules(&self, parameters: &[(String, String)]) -> Vec<(String, String)> {
+        let mut masked = self.masked(parameters);
+        for key in &self.no_echo {
+            if !parameters.iter().any(|(given, _)| given == key) {
+                masked.push((key.clone(), MASKED.to_owned()));
+            }
+        }
+        masked
     }
 }
 
@@ -319,9 +330,25 @@ mod tests {
     #[test]
     fn no_echo_parameters_are_known() {
         let text = "Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n  Token:\n    Type: String\n    NoEcho: 'true'\n  Env:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+        let template = template("stacks/app.yaml", text);
+        assert_eq!(template.no_echo, ["DbPassword", "Token"]);
+        let given = [
+            ("DbPassword".to_owned(), "hunter2".to_owned()),
+            ("Env".to_owned(), "prod".to_owned()),
+        ];
         assert_eq!(
-            template("stacks/app.yaml", text).no_echo,
-            ["DbPassword", "Token"]
+            template.masked(&given).len(),
+            2,
+            "only what was given is shown"
+        );
+        assert_eq!(
+            template.masked_for_rules(&given),
+            [
+                ("DbPassword".to_owned(), MASKED.to_owned()),
+                ("Env".to_owned(), "prod".to_owned()),
+                ("Token".to_owned(), MASKED.to_owned()),
+            ],
+            "a NoEcho parameter not given is masked too, never its Default"
         );
     }
 

@@ -81,4 +81,8 @@ pub struct Outcome {
     /// The waivers the change set's verdict used, one line each with its reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waivers: Vec<String>,
+    /// Why the safety verdict blocked it, when it did and the change set was run anyway (the
+    /// bot could not delete it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_reasons: Vec<String>,
 }

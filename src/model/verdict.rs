@@ -95,7 +95,8 @@ impl Finding {
     }
 
     /// Whether a waiver can lift it. CloudFormation's refusals (a validation or a Hook in
-    /// `FAIL` mode) cannot: CloudFormation has already failed the change set.
+    /// `FAIL` mode, the only ones blocked) cannot: CloudFormation has already failed the change
+    /// set.
     pub fn waivable(&self) -> bool {
         !(self.level == Level::Blocked
             && matches!(self.source, Source::Cloudformation | Source::Hook))

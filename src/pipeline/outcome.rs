@@ -20,6 +20,7 @@ use crate::core::outcome::{OutcomeDecision, on_call, on_status, seconds_between,
 use crate::model::delivery::{CommentDelivery, CommentStatus};
 use crate::model::outcome::{Actor, Outcome, OutcomeKind};
 use crate::model::record::StoredChangeSet;
+use crate::model::report::Classification;
 use crate::model::status::ChangeSetStatus;
 use crate::render::backlog::event_marker;
 use crate::render::backlog::outcome::outcome_comment;
@@ -470,5 +471,9 @@ fn outcome_of(
         actor,
         duration_seconds,
         waivers: r.waivers.clone(),
+        blocked_reasons: match r.classification {
+            Some(Classification::Blocked) => r.verdict_reasons.clone(),
+            _ => vec![],
+        },
     }
 }

@@ -55,12 +55,13 @@ pub(crate) fn blocked_next_step(stack: &StackPlan) -> &'static str {
     }
 }
 
-/// A stack's reason, unless it only says the verdict blocked it (the verdict is shown).
+/// A stack's reason, unless it says the verdict blocked it: the verdict, with how to proceed,
+/// is shown in its place.
 pub(crate) fn reason_beside_verdict(stack: &StackPlan) -> Option<&str> {
     stack
         .reason
         .as_deref()
-        .filter(|reason| *reason != BLOCKED_BY_VERDICT)
+        .filter(|reason| !reason.starts_with(BLOCKED_BY_VERDICT))
 }
 
 use crate::model::report::StackPlan;
@@ -111,10 +112,16 @@ mod tests {
         );
         let stack = blocked(Source::Builtin, true);
         assert_eq!(reason_beside_verdict(&stack), None, "the verdict says it");
-        let mut kept = stack.clone();
+        let mut kept = blocked(Source::Builtin, false);
         kept.reason = Some(format!(
             "{BLOCKED_BY_VERDICT}, but the change set could not be deleted"
         ));
+        assert_eq!(
+            reason_beside_verdict(&kept),
+            None,
+            "how to proceed says it, once"
+        );
+        kept.reason = Some("Template format error".into());
         assert!(reason_beside_verdict(&kept).is_some());
     }
 }

@@ -176,9 +176,15 @@ impl Policy {
             (subject.before, "DeletionPolicy")
         };
         let Some(entry) = resource(template, &change.logical_id) else {
+            // A nested stack's row (`Network/Bucket`) is in its own template, not the root's.
+            let missing = if change.logical_id.contains('/') {
+                "not in the root template"
+            } else {
+                "no template has the resource"
+            };
             return (
                 Policy::Delete,
-                format!("{key} unknown (no template has the resource), taken as Delete"),
+                format!("{key} unknown ({missing}), taken as Delete"),
             );
         };
         match entry.get(key).and_then(Value::as_str) {

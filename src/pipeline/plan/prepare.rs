@@ -366,7 +366,7 @@ impl<'a> Review<'a> {
         // NoEcho values stay masked: a rule's message may quote what it found.
         let document = verdict::with_parameters(
             &request.template.document,
-            &request.template.masked(&request.parameters),
+            &request.template.masked_for_rules(&request.parameters),
         );
         // Guard's evaluator is CPU-bound and not Send: it runs on a blocking thread.
         let (findings, checked) = tokio::task::spawn_blocking(move || {

@@ -354,7 +354,7 @@ impl StackPlanner {
                 }
             }
         };
-        let parameters = request.template.masked(&request.parameters);
+        let parameters = request.template.masked_for_rules(&request.parameters);
         let subject = Subject {
             changes: &plan.changes,
             before: before.as_ref(),

@@ -62,6 +62,13 @@ pub fn outcome_comment(outcome: &Outcome, format: TextFormat) -> String {
     if let Some(reason) = &outcome.reason {
         w.line(format!("Reason: {}", w.text(&clip(reason, 1_000))));
     }
+    if !outcome.blocked_reasons.is_empty() {
+        w.line(format!(
+            "⛔ {} {}",
+            w.bold("The safety verdict had blocked this change set:"),
+            w.text(&clip(&outcome.blocked_reasons.join("; "), 1_000))
+        ));
+    }
     // Accepted risks stay visible on what was deployed with them.
     for waiver in &outcome.waivers {
         w.line(format!(
@@ -106,6 +113,7 @@ mod tests {
             actor: Some(Actor::SlackUser("U0123ABC".into())),
             duration_seconds: Some(125),
             waivers: vec![],
+            blocked_reasons: vec![],
         };
         let text = outcome_comment(&outcome, TextFormat::Markdown);
         assert!(
@@ -129,6 +137,21 @@ mod tests {
             text.contains("⚠️ **Waived in .cfn-chatops.yml:** data-loss — Logs (AWS::Logs::LogGroup): replaced (waived: logs are shipped to S3)"),
             "{text}"
         );
+        let run_anyway = Outcome {
+            blocked_reasons: vec![
+                "ingress-open-to-world — Sg (AWS::EC2::SecurityGroup): opens tcp 22 to 0.0.0.0/0"
+                    .into(),
+            ],
+            ..outcome.clone()
+        };
+        let text = outcome_comment(&run_anyway, TextFormat::Markdown);
+        assert!(
+            text.contains(
+                "⛔ **The safety verdict had blocked this change set:** ingress-open-to-world"
+            ),
+            "{text}"
+        );
+        assert!(!outcome_comment(&outcome, TextFormat::Markdown).contains("⛔"));
         let refused = Outcome {
             kind: OutcomeKind::Refused {
                 action: "ExecuteChangeSet".into(),

@@ -67,10 +67,18 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
         w.item(0, format!("{} {}", w.bold("Error:"), w.text(error)));
     }
     w.line(String::new());
+    let exists = |stack: &&StackPlan| stack.change_set.as_ref().is_some_and(|cs| cs.executable);
     let executable = report
         .stacks
         .iter()
-        .filter(|stack| stack.change_set.as_ref().is_some_and(|cs| cs.executable))
+        .filter(exists)
+        .filter(|stack| stack.classification != Classification::Blocked)
+        .count();
+    let undeleted = report
+        .stacks
+        .iter()
+        .filter(exists)
+        .filter(|stack| stack.classification == Classification::Blocked)
         .count();
     let delivered = report.cards.iter().filter(|n| n.delivered).count();
     let slack = if report.cards.is_empty() {
@@ -88,6 +96,11 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     if executable > 0 {
         w.line(format!(
             "{executable} change set(s) wait for review: Execute or Discard them from the Slack card. Nothing is deployed until someone does."
+        ));
+    }
+    if undeleted > 0 {
+        w.line(format!(
+            "{undeleted} blocked change set(s) could not be deleted: delete them, do not execute them."
         ));
     }
     w.finish(&plan_marker(report), COMMENT_MAX)
@@ -434,7 +447,19 @@ mod tests {
         assert!(text.contains("- **worker** (us-east-1): FAILED · Template format error"));
         assert!(text.contains("Slack: 1 card(s) delivered."));
         assert!(text.contains("1 change set(s) wait for review"));
+        assert!(!text.contains("could not be deleted"));
         assert!(text.ends_with(&format!("<sub>cfn-chatops:plan:{SHA}</sub>")));
+        // Blocked, but its delete failed: never counted as waiting for review.
+        let mut kept = report();
+        kept.stacks[0].classification = Classification::Blocked;
+        let kept = plan_comment(&kept, TextFormat::Markdown, &links());
+        assert!(!kept.contains("wait for review"), "{kept}");
+        assert!(
+            kept.contains(
+                "1 blocked change set(s) could not be deleted: delete them, do not execute them."
+            ),
+            "{kept}"
+        );
         // The commit message cannot bold, link or mention.
         assert!(
             text.contains("\\*\\*Merge\\*\\* \\<b\\>\\#57\\</b\\> \\[x\\](http:"),

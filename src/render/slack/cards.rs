@@ -261,8 +261,9 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
     }
 }
 
-/// The verdict's lines on a card: the headline, each reason (a few), the waivers used.
-fn verdict_lines(stack: &StackPlan, verdict: &Verdict) -> Vec<String> {
+/// The verdict's lines on a card: what counts (the headline, how to proceed, what was not
+/// checked), and after it what does not (the waivers used, the remarks), a few of each.
+fn verdict_lines(stack: &StackPlan, verdict: &Verdict) -> (Vec<String>, Vec<String>) {
     let mut lines = vec![match verdict.level {
         Level::Ok => format!(
             ":white_check_mark: {}",
@@ -291,8 +292,9 @@ fn verdict_lines(stack: &StackPlan, verdict: &Verdict) -> Vec<String> {
             escape(&clip(&verdict.unchecked.join("; "), 400))
         ));
     }
+    let mut tail = Vec::new();
     let waived: Vec<&Finding> = verdict.waived().collect();
-    lines.extend(counted(
+    tail.extend(counted(
         &waived,
         ":memo: *Waived:*",
         ":memo: …and {} more waived",
@@ -304,13 +306,13 @@ fn verdict_lines(stack: &StackPlan, verdict: &Verdict) -> Vec<String> {
         .iter()
         .filter(|finding| finding.waived.is_none() && !finding.counts())
         .collect();
-    lines.extend(counted(
+    tail.extend(counted(
         &remarks,
         ":information_source:",
         ":information_source: …and {} more",
         Finding::summary,
     ));
-    lines
+    (lines, tail)
 }
 
 /// A few findings, one line each after `label`, then `more` (its `{}` the count) for the rest.
@@ -404,7 +406,8 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     // not show, and CloudFormation's own warnings: they often mean the card is not the whole
     // story or the execution will fail. A few of each, so the header keeps room for what the
     // bot decided; the comment and the report have them all.
-    let mut header = stack
+    // Waivers and remarks come after CloudFormation's warnings: they do not count.
+    let (mut header, verdict_tail) = stack
         .verdict
         .as_ref()
         .map(|verdict| verdict_lines(stack, verdict))
@@ -433,6 +436,7 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             ":warning: …and {unshown} more warning(s): see {elsewhere}"
         ));
     }
+    header.extend(verdict_tail);
     header.push(origin_line(report, links));
     header.push(format!(
         "*Stack* {} in {} · *Template* {}",
@@ -989,11 +993,14 @@ mod tests {
             ":warning: *Review:* data-loss — Table (AWS::DynamoDB::Table): replaced, PolicyAction ReplaceAndDelete: the old table and its data are deleted",
             "the verdict before CloudFormation's warnings"
         );
+        assert!(
+            lines[1].starts_with(":warning: *CloudFormation warns:*"),
+            "what counts before what does not"
+        );
         assert_eq!(
-            lines[1],
+            lines[2],
             ":memo: *Waived:* iam-broadened — Table (AWS::DynamoDB::Table): replaced, PolicyAction ReplaceAndDelete: the old table and its data are deleted (waived: break-glass role)"
         );
-        assert!(lines[2].starts_with(":warning: *CloudFormation warns:*"));
         assert!(cards[1].content.title.starts_with(":warning: app"));
         assert_eq!(
             cards[1].metadata.additional_context[ACTION_GROUP], GROUP_CHANGE_SET,
