@@ -276,16 +276,32 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
     let mut world = World::start().await;
     let queue = world.with_topic().await;
     let (checked, hooked, early) = (unique("checked"), unique("hooked"), unique("early"));
-    // Each commit adds one stack, so each run plans just that one.
-    let config = |stacks: &[&str]| -> String {
+    // Each commit adds one stack (the last named), so each run plans just that one.
+    let add_stack = |stacks: &[&str]| -> String {
+        let file = |stack: &str| stack.split('-').next().unwrap().to_owned();
         let entries: Vec<String> = stacks
             .iter()
             .map(|stack| {
-                let file = stack.split('-').next().unwrap();
-                format!("  - name: {stack}\n    template: stacks/{file}.yaml\n")
+                format!(
+                    "  - name: {stack}\n    template: stacks/{}.yaml\n",
+                    file(stack)
+                )
             })
             .collect();
-        format!("stacks:\n{}", entries.concat())
+        let last = file(stacks.last().unwrap());
+        world.commit(
+            &[
+                (
+                    ".cfn-chatops.yml",
+                    Some(&format!("stacks:\n{}", entries.concat())),
+                ),
+                (
+                    &format!("stacks/{last}.yaml"),
+                    Some(&support::world::template(&last, 1)),
+                ),
+            ],
+            &format!("Add the {last} stack"),
+        )
     };
     let answer = |operation: &str, file: &str| Fault {
         operation: operation.into(),
@@ -298,18 +314,22 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
         .unwrap(),
         when_body_contains: vec![],
     };
+    // DescribeChangeSet's answer for a change set CloudFormation failed with this reason.
+    let failed_answer = |reason: &str| Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 2,
+        status: 200,
+        body: query_answer(
+            "DescribeChangeSet",
+            &format!(
+                "<Status>FAILED</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>{reason}</StatusReason><Changes/>"
+            ),
+        ),
+        when_body_contains: vec![],
+    };
 
     // A validation in FAIL mode blocks; one in WARN mode is a reason to review.
-    let commit = world.commit(
-        &[
-            (".cfn-chatops.yml", Some(&config(&[&checked]))),
-            (
-                "stacks/checked.yaml",
-                Some(&support::world::template("checked", 1)),
-            ),
-        ],
-        "Checked stack",
-    );
+    let commit = add_stack(&[&checked]);
     world.recorder.inject(answer(
         "DescribeEvents",
         "synthetic-describe-events-validation-failed.xml",
@@ -366,16 +386,7 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
     );
 
     // A failed Hook in WARN mode: review, Execute stays.
-    let commit = world.commit(
-        &[
-            (".cfn-chatops.yml", Some(&config(&[&checked, &hooked]))),
-            (
-                "stacks/hooked.yaml",
-                Some(&support::world::template("hooked", 1)),
-            ),
-        ],
-        "Hooked stack",
-    );
+    let commit = add_stack(&[&checked, &hooked]);
     world.recorder.inject(answer(
         "ListHookResults",
         "synthetic-list-hook-results-warn.xml",
@@ -409,29 +420,10 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
 
     // A change set that CloudFormation's validation failed: blocked with the validation's
     // own words, not only "failed".
-    let commit = world.commit(
-        &[
-            (
-                ".cfn-chatops.yml",
-                Some(&config(&[&checked, &hooked, &early])),
-            ),
-            (
-                "stacks/early.yaml",
-                Some(&support::world::template("early", 1)),
-            ),
-        ],
-        "Early stack",
-    );
-    world.recorder.inject(Fault {
-        operation: "DescribeChangeSet".into(),
-        times: 2,
-        status: 200,
-        body: query_answer(
-            "DescribeChangeSet",
-            "<Status>FAILED</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early Validation errors, use the DescribeEvents API for detailed failure information.</StatusReason><Changes/>",
-        ),
-        when_body_contains: vec![],
-    });
+    let commit = add_stack(&[&checked, &hooked, &early]);
+    world.recorder.inject(failed_answer(
+        "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early Validation errors, use the DescribeEvents API for detailed failure information.",
+    ));
     world.recorder.inject(answer(
         "DescribeEvents",
         "synthetic-describe-events-validation-failed.xml",
@@ -450,31 +442,7 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
     // A change set a Hook in FAIL mode failed: blocked with the Hook's words; a failure that
     // neither check explains keeps CloudFormation's reason.
     let (hook_failed, other_failed) = (unique("hookfail"), unique("otherfail"));
-    let commit = world.commit(
-        &[
-            (
-                ".cfn-chatops.yml",
-                Some(&config(&[&checked, &hooked, &early, &hook_failed])),
-            ),
-            (
-                "stacks/hookfail.yaml",
-                Some(&support::world::template("hookfail", 1)),
-            ),
-        ],
-        "Hook-failed stack",
-    );
-    let failed_answer = |reason: &str| Fault {
-        operation: "DescribeChangeSet".into(),
-        times: 2,
-        status: 200,
-        body: query_answer(
-            "DescribeChangeSet",
-            &format!(
-                "<Status>FAILED</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><StatusReason>{reason}</StatusReason><Changes/>"
-            ),
-        ),
-        when_body_contains: vec![],
-    };
+    let commit = add_stack(&[&checked, &hooked, &early, &hook_failed]);
     world.recorder.inject(failed_answer(
         "The following hook(s) failed: [Example::Security::EncryptionHook]",
     ));
@@ -496,25 +464,7 @@ async fn cloudformations_validations_and_hooks_decide_the_verdict_verbatim() {
         "Example::Security::EncryptionHook (hook): Bucket Data must set BucketEncryption"
     );
 
-    let commit = world.commit(
-        &[
-            (
-                ".cfn-chatops.yml",
-                Some(&config(&[
-                    &checked,
-                    &hooked,
-                    &early,
-                    &hook_failed,
-                    &other_failed,
-                ])),
-            ),
-            (
-                "stacks/otherfail.yaml",
-                Some(&support::world::template("otherfail", 1)),
-            ),
-        ],
-        "Failed for another reason",
-    );
+    let commit = add_stack(&[&checked, &hooked, &early, &hook_failed, &other_failed]);
     world.recorder.inject(failed_answer(
         "Template format error: Unresolved resource dependencies [Nope]",
     ));

@@ -502,7 +502,6 @@ fn operator((op, negated): (CmpOperator, bool)) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::time::{Duration, Instant};
 
     use serde_json::json;
 
@@ -938,84 +937,5 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<GuardOutcome>();
         assert_send_sync::<GuardError>();
-    }
-
-    fn bench_rule(i: usize) -> String {
-        let checks = [
-            "Properties.BucketEncryption exists",
-            "Properties.VersioningConfiguration.Status == 'Enabled'",
-            "Properties.PublicAccessBlockConfiguration.BlockPublicAcls == true",
-            "Properties.Tags[*].Key exists",
-            "Properties.BucketEncryption.ServerSideEncryptionConfiguration[*].\
-             ServerSideEncryptionByDefault.SSEAlgorithm in ['aws:kms', 'AES256']",
-        ];
-        format!(
-            "let buckets_{i} = Resources.*[ Type == 'AWS::S3::Bucket' ]\n\
-             rule bench_{i} when %buckets_{i} !empty {{\n  %buckets_{i}.{} <<rule {i}>>\n}}\n",
-            checks[i % checks.len()]
-        )
-    }
-
-    fn bench_template(buckets: usize) -> Value {
-        let mut resources = serde_json::Map::new();
-        for i in 0..buckets {
-            let status = if i % 10 == 0 { "Suspended" } else { "Enabled" };
-            resources.insert(
-                format!("Bucket{i:05}"),
-                bucket(json!({
-                    "BucketName": format!("example-bucket-{i:05}"),
-                    "BucketEncryption": { "ServerSideEncryptionConfiguration": [
-                        { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms",
-                          "KMSMasterKeyID": format!("arn:aws:kms:eu-west-1:123456789012:key/{i:08}") } }
-                    ] },
-                    "VersioningConfiguration": { "Status": status },
-                    "PublicAccessBlockConfiguration": { "BlockPublicAcls": true,
-                        "BlockPublicPolicy": true, "IgnorePublicAcls": true,
-                        "RestrictPublicBuckets": true },
-                    "Tags": [ { "Key": "team", "Value": "platform" },
-                              { "Key": "env", "Value": "prod" } ],
-                })),
-            );
-        }
-        json!({ "AWSTemplateFormatVersion": "2010-09-09", "Resources": resources })
-    }
-
-    fn median_of_5(mut run: impl FnMut()) -> Duration {
-        let mut times: Vec<Duration> = (0..5)
-            .map(|_| {
-                let start = Instant::now();
-                run();
-                start.elapsed()
-            })
-            .collect();
-        times.sort();
-        times[2]
-    }
-
-    /// `cargo test --release -- --ignored --nocapture bench`
-    #[test]
-    #[ignore = "benchmark"]
-    fn bench_50_rules_against_large_templates() {
-        let single_rules: Vec<String> = (0..50).map(bench_rule).collect();
-        let rules = single_rules.concat();
-        for buckets in [500, 2_000] {
-            let template = bench_template(buckets);
-            let size = serde_json::to_vec(&template).expect("serialises").len();
-            let mut failures = 0;
-            let one_file = median_of_5(|| {
-                let outcome = evaluate("bench.guard", &rules, &template).expect("evaluates");
-                assert_eq!(outcome.rules_checked, 50);
-                failures = outcome.failures.len();
-            });
-            let per_file = median_of_5(|| {
-                for rules in &single_rules {
-                    evaluate("one.guard", rules, &template).expect("evaluates");
-                }
-            });
-            println!(
-                "{buckets} buckets ({size} bytes): 1 file x 50 rules median {one_file:?} \
-                 ({failures} failures); 50 files x 1 rule median {per_file:?}"
-            );
-        }
     }
 }
