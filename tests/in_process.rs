@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use cfn_chatops::adapter::aws::CallBudget;
 use cfn_chatops::adapter::cloudformation::CloudFormation;
 use cfn_chatops::adapter::ledger::Ledger;
 use cfn_chatops::adapter::runner::{CodeBuildRunner, Runner};
@@ -307,7 +308,7 @@ async fn planned() -> Planned {
     Planned {
         handler: OutcomeHandler {
             ledger,
-            cloudformation: CloudFormation::new(&aws),
+            cloudformation: CloudFormation::new(&aws, CallBudget::CLOUDFORMATION_EVENTS),
             commenter: None,
             publisher: None,
         },

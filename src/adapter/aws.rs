@@ -1,24 +1,119 @@
 //! AWS wiring: one SDK configuration for every client, from the SDK's standard sources
 //! (environment, profile, container or instance role), so `AWS_ENDPOINT_URL` points every
-//! client at a local emulator.
+//! client at a local emulator; and how long each kind of client may retry.
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The SDK configuration. Clients without a [`CallBudget`] of their own (the ledger, CodeBuild,
+/// Secrets Manager: the webhook's path) keep the SDK's 3 attempts within 5 s each and 12 s in
+/// all.
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
+                .connect_timeout(CONNECT_TIMEOUT)
                 .operation_attempt_timeout(Duration::from_secs(5))
                 .operation_timeout(Duration::from_secs(12))
                 .build(),
         )
         .load()
         .await
+}
+
+/// How a client retries, and the timeouts that follow from it: the whole operation may take
+/// every attempt at its longest plus every wait at its longest, so the retry policy can always
+/// run to its end and the caller sees the service's last answer (a throttling error, say), not
+/// a timeout that cut the retries short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait before the first retry; each next one doubles, up to `max_wait` (the SDK
+    /// waits a random part of it, so these are the longest waits).
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+    /// One attempt's limit.
+    pub attempt_timeout: Duration,
+}
+
+impl CallBudget {
+    /// CloudFormation while planning, in a CodeBuild run of up to 30 minutes: it throttles
+    /// busy accounts with "Rate exceeded", so 8 attempts with waits of 1 s up to 20 s (at
+    /// most 71 s of waiting, 4 min 51 s in all).
+    pub const CLOUDFORMATION_PLAN: Self = Self {
+        attempts: 8,
+        first_wait: Duration::from_secs(1),
+        max_wait: Duration::from_secs(20),
+        attempt_timeout: Duration::from_secs(27),
+    };
+
+    /// CloudFormation from the events function, which has 60 s in all (and is invoked again
+    /// when it runs out): 4 attempts, waits of 1 s to 4 s, 39 s in all.
+    pub const CLOUDFORMATION_EVENTS: Self = Self {
+        attempts: 4,
+        first_wait: Duration::from_secs(1),
+        max_wait: Duration::from_secs(4),
+        attempt_timeout: Duration::from_secs(8),
+    };
+
+    /// SNS (Amazon Q throttles at 10 events a second): 5 attempts, waits of 0.2 s to 5 s, 28 s
+    /// in all.
+    pub const SNS: Self = Self {
+        attempts: 5,
+        first_wait: Duration::from_millis(200),
+        max_wait: Duration::from_secs(5),
+        attempt_timeout: Duration::from_secs(5),
+    };
+
+    /// S3 uploads of templates over 51,200 bytes (up to 1 MB): 3 attempts of up to 30 s.
+    pub const S3_UPLOAD: Self = Self {
+        attempts: 3,
+        first_wait: Duration::from_secs(1),
+        max_wait: Duration::from_secs(5),
+        attempt_timeout: Duration::from_secs(30),
+    };
+
+    /// The longest the retries wait in all: `first_wait` doubling, each at most `max_wait`.
+    pub fn waits(self) -> Duration {
+        (0..self.attempts.saturating_sub(1))
+            .map(|retry| {
+                self.first_wait
+                    .saturating_mul(2u32.saturating_pow(retry))
+                    .min(self.max_wait)
+            })
+            .sum()
+    }
+
+    /// The operation's limit: every attempt at its longest and every wait.
+    pub fn total(self) -> Duration {
+        self.attempt_timeout.saturating_mul(self.attempts) + self.waits()
+    }
+
+    /// An SDK configuration whose clients retry and time out by this budget.
+    pub fn apply(self, sdk: &SdkConfig) -> SdkConfig {
+        sdk.to_builder()
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(self.attempts)
+                    .with_initial_backoff(self.first_wait)
+                    .with_max_backoff(self.max_wait),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(self.attempt_timeout)
+                    .operation_timeout(self.total())
+                    .build(),
+            )
+            .build()
+    }
 }
 
 /// An AWS call's failure as people read it: the service's code and message when it answered,
@@ -37,7 +132,7 @@ where
             (None, Some(message)) if !message.is_empty() => message.to_owned(),
             _ => "the service refused the request".to_owned(),
         },
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::TimeoutError(_) => "no answer in time, after every retry".to_owned(),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => "timed out".to_owned(),
         SdkError::DispatchFailure(failure) if failure.is_io() => {
             "could not reach the service".to_owned()
@@ -75,6 +170,32 @@ mod tests {
         let timed_out: SdkError<DescribeStacksError, ()> =
             SdkError::timeout_error("MaybeTimeoutError { kind: Operation, duration: 12s }");
         let text = error_text("DescribeStacks", &timed_out);
-        assert_eq!(text, "timed out");
+        assert_eq!(text, "no answer in time, after every retry");
+    }
+
+    #[test]
+    fn each_budget_lets_its_retries_run_to_the_end() {
+        let plan = CallBudget::CLOUDFORMATION_PLAN;
+        // 1 + 2 + 4 + 8 + 16 + 20 + 20: the seventh retry's wait is capped.
+        assert_eq!(plan.waits(), Duration::from_secs(71));
+        assert_eq!(plan.total(), Duration::from_secs(8 * 27 + 71));
+        assert!(plan.total() > Duration::from_secs(12), "longer than the old cut");
+        // The events function has 60 s; CloudFormation's budget leaves room for the rest.
+        assert!(CallBudget::CLOUDFORMATION_EVENTS.total() <= Duration::from_secs(40));
+        assert_eq!(
+            CallBudget::SNS.waits(),
+            Duration::from_millis(200 + 400 + 800 + 1600)
+        );
+        let sdk = SdkConfig::builder().build();
+        let applied = plan.apply(&sdk);
+        let timeouts = applied.timeout_config().unwrap();
+        assert_eq!(timeouts.operation_timeout(), Some(plan.total()));
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(plan.attempt_timeout)
+        );
+        let retries = applied.retry_config().unwrap();
+        assert_eq!(retries.max_attempts(), 8);
+        assert_eq!(retries.max_backoff(), Duration::from_secs(20));
     }
 }

@@ -10,7 +10,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use aws_config::SdkConfig;
-use aws_config::retry::RetryConfig;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -21,7 +20,7 @@ use aws_sdk_cloudformation::types::{
     ListHookResultsTargetType, Parameter, Tag, TemplateStage,
 };
 
-use crate::adapter::aws::error_text;
+use crate::adapter::aws::{CallBudget, error_text};
 use crate::core::classify::{
     Change, ChangeSetDescription, Detail, ResourceChange, ResourceTargetDefinition, TargetDrift,
 };
@@ -47,6 +46,16 @@ pub struct StackRequest {
     pub description: String,
     /// What the safety verdict weighs besides the change set.
     pub rules: StackRules,
+    /// What preparing the stack found worth saying (values left out, settings not applied).
+    pub notes: Vec<String>,
+}
+
+/// An existing stack, as DescribeStacks shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackState {
+    pub status: String,
+    /// Its current parameter values (`NoEcho` ones as CloudFormation's `****`).
+    pub parameters: Vec<(String, String)>,
 }
 
 /// How long and how often to wait for a change set.
@@ -130,6 +139,8 @@ pub struct NewChangeSet<'a> {
     pub template_url: Option<&'a str>,
     /// `DeploymentMode=REVERT_DRIFT`: the change set also reverts drift.
     pub revert_drift: bool,
+    /// Parameters the existing stack keeps (`UsePreviousValue`).
+    pub kept: &'a [String],
 }
 
 /// CloudFormation clients per region, sharing one SDK configuration: made once each, for the
@@ -140,15 +151,14 @@ pub struct CloudFormation {
 }
 
 impl CloudFormation {
-    pub fn new(sdk: &SdkConfig) -> Self {
+    /// Clients that retry and time out by `budget` (the planner's or the events function's).
+    pub fn new(sdk: &SdkConfig, budget: CallBudget) -> Self {
         Self {
-            sdk: sdk.clone(),
+            sdk: budget.apply(sdk),
             clients: Mutex::new(HashMap::new()),
         }
     }
 
-    /// CloudFormation throttles with "Rate exceeded": more attempts and longer backoff than
-    /// the SDK's default of 3 attempts.
     fn client(&self, region: &str) -> Client {
         let mut clients = self
             .clients
@@ -161,24 +171,18 @@ impl CloudFormation {
                     .region(aws_sdk_cloudformation::config::Region::new(
                         region.to_owned(),
                     ))
-                    .retry_config(
-                        RetryConfig::standard()
-                            .with_max_attempts(8)
-                            .with_initial_backoff(Duration::from_secs(1))
-                            .with_max_backoff(Duration::from_secs(20)),
-                    )
                     .build();
                 Client::from_conf(config)
             })
             .clone()
     }
 
-    /// The stack's status, or `None` when it does not exist.
-    pub async fn stack_status(
+    /// The stack's status and parameters, or `None` when it does not exist.
+    pub async fn stack_state(
         &self,
         region: &str,
         stack: &str,
-    ) -> Result<Option<String>, CloudFormationError> {
+    ) -> Result<Option<StackState>, CloudFormationError> {
         match self
             .client(region)
             .describe_stacks()
@@ -186,11 +190,21 @@ impl CloudFormation {
             .send()
             .await
         {
-            Ok(output) => Ok(output
-                .stacks()
-                .first()
-                .and_then(|stack| stack.stack_status())
-                .map(|status| status.as_str().to_owned())),
+            Ok(output) => Ok(output.stacks().first().and_then(|stack| {
+                Some(StackState {
+                    status: stack.stack_status()?.as_str().to_owned(),
+                    parameters: stack
+                        .parameters()
+                        .iter()
+                        .filter_map(|parameter| {
+                            Some((
+                                parameter.parameter_key()?.to_owned(),
+                                parameter.parameter_value().unwrap_or_default().to_owned(),
+                            ))
+                        })
+                        .collect(),
+                })
+            })),
             Err(err)
                 if err.code() == Some("ValidationError")
                     && err.message().is_some_and(|m| m.contains("does not exist")) =>
@@ -278,6 +292,12 @@ impl CloudFormation {
                             .parameter_value(value)
                             .build()
                     })
+                    .chain(new.kept.iter().map(|key| {
+                        Parameter::builder()
+                            .parameter_key(key)
+                            .use_previous_value(true)
+                            .build()
+                    }))
                     .collect(),
             ))
             .set_role_arn(request.role_arn.clone());
@@ -622,7 +642,7 @@ pub struct UploadError {
 impl TemplateBucket {
     pub fn new(sdk: &SdkConfig, bucket: impl Into<String>, region: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_s3::Client::new(sdk),
+            client: aws_sdk_s3::Client::new(&CallBudget::S3_UPLOAD.apply(sdk)),
             bucket: bucket.into(),
             region: region.into(),
         }

@@ -1,7 +1,7 @@
 //! Adapters: everything that talks to the outside — AWS (CloudFormation, DynamoDB, SNS, S3,
 //! CodeBuild, Secrets Manager), Backlog's REST API, git, and the runners that start plans.
 
-pub(crate) mod aws;
+pub mod aws;
 pub(crate) mod backlog;
 pub mod cloudformation;
 pub(crate) mod git;

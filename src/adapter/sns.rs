@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_config::retry::RetryConfig;
 use tokio::time::Instant;
 
-use crate::adapter::aws::error_text;
+use crate::adapter::aws::{CallBudget, error_text};
 use crate::model::delivery::CardDelivery;
 use crate::model::notification::Notification;
 
@@ -22,18 +21,10 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Throttling and 5xx are retried by the SDK: 5 attempts, backoff from 0.2 s.
+    /// Throttling and 5xx are retried by the SDK, within [`CallBudget::SNS`].
     pub fn new(sdk: &SdkConfig, topic_arn: impl Into<String>) -> Self {
-        let config = aws_sdk_sns::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(5)
-                    .with_initial_backoff(Duration::from_millis(200))
-                    .with_max_backoff(Duration::from_secs(5)),
-            )
-            .build();
         Self {
-            client: aws_sdk_sns::Client::from_conf(config),
+            client: aws_sdk_sns::Client::new(&CallBudget::SNS.apply(sdk)),
             topic_arn: topic_arn.into(),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::{BacklogArgs, Failure, LedgerArgs, SlackArgs};
-use crate::adapter::aws;
+use crate::adapter::aws::{self, CallBudget};
 use crate::adapter::backlog::commenter::Commenter;
 use crate::adapter::cloudformation::{CloudFormation, Polling, TemplateBucket};
 use crate::adapter::runner::env;
@@ -151,7 +151,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         .map(|bucket| TemplateBucket::new(&sdk, bucket, inputs.default_region.clone()));
     let planner = Planner {
         stacks: StackPlanner {
-            cloudformation: CloudFormation::new(&sdk),
+            cloudformation: CloudFormation::new(&sdk, CallBudget::CLOUDFORMATION_PLAN),
             bucket,
             polling: Polling {
                 timeout: Duration::from_secs(args.timeout),

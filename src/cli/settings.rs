@@ -13,6 +13,7 @@ use super::Failure;
 use crate::adapter::backlog::api::{BacklogClient, Credentials, RetryPolicy};
 use crate::adapter::backlog::commenter::Commenter;
 use crate::adapter::backlog::credentials;
+use crate::adapter::aws::CallBudget;
 use crate::adapter::cloudformation::CloudFormation;
 use crate::adapter::ledger::Ledger;
 use crate::adapter::runner::{CodeBuildRunner, LocalRunner, Runner};
@@ -258,7 +259,7 @@ pub async fn outcome_handler(
 ) -> Result<OutcomeHandler, Failure> {
     Ok(OutcomeHandler {
         ledger: ledger.ledger(sdk),
-        cloudformation: CloudFormation::new(sdk),
+        cloudformation: CloudFormation::new(sdk, CallBudget::CLOUDFORMATION_EVENTS),
         // Bounded so one handling fits well inside the event's claim lease.
         commenter: backlog.client(sdk).await?.map(|client| {
             Commenter::new(client.with_retry(RetryPolicy {

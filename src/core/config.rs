@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::names::valid_stack_name;
+use super::names::{derived_stack_name, valid_stack_name};
 use super::template::Capability;
 use super::verdict::{BUILTIN_RULES, RiskLevels, Waiver};
 use crate::model::verdict::Level;
@@ -36,6 +36,11 @@ fn at_line(line: Option<usize>) -> String {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepoConfig {
+    /// Templates found by their content, beside the `stacks` entries.
+    #[serde(default)]
+    pub discovery: DiscoverySettings,
+    /// Stacks named, added or overridden: an entry owns its template.
+    #[serde(default)]
     pub stacks: Vec<StackSpec>,
     /// How far the built-in risks go: `review` (the default) or `block`.
     #[serde(default)]
@@ -45,6 +50,30 @@ pub struct RepoConfig {
     /// Findings the team accepted, per stack and rule: a reviewed change like any other.
     #[serde(default)]
     pub waivers: Vec<WaiverSpec>,
+}
+
+/// `discovery:`: on unless turned off; paths it never plans.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverySettings {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Globs of paths discovery skips (`*` stays within a folder, `**` crosses folders).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            exclude: vec![],
+        }
+    }
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// What a finding does to the verdict.
@@ -185,9 +214,34 @@ pub struct WaiverSpec {
 }
 
 impl RepoConfig {
-    /// Checks what serde cannot in `risks`, `policies` and `waivers`.
-    pub fn validate_review(&self, config_text: &str) -> Result<(), ConfigError> {
+    /// Checks what serde cannot in `discovery`, `risks`, `policies` and `waivers`.
+    /// `discovered` are the stacks discovery finds at the planned commit, which waivers may
+    /// name besides the `stacks` entries.
+    pub fn validate_top_level(
+        &self,
+        config_text: &str,
+        discovered: &[String],
+    ) -> Result<(), ConfigError> {
         let error = |line: Option<usize>, message: String| ConfigError::Config { line, message };
+        for glob in &self.discovery.exclude {
+            if let Err(err) = glob::Pattern::new(glob) {
+                let line = config_text
+                    .lines()
+                    .position(|line| line.contains(glob.as_str()))
+                    .map(|index| index + 1);
+                return Err(error(line, format!("discovery: exclude {glob:?}: {err}")));
+            }
+        }
+        if !self.discovery.enabled && self.stacks.is_empty() {
+            let line = config_text
+                .lines()
+                .position(|line| line.starts_with("discovery:"))
+                .map(|index| index + 1);
+            return Err(error(
+                line,
+                "discovery is off and `stacks` names none: nothing would ever be planned".into(),
+            ));
+        }
         let policies_line = config_text
             .lines()
             .position(|line| line.starts_with("policies:"))
@@ -214,20 +268,30 @@ impl RepoConfig {
             None => {
                 if let Some(stack) = self.stacks.iter().find(|stack| stack.policies.is_some()) {
                     return Err(error(
-                        line_of_stack(config_text, &stack.name),
+                        stack.line(config_text),
                         format!(
                             "stack {} sets `policies`, but there are no `policies:` rule files at the top level",
-                            stack.name
+                            stack.stack_name().unwrap_or_default()
                         ),
                     ));
                 }
             }
         }
         for (index, waiver) in self.waivers.iter().enumerate() {
-            let problem = if !self.stacks.iter().any(|stack| stack.name == waiver.stack) {
+            let known = self
+                .stacks
+                .iter()
+                .any(|stack| stack.stack_name().as_ref() == Some(&waiver.stack))
+                || discovered.contains(&waiver.stack);
+            let problem = if !known {
                 Some(format!(
-                    "waiver for stack {:?}, which is not in `stacks`",
-                    waiver.stack
+                    "waiver for stack {:?}, which is not in `stacks`{}",
+                    waiver.stack,
+                    if self.discovery.enabled {
+                        " and not a discovered template's stack"
+                    } else {
+                        ""
+                    }
                 ))
             } else if waiver.rule.trim().is_empty() {
                 Some("a waiver names no rule".into())
@@ -291,7 +355,7 @@ impl RepoConfig {
     }
 }
 
-const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+pub const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
     case_sensitive: true,
     require_literal_separator: true,
     require_literal_leading_dot: false,
@@ -321,7 +385,8 @@ fn is_builtin_style(rule: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackSpec {
-    pub name: String,
+    /// The stack's name; without it, the name discovery derives from the template's path.
+    pub name: Option<String>,
     pub template: String,
     #[serde(default)]
     pub parameters: BTreeMap<String, ParameterValue>,
@@ -338,7 +403,10 @@ pub struct StackSpec {
 
 /// A parameter value: scalars as written; a list becomes a CommaDelimitedList value.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a parameter value: text, a number, true or false, or a list of texts"
+)]
 pub enum ParameterValue {
     Text(String),
     Number(serde_yaml_ng::Number),
@@ -366,13 +434,33 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
 }
 
 impl StackSpec {
+    /// The stack's name: as written, or derived from the template's path.
+    pub fn stack_name(&self) -> Option<String> {
+        match &self.name {
+            Some(name) => Some(name.clone()),
+            None => derived_stack_name(&self.template),
+        }
+    }
+
+    /// The line of the entry's `name:`, or of its `template:` when it has no name.
+    fn line(&self, config_text: &str) -> Option<usize> {
+        match &self.name {
+            Some(name) => line_of_entry(config_text, "name", name, 0),
+            None => line_of_entry(config_text, "template", &self.template, 0),
+        }
+    }
+
     /// Checks what serde cannot: names, paths, capabilities, region, role and globs. The line
-    /// is that of the stack's `name:` entry.
+    /// is that of the stack's `name:` entry (or `template:`, when it has no name).
     pub fn validate(&self, config_text: &str) -> Result<(), ConfigError> {
-        let problem = if !valid_stack_name(&self.name) {
+        let problem = if let Some(name) = self.name.as_ref().filter(|n| !valid_stack_name(n)) {
             Some(format!(
-                "stack name {:?} is not valid (a letter, then letters, digits and -; at most 128)",
-                self.name
+                "stack name {name:?} is not valid (a letter, then letters, digits and -; at most 128)"
+            ))
+        } else if self.stack_name().is_none() {
+            Some(format!(
+                "{:?} gives no stack name: add `name:` to the entry",
+                self.template
             ))
         } else if let Some(path) = [Some(&self.template), self.parameters_file.as_ref()]
             .into_iter()
@@ -405,8 +493,11 @@ impl StackSpec {
         match problem {
             None => Ok(()),
             Some(message) => Err(ConfigError::Config {
-                line: line_of_stack(config_text, &self.name),
-                message: format!("stack {}: {message}", self.name),
+                line: self.line(config_text),
+                message: format!(
+                    "stack {}: {message}",
+                    self.name.as_deref().unwrap_or(&self.template)
+                ),
             }),
         }
     }
@@ -450,11 +541,6 @@ fn is_region(region: &str) -> bool {
             .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The 1-based line of `name: <stack>` in the config text, for messages.
-fn line_of_stack(text: &str, stack: &str) -> Option<usize> {
-    line_of_entry(text, "name", stack, 0)
-}
-
 /// The 1-based line of the `nth` (from 0) `key: value` entry, in a list item or not, the value
 /// quoted or not.
 fn line_of_entry(text: &str, key: &str, value: &str, nth: usize) -> Option<usize> {
@@ -471,42 +557,162 @@ fn line_of_entry(text: &str, key: &str, value: &str, nth: usize) -> Option<usize
         .map(|(index, _)| index + 1)
 }
 
-/// Reads a parameters file: CloudFormation's list form
-/// (`[{"ParameterKey": …, "ParameterValue": …}]`) or a plain mapping, in JSON or YAML.
-pub fn parse_parameters_file(
-    path: &str,
-    text: &str,
-) -> Result<BTreeMap<String, String>, ConfigError> {
+/// What a parameters file gives the stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParametersFile {
+    pub parameters: BTreeMap<String, String>,
+    /// CodePipeline's template configuration only.
+    pub tags: BTreeMap<String, String>,
+    /// The template configuration has a `StackPolicy`, which a change set cannot carry.
+    pub stack_policy: bool,
+}
+
+const PARAMETERS_FILE_SHAPES: &str = "CloudFormation's list [{ParameterKey, ParameterValue}], a mapping of names to values, or CodePipeline's template configuration {Parameters, Tags, StackPolicy}";
+
+/// Reads a parameters file, in JSON or YAML: CloudFormation's list form, a plain mapping, or
+/// CodePipeline's template configuration. A list entry with `UsePreviousValue: true` gives no
+/// value (an existing stack keeps its own). A wrong shape says what was expected, with the line.
+pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, ConfigError> {
+    use serde_yaml_ng::Value;
     #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ParametersFile {
-        List(Vec<ListEntry>),
-        Map(BTreeMap<String, ParameterValue>),
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
     struct ListEntry {
         parameter_key: String,
-        parameter_value: ParameterValue,
+        parameter_value: Option<Value>,
+        #[serde(default)]
+        use_previous_value: bool,
+        #[allow(dead_code, reason = "describe-stacks output has it; accepted, not used")]
+        resolved_value: Option<Value>,
     }
-    let parsed: ParametersFile =
-        serde_yaml_ng::from_str(text).map_err(|err| ConfigError::ParametersFile {
-            path: path.into(),
-            line: err.location().map(|location| location.line()),
-            message: format!(
-                "parameters file: {err} (expected [{{ParameterKey, ParameterValue}}] or a mapping)"
-            ),
-        })?;
-    Ok(match parsed {
-        ParametersFile::List(entries) => entries
-            .into_iter()
-            .map(|entry| (entry.parameter_key, entry.parameter_value.render()))
-            .collect(),
-        ParametersFile::Map(map) => map
-            .into_iter()
-            .map(|(key, value)| (key, value.render()))
-            .collect(),
-    })
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+    struct TemplateConfiguration {
+        #[serde(default)]
+        parameters: BTreeMap<String, Value>,
+        #[serde(default)]
+        tags: BTreeMap<String, Value>,
+        stack_policy: Option<Value>,
+    }
+    let error = |line: Option<usize>, message: String| ConfigError::ParametersFile {
+        path: path.into(),
+        line,
+        message,
+    };
+    // The shape's own words, and the line, without serde_yaml_ng's "at line … column …".
+    let shape_error = |shape: &str, err: serde_yaml_ng::Error| {
+        let text = err.to_string();
+        let reason = text.split(" at line ").next().unwrap_or(&text).to_owned();
+        error(
+            err.location().map(|location| location.line()),
+            format!("{shape}: {reason}"),
+        )
+    };
+    let line_of_key = |key: &str| {
+        text.lines()
+            .position(|line| {
+                let line = line.trim_start().trim_start_matches(['{', '-', ' ']);
+                line.starts_with(&format!("{key}:"))
+                    || line.starts_with(&format!("\"{key}\""))
+                    || (line.contains("ParameterKey") && line.contains(key))
+            })
+            .map(|index| index + 1)
+    };
+    // A value as CloudFormation takes it, or an error at its key's line.
+    let render = |key: &str, value: &Value| {
+        scalar_text(value).ok_or_else(|| {
+            error(
+                line_of_key(key),
+                format!("{key}: a value is text, a number, true or false, or a list of them"),
+            )
+        })
+    };
+    let rendered = |map: BTreeMap<String, Value>| {
+        map.into_iter()
+            .map(|(key, value)| render(&key, &value).map(|value| (key, value)))
+            .collect::<Result<BTreeMap<_, _>, _>>()
+    };
+    let value: Value =
+        serde_yaml_ng::from_str(text).map_err(|err| shape_error("not JSON or YAML", err))?;
+    match &value {
+        Value::Sequence(_) => {
+            let entries: Vec<ListEntry> = serde_yaml_ng::from_str(text).map_err(|err| {
+                shape_error(
+                    "in CloudFormation's list form each item is {ParameterKey, ParameterValue}",
+                    err,
+                )
+            })?;
+            let mut parameters = BTreeMap::new();
+            for entry in entries {
+                match &entry.parameter_value {
+                    Some(value) => {
+                        let value = render(&entry.parameter_key, value)?;
+                        parameters.insert(entry.parameter_key, value);
+                    }
+                    None if entry.use_previous_value => {}
+                    None => {
+                        return Err(error(
+                            line_of_key(&entry.parameter_key),
+                            format!(
+                                "{} has no ParameterValue (nor UsePreviousValue: true)",
+                                entry.parameter_key
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(ParametersFile {
+                parameters,
+                ..ParametersFile::default()
+            })
+        }
+        Value::Mapping(map) if map.get("Parameters").is_some_and(Value::is_mapping) => {
+            let configuration: TemplateConfiguration =
+                serde_yaml_ng::from_str(text).map_err(|err| {
+                    shape_error(
+                        "CodePipeline's template configuration has Parameters, Tags and StackPolicy",
+                        err,
+                    )
+                })?;
+            Ok(ParametersFile {
+                parameters: rendered(configuration.parameters)?,
+                tags: rendered(configuration.tags)?,
+                stack_policy: configuration.stack_policy.is_some(),
+            })
+        }
+        Value::Mapping(_) => {
+            let map: BTreeMap<String, Value> = serde_yaml_ng::from_str(text)
+                .map_err(|err| shape_error("a mapping of parameter names to values", err))?;
+            Ok(ParametersFile {
+                parameters: rendered(map)?,
+                ..ParametersFile::default()
+            })
+        }
+        Value::Null => Err(error(
+            None,
+            format!("is empty: expected {PARAMETERS_FILE_SHAPES}"),
+        )),
+        _ => Err(error(Some(1), format!("expected {PARAMETERS_FILE_SHAPES}"))),
+    }
+}
+
+/// Text, a number or a flag as written; a list of them joined with commas (a
+/// CommaDelimitedList value). `None` for anything else.
+fn scalar_text(value: &serde_yaml_ng::Value) -> Option<String> {
+    use serde_yaml_ng::Value;
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Sequence(_) => None,
+                item => scalar_text(item),
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|items| items.join(",")),
+        _ => None,
+    }
 }
 
 /// `arn:aws…:iam::<account>:role/<name>`: an IAM role, as CloudFormation's `RoleARN` takes.
@@ -628,7 +834,7 @@ waivers:
     #[test]
     fn risks_policies_and_waivers_parse_with_their_defaults() {
         let config = parse(REVIEWED).unwrap();
-        config.validate_review(REVIEWED).unwrap();
+        config.validate_top_level(REVIEWED, &[]).unwrap();
         assert_eq!(config.risks.levels().data_loss, Level::Blocked);
         assert_eq!(config.risks.levels().permissions, Level::Review);
         let policies = config.policies.as_ref().unwrap();
@@ -691,7 +897,7 @@ waivers:
             ),
         ] {
             let text = REVIEWED.replace(from, to);
-            let err = parse(&text).unwrap().validate_review(&text).unwrap_err();
+            let err = parse(&text).unwrap().validate_top_level(&text, &[]).unwrap_err();
             assert!(err.to_string().contains(message), "{err}");
             assert!(
                 err.to_string()
@@ -704,7 +910,7 @@ waivers:
             "  rules:\n    - policies/*.guard\n    - files: policies/advisory/*.guard\n      enforcement: review\n",
             "  rules: []\n",
         );
-        let err = parse(&empty).unwrap().validate_review(&empty).unwrap_err();
+        let err = parse(&empty).unwrap().validate_top_level(&empty, &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             ".cfn-chatops.yml:8: policies: `rules` lists no files"
@@ -719,7 +925,7 @@ waivers:
             "  - name: db\n",
             "  - name: db-prod\n    template: x.yaml\n  - name: db\n",
         );
-        let err = parse(&two).unwrap().validate_review(&two).unwrap_err();
+        let err = parse(&two).unwrap().validate_top_level(&two, &[]).unwrap_err();
         assert!(
             err.to_string().starts_with(".cfn-chatops.yml:23: waivers: no built-in rule \"data-los\": the built-in rules are data-loss,"),
             "{err}"
@@ -734,7 +940,7 @@ waivers:
                 "  - name: db\n    template: stacks/db.yaml\n",
                 "  - name: db\n    template: stacks/db.yaml\n    tags:\n      stack: db\n",
             );
-        let err = parse(&meant).unwrap().validate_review(&meant).unwrap_err();
+        let err = parse(&meant).unwrap().validate_top_level(&meant, &[]).unwrap_err();
         assert!(
             err.to_string().starts_with(
                 ".cfn-chatops.yml:16: waivers: no rule \"data_loss\": did you mean data-loss?"
@@ -744,7 +950,7 @@ waivers:
 
         // A Guard rule's or a check's name is not a built-in id.
         let guard = REVIEWED.replace("rule: data-loss", "rule: S3_BUCKET_VERSIONING_ENABLED");
-        parse(&guard).unwrap().validate_review(&guard).unwrap();
+        parse(&guard).unwrap().validate_top_level(&guard, &[]).unwrap();
 
         // A stack's `policies` with no rule files: said, not ignored.
         let orphan = REVIEWED
@@ -754,7 +960,7 @@ waivers:
             .to_owned();
         let err = parse(&orphan)
             .unwrap()
-            .validate_review(&orphan)
+            .validate_top_level(&orphan, &[])
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -781,14 +987,130 @@ waivers:
     }
 
     #[test]
-    fn parameters_files_in_both_forms() {
-        let list = r#"[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Size", "ParameterValue": 3}]"#;
+    fn discovery_is_on_unless_turned_off_and_its_settings_are_checked() {
+        let plain = parse("stacks:\n  - name: a\n    template: a.yaml\n").unwrap();
+        assert!(plain.discovery.enabled, "a config does not turn discovery off");
+        let only_discovery = parse("discovery:\n  exclude: [examples/**]\n").unwrap();
+        assert!(only_discovery.stacks.is_empty());
+        only_discovery
+            .validate_top_level("discovery:\n  exclude: [examples/**]\n", &[])
+            .unwrap();
+
+        let typo = parse("discovery:\n  enable: false\n").unwrap_err();
+        assert!(typo.to_string().contains("unknown field `enable`"), "{typo}");
+        let bad_glob = "discovery:\n  exclude: ['[']\n";
+        let err = parse(bad_glob)
+            .unwrap()
+            .validate_top_level(bad_glob, &[])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(".cfn-chatops.yml:2: discovery: exclude \"[\""),
+            "{err}"
+        );
+        let nothing = "discovery: {enabled: false}\n";
+        let err = parse(nothing)
+            .unwrap()
+            .validate_top_level(nothing, &[])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ".cfn-chatops.yml:1: discovery is off and `stacks` names none: nothing would ever be planned"
+        );
+    }
+
+    #[test]
+    fn an_entry_without_a_name_takes_the_derived_one_and_waivers_may_name_discovered_stacks() {
+        let text = "stacks:\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n  - template: infra/___.yaml\nwaivers:\n  - stack: orders\n    rule: data-loss\n    reason: rebuilt nightly\n";
+        let config = parse(text).unwrap();
+        assert_eq!(
+            config.stacks[0].stack_name().as_deref(),
+            Some("DynamoDB-Table")
+        );
+        config.stacks[0].validate(text).unwrap();
+        let err = config.stacks[1].validate(text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ".cfn-chatops.yml:4: stack infra/___.yaml: \"infra/___.yaml\" gives no stack name: add `name:` to the entry"
+        );
+        config
+            .validate_top_level(text, &["orders".into()])
+            .unwrap();
+        let err = config.validate_top_level(text, &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                ".cfn-chatops.yml:6: waivers: waiver for stack \"orders\", which is not in `stacks` and not a discovered template's stack"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parameters_files_in_every_form() {
+        let list = r#"[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Size", "ParameterValue": 3}, {"ParameterKey": "Kept", "UsePreviousValue": true}]"#;
         let parsed = parse_parameters_file("params/a.json", list).unwrap();
-        assert_eq!(parsed["Env"], "prod");
-        assert_eq!(parsed["Size"], "3");
+        assert_eq!(parsed.parameters.len(), 2, "{parsed:?}");
+        assert_eq!(parsed.parameters["Env"], "prod");
+        assert_eq!(parsed.parameters["Size"], "3");
         let map = parse_parameters_file("params/a.yaml", "Env: prod\nZones: [a, b]\n").unwrap();
-        assert_eq!(map["Zones"], "a,b");
-        let err = parse_parameters_file("params/a.json", "[1, 2]").unwrap_err();
-        assert!(err.to_string().starts_with("params/a.json"), "{err}");
+        assert_eq!(map.parameters["Zones"], "a,b");
+        assert!(map.tags.is_empty() && !map.stack_policy);
+        // CodePipeline's template configuration (synthetic; the real one in
+        // tests/fixtures/real-repo/params/config-prod.json has only Parameters).
+        let pipeline = r#"{
+  "Parameters": {"Env": "prod", "Count": 2},
+  "Tags": {"team": "infra", "cost-center": 1234},
+  "StackPolicy": {"Statement": [{"Effect": "Deny", "Action": "Update:Replace", "Principal": "*", "Resource": "*"}]}
+}"#;
+        let parsed = parse_parameters_file("params/prod.json", pipeline).unwrap();
+        assert_eq!(parsed.parameters["Count"], "2");
+        assert_eq!(parsed.tags["cost-center"], "1234");
+        assert!(parsed.stack_policy);
+    }
+
+    #[test]
+    fn a_parameters_file_of_the_wrong_shape_says_what_was_expected_and_where() {
+        for (text, line, expected) in [
+            (
+                "[1, 2]",
+                Some(1),
+                "params/a.json:1: in CloudFormation's list form each item is {ParameterKey, ParameterValue}: ",
+            ),
+            (
+                "[\n  {\"ParameterKey\": \"A\", \"Value\": \"x\"}\n]",
+                Some(2),
+                "params/a.json:2: in CloudFormation's list form each item is {ParameterKey, ParameterValue}: .[0]: unknown field `Value`",
+            ),
+            (
+                "[\n  {\"ParameterKey\": \"A\"}\n]",
+                Some(2),
+                "params/a.json:2: A has no ParameterValue (nor UsePreviousValue: true)",
+            ),
+            (
+                "{\n  \"Parameters\": {\"A\": \"x\"},\n  \"Tag\": {}\n}",
+                Some(3),
+                "params/a.json:3: CodePipeline's template configuration has Parameters, Tags and StackPolicy: unknown field `Tag`",
+            ),
+            (
+                "A: x\nB:\n  nested: map\n",
+                Some(2),
+                "params/a.json:2: B: a value is text, a number, true or false, or a list of them",
+            ),
+            ("\"just text\"", Some(1), "params/a.json:1: expected CloudFormation's list"),
+            ("", None, "params/a.json: is empty: expected CloudFormation's list"),
+            (
+                "{\"A\": \"x\",\n  \"B\": [}\n",
+                Some(2),
+                "params/a.json:2: not JSON or YAML: ",
+            ),
+        ] {
+            let err = parse_parameters_file("params/a.json", text).unwrap_err();
+            let ConfigError::ParametersFile { line: found, .. } = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!(*found, line, "{text}: {err}");
+            assert!(err.to_string().starts_with(expected), "{text}: {err}");
+            assert!(!err.to_string().contains("untagged"), "{err}");
+        }
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod gate;
 pub mod guard;
 pub(crate) mod names;
 pub(crate) mod outcome;
+pub(crate) mod parameters;
 pub(crate) mod properties;
 pub(crate) mod pull_request;
 pub(crate) mod select;

@@ -9,6 +9,58 @@ pub fn valid_stack_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// File names that say nothing about the stack (SAM's `template.yaml`): such a template is
+/// named after its folder.
+pub const GENERIC_FILE_NAMES: [&str; 5] = ["template", "main", "stack", "cfn", "cloudformation"];
+
+/// The stack a discovered template is planned as, derived from its path alone, so that adding
+/// or moving another file never renames it:
+/// - the file name without its extension, and without a `.cfn`, `.cf` or `.template` before
+///   it (`VPCFlowLogsCloudWatch.cfn.yaml` → `VPCFlowLogsCloudWatch`);
+/// - a generic name ([`GENERIC_FILE_NAMES`]) takes its folder's name instead
+///   (`apps/orders/template.yaml` → `orders`), except at the repository's root;
+/// - every run of characters other than ASCII letters, digits and `-` becomes one `-`, and
+///   `-` is trimmed from both ends (`DynamoDB_Table` → `DynamoDB-Table`);
+/// - a name that does not start with a letter gets `stack-` before it (`01-vpc` →
+///   `stack-01-vpc`); at most 128 characters.
+///
+/// `None` when nothing usable is left (`___.yaml`).
+pub fn derived_stack_name(path: &str) -> Option<String> {
+    let mut parts = path.rsplit('/');
+    let file = parts.next().unwrap_or(path);
+    let mut stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+    for suffix in [".cfn", ".cf", ".template"] {
+        if stem.len() > suffix.len() && stem.to_ascii_lowercase().ends_with(suffix) {
+            stem = &stem[..stem.len() - suffix.len()];
+            break;
+        }
+    }
+    if GENERIC_FILE_NAMES.contains(&stem.to_ascii_lowercase().as_str())
+        && let Some(folder) = parts.next()
+    {
+        stem = folder;
+    }
+    let mut name = String::with_capacity(stem.len());
+    for c in stem.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            name.push(c);
+        } else if !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_matches('-');
+    if name.is_empty() {
+        return None;
+    }
+    let mut name = if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name.to_owned()
+    } else {
+        format!("stack-{name}")
+    };
+    name.truncate(128);
+    Some(name.trim_end_matches('-').to_owned()).filter(|name| valid_stack_name(name))
+}
+
 /// Every change set the bot creates starts with this, so it can find its own.
 pub const CHANGE_SET_PREFIX: &str = "cfn-chatops-";
 
@@ -60,6 +112,31 @@ mod tests {
         for bad in ["", "1app", "app_prod", "app.prod", &"a".repeat(129)] {
             assert!(!valid_stack_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn discovered_templates_get_a_valid_name_from_their_path() {
+        for (path, name) in [
+            ("infra/DynamoDB_Table.yaml", "DynamoDB-Table"),
+            ("VPCFlowLogsCloudWatch.cfn.yaml", "VPCFlowLogsCloudWatch"),
+            ("apigateway_lambda_integration.yaml", "apigateway-lambda-integration"),
+            ("stacks/app.template.json", "app"),
+            ("stacks/app.template", "app"),
+            ("apps/orders/template.yaml", "orders"),
+            ("apps/user_admin/Template.yml", "user-admin"),
+            ("template.yaml", "template"),
+            ("net/01-vpc.yaml", "stack-01-vpc"),
+            ("a/b/my app (v2).yaml", "my-app-v2"),
+            ("stacks/queue-v2.template", "queue-v2"),
+            ("stacks/naïve.yaml", "na-ve"),
+        ] {
+            assert_eq!(derived_stack_name(path).as_deref(), Some(name), "{path}");
+        }
+        let long = format!("{}.yaml", "a_".repeat(100));
+        let name = derived_stack_name(&long).unwrap();
+        assert!(valid_stack_name(&name) && name.len() <= 128, "{name}");
+        assert_eq!(derived_stack_name("___.yaml"), None);
+        assert_eq!(derived_stack_name(".cfn.yaml"), Some("cfn".into()));
     }
 
     #[test]

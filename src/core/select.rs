@@ -1,15 +1,17 @@
 //! Which stacks a push touches. Pure: the changed paths and the config in, the stacks out.
 //!
-//! - No `.cfn-chatops.yml`: each changed template under the templates path is a stack named
-//!   after its file stem (the seed pipeline's convention).
-//! - With it: each configured stack whose template, parameters file or `when_modified` globs
-//!   the push touched, or whose entry in the config changed.
+//! - Discovery (on unless `.cfn-chatops.yml` says `discovery: {enabled: false}`): each changed
+//!   template under the templates path, not excluded and not claimed by a `stacks` entry, is a
+//!   stack named after its path ([`derived_stack_name`]).
+//! - `stacks` entries: each whose template, parameters file or `when_modified` globs the push
+//!   touched, or whose entry in the config changed. An entry owns its template: discovery
+//!   leaves it alone, so an entry overrides a discovered stack's name, parameters and the rest.
 
 use std::collections::BTreeMap;
 
 use super::changes::{ChangeKind, FileChange};
-use super::config::{CONFIG_FILE, ConfigError, RepoConfig, StackSpec};
-use super::names::valid_stack_name;
+use super::config::{CONFIG_FILE, ConfigError, GLOB_OPTIONS, RepoConfig, StackSpec};
+use super::names::{derived_stack_name, valid_stack_name};
 use super::template::{TemplateError, has_template_extension};
 use super::verdict::guard_rules::GuardError;
 use crate::model::report::LeftInPlace;
@@ -20,7 +22,7 @@ pub struct Target {
     pub stack: String,
     pub template: String,
     pub renamed_from: Option<String>,
-    /// The config entry; `None` in convention mode.
+    /// The config entry; `None` for a discovered template.
     pub spec: Option<StackSpec>,
 }
 
@@ -34,7 +36,7 @@ pub enum TargetError {
     /// A Guard rule file the stack uses does not parse or cannot be evaluated.
     #[error(transparent)]
     Guard(#[from] GuardError),
-    /// Convention mode: the file name cannot be the stack's name.
+    /// A discovered template whose path gives no stack name, or the name of another's.
     #[error("{path}: {message}")]
     Unnamable { path: String, message: String },
 }
@@ -63,42 +65,105 @@ pub struct Selection {
     pub problems: Vec<Problem>,
     pub left_in_place: Vec<LeftInPlace>,
     pub maybe_left_in_place: Vec<MaybeLeftInPlace>,
-    pub notes: Vec<String>,
+    /// Changed files that no stack uses, when discovery is off: noted if they are templates.
+    pub unused: Vec<String>,
 }
 
 const DELETED: &str = "template deleted: delete the stack deliberately";
 
-/// Convention mode: templates under `templates_path` ("" for the whole repository).
-pub fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection {
-    let prefix = templates_path.trim_matches('/');
-    let in_scope = |path: &str| {
-        has_template_extension(path)
+/// Where discovery looks: under the templates path, not excluded by the config, not the
+/// config itself.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    prefix: String,
+    exclude: Vec<glob::Pattern>,
+    enabled: bool,
+}
+
+impl Discovery {
+    /// `templates_path` is "" for the whole repository.
+    pub fn new(templates_path: &str, config: Option<&RepoConfig>) -> Self {
+        let settings = config.map(|config| &config.discovery);
+        Self {
+            prefix: templates_path.trim_matches('/').to_owned(),
+            exclude: settings
+                .into_iter()
+                .flat_map(|settings| &settings.exclude)
+                .filter_map(|glob| glob::Pattern::new(glob).ok())
+                .collect(),
+            enabled: settings.is_none_or(|settings| settings.enabled),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// A path discovery would plan if it is a template.
+    pub fn covers(&self, path: &str) -> bool {
+        self.enabled
+            && has_template_extension(path)
             && path != CONFIG_FILE
-            && (prefix.is_empty() || path.starts_with(&format!("{prefix}/")))
-    };
+            && (self.prefix.is_empty() || path.starts_with(&format!("{}/", self.prefix)))
+            && !self
+                .exclude
+                .iter()
+                .any(|pattern| pattern.matches_with(path, GLOB_OPTIONS))
+    }
+}
+
+/// The repository's config, at the planned commit and (when it had a valid one) the base.
+#[derive(Debug, Clone, Copy)]
+pub struct Configured<'a> {
+    pub config: &'a RepoConfig,
+    pub text: &'a str,
+    pub before: Option<&'a RepoConfig>,
+}
+
+/// The stacks a push touches.
+pub fn select(
+    changes: &[FileChange],
+    discovery: &Discovery,
+    configured: Option<Configured<'_>>,
+) -> Selection {
     let mut selection = Selection::default();
+    let specs: &[StackSpec] = configured.map_or(&[], |c| &c.config.stacks);
+    if let Some(configured) = configured {
+        by_config(changes, discovery, configured, &mut selection);
+    }
+    // An entry's template and parameters file are its own: never discovered as well.
+    let owned = |path: &str| {
+        specs.iter().any(|spec| {
+            spec.template == path || spec.parameters_file.as_deref() == Some(path)
+        })
+    };
+    let discovered = |path: &str| discovery.covers(path) && !owned(path);
     for change in changes {
         match &change.kind {
-            ChangeKind::Deleted if in_scope(&change.path) => {
-                selection.maybe_left_in_place.push(MaybeLeftInPlace {
-                    stack: stem(&change.path).to_owned(),
-                    template: change.path.clone(),
-                    reason: DELETED.into(),
-                });
+            ChangeKind::Deleted if discovered(&change.path) => {
+                if let Some(stack) = derived_stack_name(&change.path) {
+                    selection.maybe_left_in_place.push(MaybeLeftInPlace {
+                        stack,
+                        template: change.path.clone(),
+                        reason: DELETED.into(),
+                    });
+                }
             }
             ChangeKind::Added | ChangeKind::Modified | ChangeKind::Renamed { .. }
-                if in_scope(&change.path) =>
+                if discovered(&change.path) =>
             {
                 let renamed_from = match &change.kind {
                     ChangeKind::Renamed { from } => Some(from.clone()),
                     _ => None,
                 };
+                let stack = derived_stack_name(&change.path).unwrap_or_default();
                 if let Some(from) = &renamed_from
-                    && stem(from) != stem(&change.path)
-                    && in_scope(from)
+                    && discovered(from)
+                    && let Some(old) = derived_stack_name(from)
+                    && old != stack
                 {
                     selection.maybe_left_in_place.push(MaybeLeftInPlace {
-                        stack: stem(from).to_owned(),
+                        stack: old,
                         template: from.clone(),
                         reason: format!(
                             "template renamed to {}: the old stack is not deleted",
@@ -107,11 +172,20 @@ pub fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection 
                     });
                 }
                 selection.targets.push(Target {
-                    stack: stem(&change.path).to_owned(),
+                    stack,
                     template: change.path.clone(),
                     renamed_from,
                     spec: None,
                 });
+            }
+            ChangeKind::Added | ChangeKind::Modified | ChangeKind::Renamed { .. }
+                if configured.is_some()
+                    && !discovery.enabled()
+                    && has_template_extension(&change.path)
+                    && change.path != CONFIG_FILE
+                    && !specs.iter().any(|spec| spec.is_touched_by(&change.path)) =>
+            {
+                selection.unused.push(change.path.clone());
             }
             _ => {}
         }
@@ -119,56 +193,17 @@ pub fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection 
     selection
 }
 
-/// Convention mode, once the candidates proved to be templates: a file name that cannot be a
-/// stack name, or two templates claiming one stack, plans nothing for them. (Checked after the
-/// content, so a changed `tsconfig.build.json` is simply not a template.)
-pub fn refuse_unnamable<T>(
-    candidates: Vec<T>,
-    target: impl Fn(&T) -> &Target,
-) -> (Vec<T>, Vec<Problem>) {
-    let mut claims: BTreeMap<String, usize> = BTreeMap::new();
-    for candidate in &candidates {
-        *claims.entry(target(candidate).stack.clone()).or_default() += 1;
-    }
-    let (accepted, refused): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|candidate| {
-        let stack = &target(candidate).stack;
-        valid_stack_name(stack) && claims[stack] == 1
-    });
-    let problems = refused
-        .iter()
-        .map(|candidate| {
-            let target = target(candidate);
-            let message = if valid_stack_name(&target.stack) {
-                format!(
-                    "more than one changed template maps to stack {}; name them in {CONFIG_FILE}",
-                    target.stack
-                )
-            } else {
-                format!(
-                    "file name does not make a valid stack name (a letter, then letters, digits and -); name the stack in {CONFIG_FILE}"
-                )
-            };
-            Problem {
-                error: TargetError::Unnamable {
-                    path: target.template.clone(),
-                    message,
-                },
-                stack: target.stack.clone(),
-                template: target.template.clone(),
-                region: None,
-            }
-        })
-        .collect();
-    (accepted, problems)
-}
-
-/// Config mode. `before` is the config at the base commit, when there was a valid one.
-pub fn by_config(
+/// The `stacks` entries a push touches, and the ones it removed.
+fn by_config(
     changes: &[FileChange],
-    config: &RepoConfig,
-    config_text: &str,
-    before: Option<&RepoConfig>,
-) -> Selection {
+    discovery: &Discovery,
+    Configured {
+        config,
+        text,
+        before,
+    }: Configured<'_>,
+    selection: &mut Selection,
+) {
     let touched = |spec: &StackSpec| {
         changes.iter().any(|change| {
             spec.is_touched_by(&change.path)
@@ -176,13 +211,14 @@ pub fn by_config(
         })
     };
     // A stack is its name in its region: the same name may be configured in two regions.
-    let same_stack = |a: &StackSpec, b: &StackSpec| a.name == b.name && a.region == b.region;
+    let same_stack =
+        |a: &StackSpec, b: &StackSpec| a.stack_name() == b.stack_name() && a.region == b.region;
     let previous =
         |spec: &StackSpec| before.and_then(|b| b.stacks.iter().find(|old| same_stack(old, spec)));
-    let mut selection = Selection::default();
-    let mut seen: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut seen: Vec<(String, Option<&str>)> = Vec::new();
     for spec in &config.stacks {
-        let key = (spec.name.as_str(), spec.region.as_deref());
+        let name = spec.stack_name().unwrap_or_default();
+        let key = (name.clone(), spec.region.as_deref());
         let duplicate = seen.contains(&key);
         seen.push(key);
         if !(touched(spec) || previous(spec) != Some(spec)) {
@@ -191,14 +227,14 @@ pub fn by_config(
         let validation = if duplicate {
             Err(ConfigError::Config {
                 line: None,
-                message: format!("stack {} is configured twice for one region", spec.name),
+                message: format!("stack {name} is configured twice for one region"),
             })
         } else {
-            spec.validate(config_text)
+            spec.validate(text)
         };
         match validation {
             Ok(()) => selection.targets.push(Target {
-                stack: spec.name.clone(),
+                stack: name,
                 template: spec.template.clone(),
                 renamed_from: changes.iter().find_map(|change| match &change.kind {
                     ChangeKind::Renamed { from } if change.path == spec.template => {
@@ -209,46 +245,122 @@ pub fn by_config(
                 spec: Some(spec.clone()),
             }),
             Err(error) => selection.problems.push(Problem {
-                stack: spec.name.clone(),
+                stack: name,
                 template: spec.template.clone(),
                 region: spec.region.clone(),
                 error: error.into(),
             }),
         }
     }
+    let deleted = |path: &str| {
+        changes
+            .iter()
+            .any(|change| change.path == path && change.kind == ChangeKind::Deleted)
+    };
     for gone in before
         .into_iter()
         .flat_map(|before| &before.stacks)
         .filter(|old| !config.stacks.iter().any(|new| same_stack(new, old)))
     {
+        let Some(name) = gone.stack_name() else {
+            continue;
+        };
+        // Its template, still there and unclaimed, is now discovered under the same name:
+        // the stack is planned without the entry's settings rather than left behind.
+        let rediscovered = gone.region.is_none()
+            && !deleted(&gone.template)
+            && discovery.covers(&gone.template)
+            && !config
+                .stacks
+                .iter()
+                .any(|spec| spec.template == gone.template)
+            && derived_stack_name(&gone.template).as_deref() == Some(name.as_str());
+        if rediscovered {
+            if !changes.iter().any(|change| change.path == gone.template) {
+                selection.targets.push(Target {
+                    stack: name,
+                    template: gone.template.clone(),
+                    renamed_from: None,
+                    spec: None,
+                });
+            }
+            continue;
+        }
         selection.left_in_place.push(LeftInPlace {
-            stack: gone.name.clone(),
+            stack: name,
             template: gone.template.clone(),
             reason: format!("removed from {CONFIG_FILE}: delete the stack deliberately"),
         });
     }
-    for change in changes {
-        let unused = has_template_extension(&change.path)
-            && change.path != CONFIG_FILE
-            && change.kind != ChangeKind::Deleted
-            && !config
-                .stacks
-                .iter()
-                .any(|spec| spec.is_touched_by(&change.path));
-        if unused {
-            selection.notes.push(format!(
-                "{} changed, but no stack in {CONFIG_FILE} uses it as its template",
-                change.path
-            ));
-        }
-    }
-    selection
 }
 
-/// `stacks/app.yaml` → `app`.
-fn stem(path: &str) -> &str {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.rsplit_once('.').map_or(file, |(stem, _)| stem)
+/// A stack name already taken, and by what: a `stacks` entry, or another template that
+/// discovery names alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub stack: String,
+    pub by: String,
+}
+
+/// Discovered templates, once the candidates proved to be templates: a path that gives no
+/// stack name, or a name another template or a `stacks` entry has, plans nothing for it (an
+/// error naming both, never a guess: a name must not change when another file appears).
+/// Checked after the content, so a changed `tsconfig.build.json` is simply not a template.
+pub fn refuse_unnamable<T>(
+    candidates: Vec<T>,
+    target: impl Fn(&T) -> &Target,
+    claims: &[Claim],
+) -> (Vec<T>, Vec<Problem>) {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for candidate in &candidates {
+        let target = target(candidate);
+        by_name
+            .entry(target.stack.clone())
+            .or_default()
+            .push(target.template.clone());
+    }
+    let mut accepted = Vec::new();
+    let mut problems = Vec::new();
+    for candidate in candidates {
+        let found = target(&candidate);
+        let others: Vec<String> = by_name[&found.stack]
+            .iter()
+            .filter(|path| **path != found.template)
+            .cloned()
+            .chain(
+                claims
+                    .iter()
+                    .filter(|claim| claim.stack == found.stack && claim.by != found.template)
+                    .map(|claim| claim.by.clone()),
+            )
+            .collect();
+        let message = if !valid_stack_name(&found.stack) {
+            format!(
+                "the file name gives no stack name (a letter, then letters, digits and -); name it in {CONFIG_FILE}: `stacks: [{{template: {}, name: <stack>}}]`",
+                found.template
+            )
+        } else if !others.is_empty() {
+            format!(
+                "{} also makes stack {}; name one in {CONFIG_FILE} (`stacks: [{{template: {}, name: <stack>}}]`) or exclude one (`discovery: {{exclude: [<glob>]}}`)",
+                others.join(" and "),
+                found.stack,
+                found.template
+            )
+        } else {
+            accepted.push(candidate);
+            continue;
+        };
+        problems.push(Problem {
+            error: TargetError::Unnamable {
+                path: found.template.clone(),
+                message,
+            },
+            stack: found.stack.clone(),
+            template: found.template.clone(),
+            region: None,
+        });
+    }
+    (accepted, problems)
 }
 
 #[cfg(test)]
@@ -267,8 +379,26 @@ mod tests {
         selection.targets.iter().map(|t| t.stack.as_str()).collect()
     }
 
+    fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection {
+        select(changes, &Discovery::new(templates_path, None), None)
+    }
+
+    fn by_config(
+        changes: &[FileChange],
+        config: &RepoConfig,
+        text: &str,
+        before: Option<&RepoConfig>,
+    ) -> Selection {
+        let configured = Configured {
+            config,
+            text,
+            before,
+        };
+        select(changes, &Discovery::new("", Some(config)), Some(configured))
+    }
+
     #[test]
-    fn convention_maps_changed_templates_to_stacks_named_after_the_file() {
+    fn discovery_maps_changed_templates_to_stacks_named_after_their_path() {
         let changes = [
             change("stacks/app.yaml", ChangeKind::Modified),
             change("stacks/alarms.yml", ChangeKind::Added),
@@ -280,9 +410,14 @@ mod tests {
                     from: "stacks/queue.template".into(),
                 },
             ),
+            change("infra/DynamoDB_Table.yaml", ChangeKind::Added),
+            change("apps/orders/template.yaml", ChangeKind::Added),
         ];
         let selection = by_convention(&changes, "");
-        assert_eq!(stacks(&selection), ["app", "alarms", "queue-v2"]);
+        assert_eq!(
+            stacks(&selection),
+            ["app", "alarms", "queue-v2", "DynamoDB-Table", "orders"]
+        );
         assert_eq!(
             selection.targets[2].renamed_from.as_deref(),
             Some("stacks/queue.template")
@@ -302,10 +437,11 @@ mod tests {
                 )
             ]
         );
+        assert!(selection.unused.is_empty());
     }
 
     #[test]
-    fn the_templates_path_limits_the_convention() {
+    fn the_templates_path_limits_discovery() {
         let changes = [
             change("stacks/app.yaml", ChangeKind::Modified),
             change("ci/buildspec.yml", ChangeKind::Modified),
@@ -316,47 +452,111 @@ mod tests {
     }
 
     #[test]
-    fn invalid_and_clashing_names_are_problems_not_plans() {
+    fn unnamable_and_clashing_names_are_problems_naming_both_files() {
         let changes = [
-            change("stacks/my_app.yaml", ChangeKind::Modified),
+            change("stacks/___.yaml", ChangeKind::Modified),
             change("a/dup.yaml", ChangeKind::Modified),
-            change("b/dup.yaml", ChangeKind::Added),
+            change("b/dup/template.yaml", ChangeKind::Added),
             change("ok.yaml", ChangeKind::Added),
+            change("apps/taken.yaml", ChangeKind::Added),
+            change("apps/clash.yml", ChangeKind::Added),
         ];
         let selection = by_convention(&changes, "");
-        let (accepted, problems) = refuse_unnamable(selection.targets, |target| target);
+        let claims = [
+            Claim {
+                stack: "taken".into(),
+                by: "the .cfn-chatops.yml entry for stacks/taken.yaml".into(),
+            },
+            Claim {
+                stack: "clash".into(),
+                by: "other/clash.json".into(),
+            },
+        ];
+        let (accepted, problems) = refuse_unnamable(selection.targets, |target| target, &claims);
         let accepted: Vec<_> = accepted.iter().map(|t| t.stack.as_str()).collect();
         assert_eq!(accepted, ["ok"]);
         let problems: Vec<_> = problems.iter().map(|p| p.error.to_string()).collect();
-        assert!(
-            problems[0]
-                .starts_with("stacks/my_app.yaml: file name does not make a valid stack name")
+        assert_eq!(
+            problems[0],
+            "stacks/___.yaml: the file name gives no stack name (a letter, then letters, digits and -); name it in .cfn-chatops.yml: `stacks: [{template: stacks/___.yaml, name: <stack>}]`"
         );
-        assert!(
-            problems[1].starts_with("a/dup.yaml: more than one changed template maps to stack dup")
+        assert_eq!(
+            problems[1],
+            "a/dup.yaml: b/dup/template.yaml also makes stack dup; name one in .cfn-chatops.yml (`stacks: [{template: a/dup.yaml, name: <stack>}]`) or exclude one (`discovery: {exclude: [<glob>]}`)"
         );
-        assert_eq!(problems.len(), 3);
+        assert!(problems[2].starts_with("b/dup/template.yaml: a/dup.yaml also makes stack dup"));
+        assert!(problems[3].starts_with(
+            "apps/taken.yaml: the .cfn-chatops.yml entry for stacks/taken.yaml also makes stack taken"
+        ));
+        assert!(problems[4].starts_with("apps/clash.yml: other/clash.json also makes stack clash"));
+        assert_eq!(problems.len(), 5);
     }
 
     const CONFIG: &str = "stacks:\n  - name: app-staging\n    template: stacks/app.yaml\n    parameters_file: params/staging.json\n  - name: app-prod\n    template: stacks/app.yaml\n    parameters_file: params/prod.json\n    when_modified: [\"lambda/**\"]\n";
 
     #[test]
-    fn config_plans_each_stack_its_changes_touch() {
+    fn entries_plan_what_their_changes_touch_and_discovery_plans_the_rest() {
         let config = parse(CONFIG).unwrap();
         let plan = |changes: &[FileChange]| by_config(changes, &config, CONFIG, Some(&config));
         let template = [change("stacks/app.yaml", ChangeKind::Modified)];
-        assert_eq!(stacks(&plan(&template)), ["app-staging", "app-prod"]);
+        assert_eq!(
+            stacks(&plan(&template)),
+            ["app-staging", "app-prod"],
+            "the entries own their template: discovery does not plan `app` too"
+        );
         let staging = [change("params/staging.json", ChangeKind::Modified)];
         assert_eq!(stacks(&plan(&staging)), ["app-staging"]);
         let code = [change("lambda/worker/main.py", ChangeKind::Added)];
         assert_eq!(stacks(&plan(&code)), ["app-prod"]);
         let unrelated = [change("docs/x.md", ChangeKind::Modified)];
         assert!(plan(&unrelated).targets.is_empty());
-        let stray = [change("stacks/other.yaml", ChangeKind::Added)];
-        assert_eq!(
-            plan(&stray).notes,
-            ["stacks/other.yaml changed, but no stack in .cfn-chatops.yml uses it as its template"]
-        );
+        let other = [change("stacks/other.yaml", ChangeKind::Added)];
+        let selection = plan(&other);
+        assert_eq!(stacks(&selection), ["other"], "discovered beside the entries");
+        assert!(selection.targets[0].spec.is_none());
+        assert!(selection.unused.is_empty());
+    }
+
+    #[test]
+    fn with_discovery_off_only_entries_plan_and_other_changed_files_may_be_noted() {
+        let text = format!("discovery: {{enabled: false}}\n{CONFIG}");
+        let config = parse(&text).unwrap();
+        let changes = [
+            change("stacks/other.yaml", ChangeKind::Added),
+            change("buildspec.yml", ChangeKind::Modified),
+            change("params/prod.json", ChangeKind::Modified),
+            change("README.md", ChangeKind::Modified),
+        ];
+        let selection = by_config(&changes, &config, &text, Some(&config));
+        assert_eq!(stacks(&selection), ["app-prod"]);
+        // Their content decides whether they are noted: the planner reads them.
+        assert_eq!(selection.unused, ["stacks/other.yaml", "buildspec.yml"]);
+    }
+
+    #[test]
+    fn excluded_paths_are_not_discovered() {
+        let text = "discovery:\n  exclude: [\"examples/**\", \"**/buildspec.yml\"]\n";
+        let config = parse(text).unwrap();
+        let changes = [
+            change("examples/deep/x.yaml", ChangeKind::Added),
+            change("ci/buildspec.yml", ChangeKind::Modified),
+            change("stacks/app.yaml", ChangeKind::Modified),
+            change("examples/gone.yaml", ChangeKind::Deleted),
+        ];
+        let selection = by_config(&changes, &config, text, None);
+        assert_eq!(stacks(&selection), ["app"]);
+        assert!(selection.maybe_left_in_place.is_empty());
+        assert!(selection.unused.is_empty());
+    }
+
+    #[test]
+    fn an_entry_without_a_name_overrides_the_discovered_stack_under_its_derived_name() {
+        let text = "stacks:\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n";
+        let config = parse(text).unwrap();
+        let changes = [change("infra/DynamoDB_Table.yaml", ChangeKind::Modified)];
+        let selection = by_config(&changes, &config, text, Some(&config));
+        assert_eq!(stacks(&selection), ["DynamoDB-Table"]);
+        assert!(selection.targets[0].spec.is_some(), "planned with its entry");
     }
 
     #[test]
@@ -388,6 +588,23 @@ mod tests {
             stacks(&by_config(&changes, &before, CONFIG, None)),
             ["app-staging", "app-prod"]
         );
+    }
+
+    #[test]
+    fn a_removed_entry_whose_template_discovery_names_alike_is_planned_not_left() {
+        let before = parse("stacks:\n  - name: app\n    template: stacks/app.yaml\n    parameters: {Env: prod}\n  - name: legacy\n    template: stacks/old-name.yaml\n").unwrap();
+        let text = "risks: {data_loss: review}\n";
+        let after = parse(text).unwrap();
+        let changes = [change(CONFIG_FILE, ChangeKind::Modified)];
+        let selection = by_config(&changes, &after, text, Some(&before));
+        assert_eq!(stacks(&selection), ["app"]);
+        assert!(selection.targets[0].spec.is_none());
+        let left: Vec<_> = selection
+            .left_in_place
+            .iter()
+            .map(|l| l.stack.as_str())
+            .collect();
+        assert_eq!(left, ["legacy"], "its template makes another name");
     }
 
     #[test]

@@ -44,20 +44,116 @@ pub struct Template {
     /// It has nested stacks (`AWS::CloudFormation::Stack`, or SAM's
     /// `AWS::Serverless::Application`): its change set must include theirs.
     pub nested_stacks: bool,
-    /// Parameters declared `NoEcho`: their values are never shown.
-    pub no_echo: Vec<String>,
+    /// The parameters it declares, in its order.
+    pub parameters: Vec<DeclaredParameter>,
     /// The template as CloudFormation reads it, in JSON form: YAML's short tags (`!Ref`,
     /// `!Sub`, …) become their long forms (`{"Ref": …}`, `{"Fn::Sub": …}`). What the safety
     /// rules and Guard read.
     pub document: serde_json::Value,
 }
 
+/// A parameter as the template declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredParameter {
+    pub name: String,
+    /// `String`, `Number`, `AWS::SSM::Parameter::Value<String>`, …
+    pub kind: String,
+    pub has_default: bool,
+    /// Its value is never shown.
+    pub no_echo: bool,
+}
+
 /// What a `NoEcho` parameter's value is shown (and checked) as.
 pub const MASKED: &str = "****";
+
+/// Properties that name a local file or folder until `sam package` or
+/// `aws cloudformation package` uploads it and writes its S3 location instead; CloudFormation
+/// itself cannot read a local path.
+const PACKAGED_PROPERTIES: [(&str, &str); 17] = [
+    ("AWS::Serverless::Function", "CodeUri"),
+    ("AWS::Serverless::LayerVersion", "ContentUri"),
+    ("AWS::Serverless::Api", "DefinitionUri"),
+    ("AWS::Serverless::HttpApi", "DefinitionUri"),
+    ("AWS::Serverless::StateMachine", "DefinitionUri"),
+    ("AWS::Serverless::Application", "Location"),
+    ("AWS::Serverless::GraphQLApi", "SchemaUri"),
+    ("AWS::Lambda::Function", "Code"),
+    ("AWS::Lambda::LayerVersion", "Content"),
+    ("AWS::ApiGateway::RestApi", "BodyS3Location"),
+    ("AWS::ApiGatewayV2::Api", "BodyS3Location"),
+    ("AWS::AppSync::GraphQLSchema", "DefinitionS3Location"),
+    ("AWS::AppSync::Resolver", "RequestMappingTemplateS3Location"),
+    ("AWS::AppSync::Resolver", "ResponseMappingTemplateS3Location"),
+    ("AWS::StepFunctions::StateMachine", "DefinitionS3Location"),
+    ("AWS::ElasticBeanstalk::ApplicationVersion", "SourceBundle"),
+    ("AWS::CloudFormation::Stack", "TemplateURL"),
+];
+
+/// A property that still names a local path: the template must be packaged first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalArtifact {
+    pub resource: String,
+    pub property: &'static str,
+    pub path: String,
+}
 
 impl Template {
     pub fn needs_s3(&self) -> bool {
         self.body.len() > MAX_TEMPLATE_BODY_BYTES
+    }
+
+    pub fn is_no_echo(&self, name: &str) -> bool {
+        self.parameters
+            .iter()
+            .any(|parameter| parameter.no_echo && parameter.name == name)
+    }
+
+    pub fn declares(&self, name: &str) -> bool {
+        self.parameters
+            .iter()
+            .any(|parameter| parameter.name == name)
+    }
+
+    /// Properties that name local files (`CodeUri: ./src`), SAM's `Globals` included: such a
+    /// template is deployable only once packaged.
+    pub fn local_artifacts(&self) -> Vec<LocalArtifact> {
+        let is_local = |value: &serde_json::Value| {
+            value.as_str().is_some_and(|text| {
+                !["s3://", "https://", "http://"]
+                    .iter()
+                    .any(|scheme| text.starts_with(scheme))
+            })
+        };
+        let global_code = self.document["Globals"]["Function"]
+            .get("CodeUri")
+            .filter(|value| is_local(value));
+        let mut found = Vec::new();
+        let Some(resources) = self.document.get("Resources").and_then(|r| r.as_object()) else {
+            return found;
+        };
+        for (logical_id, resource) in resources {
+            let kind = resource["Type"].as_str().unwrap_or_default();
+            let properties = &resource["Properties"];
+            for (_, property) in PACKAGED_PROPERTIES.iter().filter(|(k, _)| *k == kind) {
+                let value = properties.get(*property).or_else(|| {
+                    // A function without code of its own takes the Globals' CodeUri.
+                    let own_code = ["CodeUri", "InlineCode", "ImageUri"]
+                        .iter()
+                        .any(|key| properties.get(key).is_some());
+                    (*property == "CodeUri" && !own_code)
+                        .then_some(global_code)
+                        .flatten()
+                });
+                if let Some(path) = value.filter(|value| is_local(value)).and_then(|v| v.as_str()) {
+                    found.push(LocalArtifact {
+                        resource: logical_id.clone(),
+                        property,
+                        path: path.to_owned(),
+                    });
+                }
+            }
+        }
+        found
     }
 
     /// The given parameter values with every `NoEcho` one masked: what may be shown.
@@ -65,7 +161,7 @@ impl Template {
         parameters
             .iter()
             .map(|(key, value)| {
-                let value = if self.no_echo.contains(key) {
+                let value = if self.is_no_echo(key) {
                     MASKED.to_owned()
                 } else {
                     value.clone()
@@ -79,9 +175,9 @@ impl Template {
     /// parameter not given masked too, so no rule falls back to its `Default`.
     pub fn masked_for_rules(&self, parameters: &[(String, String)]) -> Vec<(String, String)> {
         let mut masked = self.masked(parameters);
-        for key in &self.no_echo {
-            if !parameters.iter().any(|(given, _)| given == key) {
-                masked.push((key.clone(), MASKED.to_owned()));
+        for parameter in self.parameters.iter().filter(|parameter| parameter.no_echo) {
+            if !parameters.iter().any(|(given, _)| *given == parameter.name) {
+                masked.push((parameter.name.clone(), MASKED.to_owned()));
             }
         }
         masked
@@ -173,17 +269,25 @@ pub fn inspect(path: &str, content: &[u8]) -> Result<Option<Template>, TemplateE
                 Some("AWS::CloudFormation::Stack" | "AWS::Serverless::Application")
             )
         });
-    let no_echo = match top.get("Parameters") {
+    let parameters = match top.get("Parameters") {
         Some(Value::Mapping(parameters)) => parameters
             .iter()
-            .filter(|(_, declaration)| {
-                matches!(declaration.get("NoEcho"), Some(Value::Bool(true)))
-                    || declaration
-                        .get("NoEcho")
+            .filter_map(|(name, declaration)| {
+                Some(DeclaredParameter {
+                    name: name.as_str()?.to_owned(),
+                    kind: declaration
+                        .get("Type")
                         .and_then(Value::as_str)
-                        .is_some_and(|text| text.eq_ignore_ascii_case("true"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    has_default: declaration.get("Default").is_some(),
+                    no_echo: matches!(declaration.get("NoEcho"), Some(Value::Bool(true)))
+                        || declaration
+                            .get("NoEcho")
+                            .and_then(Value::as_str)
+                            .is_some_and(|text| text.eq_ignore_ascii_case("true")),
+                })
             })
-            .filter_map(|(name, _)| name.as_str().map(str::to_owned))
             .collect(),
         _ => vec![],
     };
@@ -191,7 +295,7 @@ pub fn inspect(path: &str, content: &[u8]) -> Result<Option<Template>, TemplateE
         body: text.to_owned(),
         capabilities: required_capabilities(top.contains_key("Transform"), resources),
         nested_stacks,
-        no_echo,
+        parameters,
         document: long_form(&document),
     }))
 }
@@ -278,7 +382,11 @@ fn required_capabilities(
     if has_transform {
         capabilities.push(Capability::AutoExpand);
     }
-    // NAMED_IAM covers IAM: ask for one of them.
+    normalized(capabilities)
+}
+
+/// Each capability once, in order; NAMED_IAM covers IAM, so only one of them is asked for.
+pub fn normalized(mut capabilities: Vec<Capability>) -> Vec<Capability> {
     if capabilities.contains(&Capability::NamedIam) {
         capabilities.retain(|capability| *capability != Capability::Iam);
     }
@@ -331,7 +439,15 @@ mod tests {
     fn no_echo_parameters_are_known() {
         let text = "Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n  Token:\n    Type: String\n    NoEcho: 'true'\n  Env:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
         let template = template("stacks/app.yaml", text);
-        assert_eq!(template.no_echo, ["DbPassword", "Token"]);
+        let no_echo: Vec<_> = template
+            .parameters
+            .iter()
+            .filter(|parameter| parameter.no_echo)
+            .map(|parameter| parameter.name.as_str())
+            .collect();
+        assert_eq!(no_echo, ["DbPassword", "Token"]);
+        assert!(template.is_no_echo("Token") && !template.is_no_echo("Env"));
+        assert!(template.declares("Env") && !template.declares("Other"));
         let given = [
             ("DbPassword".to_owned(), "hunter2".to_owned()),
             ("Env".to_owned(), "prod".to_owned()),
@@ -350,6 +466,38 @@ mod tests {
             ],
             "a NoEcho parameter not given is masked too, never its Default"
         );
+    }
+
+    #[test]
+    fn local_code_is_found_where_packaging_would_upload_it() {
+        let sam = "Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Function:\n    CodeUri: ./shared\nResources:\n  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src/\n  Uses:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: app.handler\n  Inline:\n    Type: AWS::Serverless::Function\n    Properties:\n      InlineCode: print(1)\n  Packaged:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: s3://bucket/key.zip\n  Mapped:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: {Bucket: b, Key: k}\n  Plain:\n    Type: AWS::Lambda::Function\n    Properties:\n      Code: ./lambda\n  Child:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: nested/vpc.yaml\n  Remote:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: https://bucket.s3.amazonaws.com/vpc.yaml\n";
+        let found: Vec<_> = template("apps/a/template.yaml", sam)
+            .local_artifacts()
+            .into_iter()
+            .map(|artifact| format!("{}.{}={}", artifact.resource, artifact.property, artifact.path))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "Api.CodeUri=src/",
+                "Uses.CodeUri=./shared",
+                "Plain.Code=./lambda",
+                "Child.TemplateURL=nested/vpc.yaml",
+            ]
+        );
+        let packaged = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: s3://bucket/key.zip\n";
+        assert!(template("a.yaml", packaged).local_artifacts().is_empty());
+    }
+
+    #[test]
+    fn every_transform_asks_for_auto_expand() {
+        let foreach = "Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::Topics:\n    - Name\n    - [A, B]\n    - Topic${Name}:\n        Type: AWS::SNS::Topic\n";
+        assert_eq!(
+            template("a.yaml", foreach).capabilities,
+            [Capability::AutoExpand]
+        );
+        let both = "Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+        assert_eq!(template("a.yaml", both).capabilities, [Capability::AutoExpand]);
     }
 
     #[test]

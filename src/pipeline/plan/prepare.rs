@@ -11,7 +11,11 @@ use crate::adapter::git::{GitError, Repo};
 use crate::core::config::{
     self, CONFIG_FILE, ConfigError, RepoConfig, RuleFiles, StackSpec, parse_parameters_file,
 };
-use crate::core::select::{self, Problem, Selection, Target, TargetError};
+use crate::core::names::derived_stack_name;
+use crate::core::parameters;
+use crate::core::select::{
+    self, Claim, Configured, Discovery, Problem, Selection, Target, TargetError,
+};
 use crate::core::template::{self, TemplateError};
 use crate::core::verdict::guard_rules::{self, GuardError};
 use crate::core::verdict::{self, StackRules};
@@ -45,32 +49,67 @@ pub async fn prepare(
     report.base = base.clone();
     let changes = repo.changed_files(base.as_deref(), &inputs.after).await?;
     let config_text = read_text(repo, &inputs.after, CONFIG_FILE).await?;
-    let mut repo_config = None;
-    let selection = match &config_text {
-        Some(text) => {
-            let config = config::parse(text).map_err(PrepareError::Config)?;
-            config.validate_review(text).map_err(PrepareError::Config)?;
-            let before = match &base {
-                Some(base) => read_text(repo, base, CONFIG_FILE)
-                    .await?
-                    .and_then(|text| config::parse(&text).ok()),
-                None => None,
-            };
-            let selection = select::by_config(&changes, &config, text, before.as_ref());
-            repo_config = Some(config);
-            selection
+    let repo_config = match &config_text {
+        Some(text) => Some(config::parse(text).map_err(PrepareError::Config)?),
+        None => None,
+    };
+    let discovery = Discovery::new(&inputs.templates_path, repo_config.as_ref());
+    // Every file discovery could plan at the commit: what waivers may name, and what a
+    // discovered stack's name must not clash with.
+    let discoverable: Vec<String> = if discovery.enabled() {
+        repo.files(&inputs.after)
+            .await?
+            .into_iter()
+            .filter(|path| discovery.covers(path))
+            .filter(|path| {
+                repo_config
+                    .as_ref()
+                    .is_none_or(|config| !config.stacks.iter().any(|s| s.template == *path))
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let before = match (&repo_config, &base) {
+        (Some(_), Some(base)) => read_text(repo, base, CONFIG_FILE)
+            .await?
+            .and_then(|text| config::parse(&text).ok()),
+        _ => None,
+    };
+    let configured = match (&repo_config, &config_text) {
+        (Some(config), Some(text)) => {
+            let discovered: Vec<String> = discoverable
+                .iter()
+                .filter_map(|path| derived_stack_name(path))
+                .collect();
+            config
+                .validate_top_level(text, &discovered)
+                .map_err(PrepareError::Config)?;
+            Some(Configured {
+                config,
+                text,
+                before: before.as_ref(),
+            })
         }
-        None => select::by_convention(&changes, &inputs.templates_path),
+        _ => None,
     };
     let Selection {
         targets,
         problems,
         left_in_place,
         maybe_left_in_place,
-        notes,
-    } = selection;
+        unused,
+    } = select::select(&changes, &discovery, configured);
     report.left_in_place = left_in_place;
-    report.notes.extend(notes);
+    for path in unused {
+        let content = repo.read(&inputs.after, &path).await?;
+        if content.is_some_and(|content| matches!(template::inspect(&path, &content), Ok(Some(_))))
+        {
+            report.notes.push(format!(
+                "{path} changed, but no stack in {CONFIG_FILE} uses it as its template (discovery is off)"
+            ));
+        }
+    }
     for candidate in maybe_left_in_place {
         let Some(base) = &base else { continue };
         let content = repo.read(base, &candidate.template).await?;
@@ -112,17 +151,75 @@ pub async fn prepare(
             }),
         }
     }
-    if config_text.is_none() {
-        let (named, unnamable) = select::refuse_unnamable(requests, |(target, _)| target);
-        requests = named;
-        problems.extend(unnamable);
-    }
+    let (configured, discovered): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|(target, _)| target.spec.is_some());
+    let claims = claims(
+        inputs,
+        repo,
+        repo_config.as_ref(),
+        &discoverable,
+        &discovered,
+    )
+    .await?;
+    let (named, unnamable) =
+        select::refuse_unnamable(discovered, |(target, _)| target, &claims);
+    problems.extend(unnamable);
     for problem in problems {
         let plan = problem_plan(problem, &inputs.default_region);
         progress(&plan, Instant::now());
         report.stacks.push(plan);
     }
-    Ok(requests.into_iter().map(|(_, request)| request).collect())
+    Ok(configured
+        .into_iter()
+        .chain(named)
+        .map(|(_, request)| request)
+        .collect())
+}
+
+/// The names a discovered stack must not take: those of the `stacks` entries in the default
+/// region, and those of other templates discovery names alike (read to be sure they are
+/// templates).
+async fn claims(
+    inputs: &PlanInputs,
+    repo: &Repo,
+    config: Option<&RepoConfig>,
+    discoverable: &[String],
+    discovered: &[(Target, StackRequest)],
+) -> Result<Vec<Claim>, PrepareError> {
+    let mut claims: Vec<Claim> = config
+        .into_iter()
+        .flat_map(|config| &config.stacks)
+        .filter(|spec| {
+            spec.region
+                .as_ref()
+                .is_none_or(|region| *region == inputs.default_region)
+        })
+        .filter_map(|spec| {
+            Some(Claim {
+                stack: spec.stack_name()?,
+                by: format!("the {CONFIG_FILE} entry for {}", spec.template),
+            })
+        })
+        .collect();
+    for path in discoverable {
+        let Some(name) = derived_stack_name(path) else {
+            continue;
+        };
+        let clashes = discovered
+            .iter()
+            .any(|(target, _)| target.stack == name && target.template != *path);
+        if clashes
+            && let Some(content) = repo.read(&inputs.after, path).await?
+            && matches!(template::inspect(path, &content), Ok(Some(_)))
+        {
+            claims.push(Claim {
+                stack: name,
+                by: path.clone(),
+            });
+        }
+    }
+    Ok(claims)
 }
 
 /// The commit to diff against: `before`; else the first parent of the oldest pushed revision;
@@ -214,8 +311,27 @@ async fn request_for(
             .into());
         }
     };
+    let local = template.local_artifacts();
+    if !local.is_empty() {
+        let named: Vec<String> = local
+            .iter()
+            .map(|artifact| format!("{}'s {} ({})", artifact.resource, artifact.property, artifact.path))
+            .collect();
+        return Err(error(
+            &target.template,
+            format!(
+                "{} {} a local path, which CloudFormation cannot read: package the template in CI (`sam package` or `aws cloudformation package`) and plan the packaged template, or point {} at S3",
+                named.join(", "),
+                if local.len() == 1 { "is" } else { "are" },
+                if local.len() == 1 { "it" } else { "them" },
+            ),
+        )
+        .into());
+    }
     let spec = target.spec.as_ref();
     let mut parameters = BTreeMap::new();
+    let mut tags = BTreeMap::new();
+    let mut notes = Vec::new();
     if let Some(path) = spec.and_then(|spec| spec.parameters_file.as_deref()) {
         let text = read_text(repo, &inputs.after, path)
             .await
@@ -226,7 +342,14 @@ async fn request_for(
                     format!("parameters file does not exist at {}", short(&inputs.after)),
                 )
             })?;
-        parameters.extend(parse_parameters_file(path, &text)?);
+        let file = parse_parameters_file(path, &text)?;
+        parameters.extend(file.parameters);
+        tags.extend(file.tags);
+        if file.stack_policy {
+            notes.push(format!(
+                "{path}: its StackPolicy is not applied (a change set cannot carry one): set it once with `aws cloudformation set-stack-policy`"
+            ));
+        }
     }
     if let Some(spec) = spec {
         parameters.extend(
@@ -234,10 +357,22 @@ async fn request_for(
                 .iter()
                 .map(|(key, value)| (key.clone(), value.render())),
         );
+        tags.extend(spec.tags.clone());
     }
-    let capabilities = spec
-        .and_then(StackSpec::capabilities)
-        .unwrap_or_else(|| template.capabilities.clone());
+    let mut parameters: Vec<(String, String)> = parameters.into_iter().collect();
+    let undeclared = parameters::undeclared(&template, &parameters);
+    if !undeclared.is_empty() {
+        parameters.retain(|(key, _)| !undeclared.contains(key));
+        notes.push(format!(
+            "not sent, as the template does not declare them: {}",
+            undeclared.join(", ")
+        ));
+    }
+    // The config adds to what the template shows it needs (a nested stack's IAM resources,
+    // say); it never takes away what CloudFormation would refuse the change set without.
+    let mut capabilities = template.capabilities.clone();
+    capabilities.extend(spec.and_then(StackSpec::capabilities).unwrap_or_default());
+    let capabilities = template::normalized(capabilities);
     Ok(Some(StackRequest {
         stack: target.stack.clone(),
         region: spec
@@ -246,10 +381,8 @@ async fn request_for(
         template_path: target.template.clone(),
         renamed_from: target.renamed_from.clone(),
         template,
-        parameters: parameters.into_iter().collect(),
-        tags: spec
-            .map(|spec| spec.tags.clone().into_iter().collect())
-            .unwrap_or_default(),
+        parameters,
+        tags: tags.into_iter().collect(),
         capabilities,
         role_arn: spec
             .and_then(|spec| spec.role_arn.clone())
@@ -257,6 +390,7 @@ async fn request_for(
         commit: inputs.after.clone(),
         description: description(inputs),
         rules: StackRules::default(),
+        notes,
     }))
 }
 

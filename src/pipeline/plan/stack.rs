@@ -14,6 +14,7 @@ use crate::core::classify::{
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
+use crate::core::parameters::kept_parameters;
 use crate::core::template::{self, MASKED};
 use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
@@ -98,12 +99,14 @@ impl StackPlanner {
             plan: plan.ended(end.classification, end.reason),
             superseding: vec![],
         };
+        plan.notes.extend(request.notes.iter().cloned());
         let (region, stack) = (request.region.as_str(), request.stack.as_str());
-        let status = match self.cloudformation.stack_status(region, stack).await {
-            Ok(status) => status,
+        let state = match self.cloudformation.stack_state(region, stack).await {
+            Ok(state) => state,
             Err(err) => return ended(plan, Ended::failed(err)),
         };
-        let update = match gate(status.as_deref()) {
+        let status = state.as_ref().map(|state| state.status.as_str());
+        let update = match gate(status) {
             Gate::Create => false,
             Gate::Update => true,
             Gate::Busy(reason) => {
@@ -115,6 +118,36 @@ impl StackPlanner {
                 return ended(plan, end);
             }
         };
+        let current = state
+            .as_ref()
+            .filter(|_| update)
+            .map(|state| state.parameters.as_slice());
+        let kept = match kept_parameters(&request.template, &request.parameters, current) {
+            Ok(kept) => kept,
+            Err(missing) => {
+                plan.notes.push("nothing was created for this stack".into());
+                return ended(plan, Ended::failed(missing));
+            }
+        };
+        // What the kept parameters are now, as the review shows them and the rules read them.
+        let kept_values: Vec<(String, String)> = kept
+            .iter()
+            .map(|key| {
+                let value = current
+                    .into_iter()
+                    .flatten()
+                    .find(|(current, _)| current == key)
+                    .map(|(_, value)| value.as_str())
+                    .filter(|_| !request.template.is_no_echo(key))
+                    .unwrap_or(MASKED);
+                (key.clone(), value.to_owned())
+            })
+            .collect();
+        plan.parameters
+            .extend(kept_values.iter().map(|(key, value)| ParameterValue {
+                key: key.clone(),
+                value: format!("{value} (kept)"),
+            }));
         let name = change_set_name(&request.commit);
         let reuse = if status.is_some() {
             match self.survey(request, &name, order).await {
@@ -154,7 +187,7 @@ impl StackPlanner {
                     }
                 }
                 match self
-                    .create(request, &name, update, template_url.as_deref())
+                    .create(request, &name, update, &kept, template_url.as_deref())
                     .await
                 {
                     Ok(created) => created,
@@ -209,7 +242,7 @@ impl StackPlanner {
                 && property
                     .causing_entity
                     .as_ref()
-                    .is_some_and(|name| request.template.no_echo.contains(name))
+                    .is_some_and(|name| request.template.is_no_echo(name))
             {
                 for value in [&mut property.before, &mut property.after] {
                     if value.is_some() {
@@ -227,7 +260,7 @@ impl StackPlanner {
                     Some(arn) => self.checks(region, &arn).await,
                     None => (vec![], vec![]),
                 };
-                self.review(request, &mut plan, checks).await;
+                self.review(request, &kept_values, &mut plan, checks).await;
             }
             // A change set CloudFormation failed because its pre-deployment validation or a
             // Hook in FAIL mode refused it is blocked, with their words; any other failure
@@ -239,7 +272,7 @@ impl StackPlanner {
                     .iter()
                     .any(|finding| finding.level == Level::Blocked)
                 {
-                    self.review(request, &mut plan, checks).await;
+                    self.review(request, &kept_values, &mut plan, checks).await;
                 }
             }
             _ => {}
@@ -320,6 +353,7 @@ impl StackPlanner {
     async fn review(
         &self,
         request: &StackRequest,
+        kept: &[(String, String)],
         plan: &mut StackPlan,
         (checks, mut unchecked): (Vec<Finding>, Vec<String>),
     ) {
@@ -354,7 +388,13 @@ impl StackPlanner {
                 }
             }
         };
-        let parameters = request.template.masked_for_rules(&request.parameters);
+        // Kept NoEcho values are masked already: only the others are added.
+        let mut parameters = request.template.masked_for_rules(&request.parameters);
+        parameters.extend(
+            kept.iter()
+                .filter(|(key, _)| !request.template.is_no_echo(key))
+                .cloned(),
+        );
         let subject = Subject {
             changes: &plan.changes,
             before: before.as_ref(),
@@ -482,6 +522,7 @@ impl StackPlanner {
         request: &StackRequest,
         name: &str,
         update: bool,
+        kept: &[String],
         template_url: Option<&str>,
     ) -> Result<Created, Ended> {
         let new = |revert_drift| NewChangeSet {
@@ -490,6 +531,7 @@ impl StackPlanner {
             update,
             template_url,
             revert_drift,
+            kept,
         };
         let mut result = self.cloudformation.create_change_set(&new(update)).await;
         let mut note = None;
