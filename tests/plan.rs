@@ -1636,3 +1636,253 @@ async fn the_report_shows_what_the_bot_decided_and_never_a_no_echo_value() {
         assert!(!text.contains(PASSWORD), "the NoEcho value leaked: {text}");
     }
 }
+
+/// The files of `tests/fixtures/real-repo` (real public templates and files; see its
+/// SOURCES.md), as `(path, content)` for [`World::commit`].
+fn real_repository() -> Vec<(String, String)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if path.file_name().is_some_and(|name| name != "SOURCES.md") {
+                let relative = path.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+                files.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-repo");
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    files.sort();
+    files
+}
+
+fn reason(planned: &support::world::Planned, stack: &str) -> String {
+    planned.stack(stack).reason.clone().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_infrastructure_repository_is_planned_as_it_is() {
+    let world = World::start().await;
+    // Synthetic non-templates as infra repositories hold them, beside the real buildspec.
+    let synthetic = [
+        (".github/workflows/ci.yml", "name: ci\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n"),
+        ("k8s/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n"),
+        ("docker-compose.yml", "services:\n  db:\n    image: postgres:16\n"),
+        ("tsconfig.json", "{\"compilerOptions\": {\"strict\": true}}\n"),
+        // Synthetic: a second template whose name discovery derives as `orders`, like the
+        // SAM application in apps/orders/template.yaml.
+        ("legacy/orders.yaml", "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n"),
+    ];
+    let config = "# Discovery plans every template; these entries override two of them.\ndiscovery:\n  exclude: [\"examples/**\"]\nstacks:\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n    tags: {team: data}\n  - name: flow-logs\n    template: infra/VPCFlowLogsCloudWatch.cfn.yaml\n    parameters_file: params/config-prod.json\n    parameters: {VPCFlowLogsCloudWatchKMSKey: ''}\n";
+    let mut files = real_repository();
+    files.extend(synthetic.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())));
+    files.push((".cfn-chatops.yml".into(), config.into()));
+    files.push((
+        "examples/sns.yaml".into(),
+        template("Excluded by discovery.exclude", 1),
+    ));
+    let files: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(path, content)| (path.as_str(), Some(content.as_str())))
+        .collect();
+    let first = world.commit(&files, "Adopt cfn-chatops");
+    let planned = world.plan(&["--after", &first]).await;
+    assert_eq!(planned.code, Some(1), "some stacks fail: {}", planned.stderr);
+    let mut names: Vec<&str> = planned
+        .report
+        .stacks
+        .iter()
+        .map(|stack| stack.stack.as_str())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "DynamoDB-Table",
+            "RDS-PIOPS",
+            "flow-logs",
+            "fn-foreach-ddb",
+            "orders",
+            "orders",
+            "users"
+        ],
+        "templates only: no buildspec, workflow, manifest, compose or tsconfig; nothing excluded"
+    );
+    assert!(
+        planned.report.notes.iter().all(|note| !note.contains("changed, but")),
+        "no note for a non-template: {:?}",
+        planned.report.notes
+    );
+
+    // An entry without a name overrides the discovered stack under its derived name.
+    let table = planned.stack("DynamoDB-Table");
+    assert_eq!(table.classification, Classification::Changes, "{table:?}");
+    let create = &world.creates_for("DynamoDB-Table")[0];
+    assert_eq!(create["Parameters.member.1.ParameterKey"], "HashKeyElementName");
+    assert_eq!(create["Parameters.member.1.ParameterValue"], "id");
+    assert_eq!(create["Tags.member.1.Key"], "team");
+
+    // A named entry with CodePipeline's real template configuration: the parameters the
+    // template declares are sent, the others said and left out.
+    let flow = planned.stack("flow-logs");
+    let create = &world.creates_for("flow-logs")[0];
+    let sent: Vec<&str> = (1..=3)
+        .filter_map(|n| create[format!("Parameters.member.{n}.ParameterKey")].as_str())
+        .collect();
+    assert_eq!(sent, ["VPCFlowLogsCloudWatchKMSKey", "VPCID"], "{create}");
+    assert_eq!(create["Capabilities.member.1"], "CAPABILITY_IAM");
+    assert!(
+        flow.notes.iter().any(|note| note.starts_with(
+            "not sent, as the template does not declare them: AMIId, DBInstanceType, DBPassword"
+        )),
+        "{:?}",
+        flow.notes
+    );
+    assert!(world.creates_for("VPCFlowLogsCloudWatch").is_empty(), "owned by its entry");
+
+    // A required NoEcho parameter nobody gave: failed before CloudFormation, said how to fix.
+    assert_eq!(
+        reason(&planned, "RDS-PIOPS"),
+        "parameter DBUser needs a value: set it in .cfn-chatops.yml (stacks[].parameters or parameters_file)"
+    );
+    assert!(world.creates_for("RDS-PIOPS").is_empty());
+
+    // SAM applications with local code: failed with what to do, nothing sent.
+    let users = reason(&planned, "users");
+    assert!(
+        users.starts_with("apps/users/template.yaml: ")
+            && users.contains("(producer/)")
+            && users.contains("package the template in CI (`sam package` or `aws cloudformation package`)")
+            && users.contains("or point them at S3"),
+        "{users}"
+    );
+    assert!(world.creates_for("users").is_empty() && world.creates_for("orders").is_empty());
+    // Two templates that discovery names alike: each failure names the other file.
+    let orders: Vec<String> = planned
+        .report
+        .stacks
+        .iter()
+        .filter(|stack| stack.stack == "orders")
+        .map(|stack| stack.reason.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        orders.iter().any(|reason| reason.starts_with(
+            "legacy/orders.yaml: apps/orders/template.yaml also makes stack orders; name one in .cfn-chatops.yml"
+        )),
+        "{orders:?}"
+    );
+
+    // A template with a transform other than SAM's keeps CAPABILITY_AUTO_EXPAND.
+    let foreach = &world.creates_for("fn-foreach-ddb")[0];
+    assert_eq!(foreach["Capabilities.member.1"], "CAPABILITY_AUTO_EXPAND");
+
+    // The table is created; then its entry gives no HashKeyElementName: the stack keeps its
+    // own (UsePreviousValue), and the review says so.
+    world.execute(&planned, "DynamoDB-Table");
+    let kept_config = config.replace("    parameters: {HashKeyElementName: id}\n", "");
+    let kept = world.commit(
+        &[(".cfn-chatops.yml", Some(&kept_config))],
+        "The table keeps its key",
+    );
+    let planned = world.plan(&["--before", &first, "--after", &kept]).await;
+    let names: Vec<&str> = planned.report.stacks.iter().map(|s| s.stack.as_str()).collect();
+    assert_eq!(names, ["DynamoDB-Table"], "only the changed entry");
+    let update = world.creates_for("DynamoDB-Table").pop().unwrap();
+    assert_eq!(update["ChangeSetType"], "UPDATE");
+    assert_eq!(update["Parameters.member.1.ParameterKey"], "HashKeyElementName");
+    assert_eq!(update["Parameters.member.1.UsePreviousValue"], "true");
+    assert!(update.get("Parameters.member.1.ParameterValue").is_none());
+    let shown: Vec<(String, String)> = planned
+        .stack("DynamoDB-Table")
+        .parameters
+        .iter()
+        .map(|p| (p.key.clone(), p.value.clone()))
+        .collect();
+    assert_eq!(shown, [("HashKeyElementName".into(), "id (kept)".into())]);
+
+    // Discovery turned off: only entries plan, and a note names a changed template no entry
+    // uses, never a changed non-template.
+    let off = kept_config.replace("discovery:\n", "discovery:\n  enabled: false\n");
+    let foreach_text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/real-repo/infra/fn-foreach-ddb.yaml"),
+    )
+    .unwrap();
+    let third = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&off)),
+            ("buildspec.yml", Some("version: 0.2\nphases:\n  build:\n    commands: [make]\n")),
+            ("k8s/deployment.yaml", Some("apiVersion: apps/v1\nkind: Deployment\n")),
+            ("infra/fn-foreach-ddb.yaml", Some(&format!("{foreach_text}\n# touched\n"))),
+        ],
+        "Discovery off",
+    );
+    let planned = world.plan(&["--before", &kept, "--after", &third]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert!(planned.report.stacks.is_empty(), "{:?}", planned.report.stacks);
+    let changed: Vec<&String> = planned
+        .report
+        .notes
+        .iter()
+        .filter(|note| note.contains("changed, but"))
+        .collect();
+    assert_eq!(
+        changed,
+        ["infra/fn-foreach-ddb.yaml changed, but no stack in .cfn-chatops.yml uses it as its template (discovery is off)"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudformations_words() {
+    let world = World::start().await;
+    let (patient, exhausted, refused) = (unique("patient"), unique("exhausted"), unique("refused"));
+    let commit = world.commit_stacks(&[&patient, &exhausted, &refused], "Three stacks");
+    let throttle = |stack: &str, times| Fault {
+        operation: "CreateChangeSet".into(),
+        times,
+        status: 400,
+        body: query_error("Throttling", "Rate exceeded"),
+        when_body_contains: vec![format!("StackName={stack}")],
+    };
+    // Seven refusals: the eighth and last attempt goes through.
+    world.recorder.inject(throttle(&patient, 7));
+    // More than the 8 attempts: the service's own error once they are spent.
+    world.recorder.inject(throttle(&exhausted, 20));
+    // What CloudFormation answers when a parameter has no value (here for a stack whose
+    // template the bot saw none missing in): its words, verbatim.
+    world.recorder.inject(Fault {
+        operation: "CreateChangeSet".into(),
+        times: 1,
+        status: 400,
+        body: query_error("ValidationError", "Parameters: [KeyName] must have values"),
+        when_body_contains: vec![format!("StackName={refused}")],
+    });
+    let started = Instant::now();
+    let planned = world.plan(&["--after", &commit]).await;
+    let waited = started.elapsed();
+    assert_eq!(planned.code, Some(1), "{}", planned.stderr);
+
+    assert_eq!(
+        planned.stack(&patient).classification,
+        Classification::Changes
+    );
+    assert_eq!(world.creates_for(&patient).len(), 8, "seven throttled, then through");
+
+    let plan = planned.stack(&exhausted);
+    assert_eq!(plan.classification, Classification::Failed);
+    assert_eq!(
+        plan.reason.as_deref(),
+        Some("Throttling: Rate exceeded"),
+        "the service's error, not a timeout"
+    );
+    assert_eq!(world.creates_for(&exhausted).len(), 8, "the documented attempts");
+
+    assert_eq!(
+        reason(&planned, &refused),
+        "ValidationError: Parameters: [KeyName] must have values"
+    );
+    assert_eq!(world.creates_for(&refused).len(), 1, "a refusal is not retried");
+    eprintln!("throttled for 7 attempts: the plan took {waited:?}");
+}

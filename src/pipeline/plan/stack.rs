@@ -586,8 +586,8 @@ impl StackPlanner {
             "ValidationError" if message.contains("ROLLBACK_COMPLETE state") => {
                 end(Classification::Blocked, message)
             }
-            _ if message.is_empty() => end(Classification::Failed, err.to_string()),
-            _ => end(Classification::Failed, message),
+            // The service's code and message, as it said them.
+            _ => end(Classification::Failed, err.detail()),
         }
     }
 }
