@@ -1646,7 +1646,12 @@ fn real_repository() -> Vec<(String, String)> {
             if path.is_dir() {
                 walk(root, &path, files);
             } else if path.file_name().is_some_and(|name| name != "SOURCES.md") {
-                let relative = path.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
                 files.push((relative, std::fs::read_to_string(&path).unwrap()));
             }
         }
@@ -1667,17 +1672,36 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
     let world = World::start().await;
     // Synthetic non-templates as infra repositories hold them, beside the real buildspec.
     let synthetic = [
-        (".github/workflows/ci.yml", "name: ci\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n"),
-        ("k8s/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n"),
-        ("docker-compose.yml", "services:\n  db:\n    image: postgres:16\n"),
-        ("tsconfig.json", "{\"compilerOptions\": {\"strict\": true}}\n"),
+        (
+            ".github/workflows/ci.yml",
+            "name: ci\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n",
+        ),
+        (
+            "k8s/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n",
+        ),
+        (
+            "docker-compose.yml",
+            "services:\n  db:\n    image: postgres:16\n",
+        ),
+        (
+            "tsconfig.json",
+            "{\"compilerOptions\": {\"strict\": true}}\n",
+        ),
         // Synthetic: a second template whose name discovery derives as `orders`, like the
         // SAM application in apps/orders/template.yaml.
-        ("legacy/orders.yaml", "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n"),
+        (
+            "legacy/orders.yaml",
+            "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n",
+        ),
     ];
     let config = "# Discovery plans every template; these entries override two of them.\ndiscovery:\n  exclude: [\"examples/**\"]\nstacks:\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n    tags: {team: data}\n  - name: flow-logs\n    template: infra/VPCFlowLogsCloudWatch.cfn.yaml\n    parameters_file: params/config-prod.json\n    parameters: {VPCFlowLogsCloudWatchKMSKey: ''}\n";
     let mut files = real_repository();
-    files.extend(synthetic.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())));
+    files.extend(
+        synthetic
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), (*c).to_owned())),
+    );
     files.push((".cfn-chatops.yml".into(), config.into()));
     files.push((
         "examples/sns.yaml".into(),
@@ -1689,7 +1713,12 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         .collect();
     let first = world.commit(&files, "Adopt cfn-chatops");
     let planned = world.plan(&["--after", &first]).await;
-    assert_eq!(planned.code, Some(1), "some stacks fail: {}", planned.stderr);
+    assert_eq!(
+        planned.code,
+        Some(1),
+        "some stacks fail: {}",
+        planned.stderr
+    );
     let mut names: Vec<&str> = planned
         .report
         .stacks
@@ -1711,7 +1740,11 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         "templates only: no buildspec, workflow, manifest, compose or tsconfig; nothing excluded"
     );
     assert!(
-        planned.report.notes.iter().all(|note| !note.contains("changed, but")),
+        planned
+            .report
+            .notes
+            .iter()
+            .all(|note| !note.contains("changed, but")),
         "no note for a non-template: {:?}",
         planned.report.notes
     );
@@ -1720,7 +1753,10 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
     let table = planned.stack("DynamoDB-Table");
     assert_eq!(table.classification, Classification::Changes, "{table:?}");
     let create = &world.creates_for("DynamoDB-Table")[0];
-    assert_eq!(create["Parameters.member.1.ParameterKey"], "HashKeyElementName");
+    assert_eq!(
+        create["Parameters.member.1.ParameterKey"],
+        "HashKeyElementName"
+    );
     assert_eq!(create["Parameters.member.1.ParameterValue"], "id");
     assert_eq!(create["Tags.member.1.Key"], "team");
 
@@ -1740,7 +1776,10 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         "{:?}",
         flow.notes
     );
-    assert!(world.creates_for("VPCFlowLogsCloudWatch").is_empty(), "owned by its entry");
+    assert!(
+        world.creates_for("VPCFlowLogsCloudWatch").is_empty(),
+        "owned by its entry"
+    );
 
     // A required NoEcho parameter nobody gave: failed before CloudFormation, said how to fix.
     assert_eq!(
@@ -1754,7 +1793,9 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
     assert!(
         users.starts_with("apps/users/template.yaml: ")
             && users.contains("(producer/)")
-            && users.contains("package the template in CI (`sam package` or `aws cloudformation package`)")
+            && users.contains(
+                "package the template in CI (`sam package` or `aws cloudformation package`)"
+            )
             && users.contains("or point them at S3"),
         "{users}"
     );
@@ -1787,11 +1828,19 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         "The table keeps its key",
     );
     let planned = world.plan(&["--before", &first, "--after", &kept]).await;
-    let names: Vec<&str> = planned.report.stacks.iter().map(|s| s.stack.as_str()).collect();
+    let names: Vec<&str> = planned
+        .report
+        .stacks
+        .iter()
+        .map(|s| s.stack.as_str())
+        .collect();
     assert_eq!(names, ["DynamoDB-Table"], "only the changed entry");
     let update = world.creates_for("DynamoDB-Table").pop().unwrap();
     assert_eq!(update["ChangeSetType"], "UPDATE");
-    assert_eq!(update["Parameters.member.1.ParameterKey"], "HashKeyElementName");
+    assert_eq!(
+        update["Parameters.member.1.ParameterKey"],
+        "HashKeyElementName"
+    );
     assert_eq!(update["Parameters.member.1.UsePreviousValue"], "true");
     assert!(update.get("Parameters.member.1.ParameterValue").is_none());
     let shown: Vec<(String, String)> = planned
@@ -1813,15 +1862,28 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
     let third = world.commit(
         &[
             (".cfn-chatops.yml", Some(&off)),
-            ("buildspec.yml", Some("version: 0.2\nphases:\n  build:\n    commands: [make]\n")),
-            ("k8s/deployment.yaml", Some("apiVersion: apps/v1\nkind: Deployment\n")),
-            ("infra/fn-foreach-ddb.yaml", Some(&format!("{foreach_text}\n# touched\n"))),
+            (
+                "buildspec.yml",
+                Some("version: 0.2\nphases:\n  build:\n    commands: [make]\n"),
+            ),
+            (
+                "k8s/deployment.yaml",
+                Some("apiVersion: apps/v1\nkind: Deployment\n"),
+            ),
+            (
+                "infra/fn-foreach-ddb.yaml",
+                Some(&format!("{foreach_text}\n# touched\n")),
+            ),
         ],
         "Discovery off",
     );
     let planned = world.plan(&["--before", &kept, "--after", &third]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    assert!(planned.report.stacks.is_empty(), "{:?}", planned.report.stacks);
+    assert!(
+        planned.report.stacks.is_empty(),
+        "{:?}",
+        planned.report.stacks
+    );
     let changed: Vec<&String> = planned
         .report
         .notes
@@ -1830,8 +1892,30 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         .collect();
     assert_eq!(
         changed,
-        ["infra/fn-foreach-ddb.yaml changed, but no stack in .cfn-chatops.yml uses it as its template (discovery is off)"]
+        [
+            "infra/fn-foreach-ddb.yaml changed, but no stack in .cfn-chatops.yml uses it as its template (discovery is off)"
+        ]
     );
+
+    // A template configuration of the wrong shape: its stack fails with the file, the line
+    // and what was expected; nothing is sent.
+    let creates = world.creates_for("flow-logs").len();
+    let wrong = world.commit(
+        &[(
+            "params/config-prod.json",
+            Some(
+                "{\n  \"Parameters\": {\"VPCID\": \"vpc-1\"},\n  \"Tag\": {\"team\": \"net\"}\n}\n",
+            ),
+        )],
+        "A typo in the template configuration",
+    );
+    let planned = world.plan(&["--before", &third, "--after", &wrong]).await;
+    assert_eq!(planned.code, Some(1), "{}", planned.stderr);
+    assert_eq!(
+        reason(&planned, "flow-logs"),
+        "params/config-prod.json:3: CodePipeline's template configuration has Parameters, Tags and StackPolicy: unknown field `Tag`, expected one of `Parameters`, `Tags`, `StackPolicy`"
+    );
+    assert_eq!(world.creates_for("flow-logs").len(), creates);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1868,7 +1952,11 @@ async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudforma
         planned.stack(&patient).classification,
         Classification::Changes
     );
-    assert_eq!(world.creates_for(&patient).len(), 8, "seven throttled, then through");
+    assert_eq!(
+        world.creates_for(&patient).len(),
+        8,
+        "seven throttled, then through"
+    );
 
     let plan = planned.stack(&exhausted);
     assert_eq!(plan.classification, Classification::Failed);
@@ -1877,12 +1965,20 @@ async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudforma
         Some("Throttling: Rate exceeded"),
         "the service's error, not a timeout"
     );
-    assert_eq!(world.creates_for(&exhausted).len(), 8, "the documented attempts");
+    assert_eq!(
+        world.creates_for(&exhausted).len(),
+        8,
+        "the documented attempts"
+    );
 
     assert_eq!(
         reason(&planned, &refused),
         "ValidationError: Parameters: [KeyName] must have values"
     );
-    assert_eq!(world.creates_for(&refused).len(), 1, "a refusal is not retried");
+    assert_eq!(
+        world.creates_for(&refused).len(),
+        1,
+        "a refusal is not retried"
+    );
     eprintln!("throttled for 7 attempts: the plan took {waited:?}");
 }

@@ -46,7 +46,7 @@ pub struct CallBudget {
 impl CallBudget {
     /// CloudFormation while planning, in a CodeBuild run of up to 30 minutes: it throttles
     /// busy accounts with "Rate exceeded", so 8 attempts with waits of 1 s up to 20 s (at
-    /// most 71 s of waiting, 4 min 51 s in all).
+    /// most 71 s of waiting, 4 min 47 s in all).
     pub const CLOUDFORMATION_PLAN: Self = Self {
         attempts: 8,
         first_wait: Duration::from_secs(1),
@@ -179,7 +179,10 @@ mod tests {
         // 1 + 2 + 4 + 8 + 16 + 20 + 20: the seventh retry's wait is capped.
         assert_eq!(plan.waits(), Duration::from_secs(71));
         assert_eq!(plan.total(), Duration::from_secs(8 * 27 + 71));
-        assert!(plan.total() > Duration::from_secs(12), "longer than the old cut");
+        assert!(
+            plan.total() > Duration::from_secs(12),
+            "longer than the old cut"
+        );
         // The events function has 60 s; CloudFormation's budget leaves room for the rest.
         assert!(CallBudget::CLOUDFORMATION_EVENTS.total() <= Duration::from_secs(40));
         assert_eq!(

@@ -54,7 +54,7 @@ pub struct PlanArgs {
     #[arg(long, env = "CFN_CHATOPS_OUTPUT", value_enum, default_value = "text")]
     pub output: Output,
 
-    /// Without .cfn-chatops.yml, templates are looked for under this folder ("" = everywhere).
+    /// Discovery looks for templates under this folder ("" = everywhere).
     #[arg(long, env = "CFN_CHATOPS_TEMPLATES_PATH", default_value = "")]
     pub templates_path: String,
 

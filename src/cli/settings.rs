@@ -10,10 +10,10 @@ use ipnet::IpNet;
 use aws_config::SdkConfig;
 
 use super::Failure;
+use crate::adapter::aws::CallBudget;
 use crate::adapter::backlog::api::{BacklogClient, Credentials, RetryPolicy};
 use crate::adapter::backlog::commenter::Commenter;
 use crate::adapter::backlog::credentials;
-use crate::adapter::aws::CallBudget;
 use crate::adapter::cloudformation::CloudFormation;
 use crate::adapter::ledger::Ledger;
 use crate::adapter::runner::{CodeBuildRunner, LocalRunner, Runner};

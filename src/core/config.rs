@@ -581,7 +581,10 @@ pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, C
         parameter_value: Option<Value>,
         #[serde(default)]
         use_previous_value: bool,
-        #[allow(dead_code, reason = "describe-stacks output has it; accepted, not used")]
+        #[allow(
+            dead_code,
+            reason = "describe-stacks output has it; accepted, not used"
+        )]
         resolved_value: Option<Value>,
     }
     #[derive(Deserialize)]
@@ -897,7 +900,10 @@ waivers:
             ),
         ] {
             let text = REVIEWED.replace(from, to);
-            let err = parse(&text).unwrap().validate_top_level(&text, &[]).unwrap_err();
+            let err = parse(&text)
+                .unwrap()
+                .validate_top_level(&text, &[])
+                .unwrap_err();
             assert!(err.to_string().contains(message), "{err}");
             assert!(
                 err.to_string()
@@ -910,7 +916,10 @@ waivers:
             "  rules:\n    - policies/*.guard\n    - files: policies/advisory/*.guard\n      enforcement: review\n",
             "  rules: []\n",
         );
-        let err = parse(&empty).unwrap().validate_top_level(&empty, &[]).unwrap_err();
+        let err = parse(&empty)
+            .unwrap()
+            .validate_top_level(&empty, &[])
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             ".cfn-chatops.yml:8: policies: `rules` lists no files"
@@ -925,7 +934,10 @@ waivers:
             "  - name: db\n",
             "  - name: db-prod\n    template: x.yaml\n  - name: db\n",
         );
-        let err = parse(&two).unwrap().validate_top_level(&two, &[]).unwrap_err();
+        let err = parse(&two)
+            .unwrap()
+            .validate_top_level(&two, &[])
+            .unwrap_err();
         assert!(
             err.to_string().starts_with(".cfn-chatops.yml:23: waivers: no built-in rule \"data-los\": the built-in rules are data-loss,"),
             "{err}"
@@ -940,7 +952,10 @@ waivers:
                 "  - name: db\n    template: stacks/db.yaml\n",
                 "  - name: db\n    template: stacks/db.yaml\n    tags:\n      stack: db\n",
             );
-        let err = parse(&meant).unwrap().validate_top_level(&meant, &[]).unwrap_err();
+        let err = parse(&meant)
+            .unwrap()
+            .validate_top_level(&meant, &[])
+            .unwrap_err();
         assert!(
             err.to_string().starts_with(
                 ".cfn-chatops.yml:16: waivers: no rule \"data_loss\": did you mean data-loss?"
@@ -950,7 +965,10 @@ waivers:
 
         // A Guard rule's or a check's name is not a built-in id.
         let guard = REVIEWED.replace("rule: data-loss", "rule: S3_BUCKET_VERSIONING_ENABLED");
-        parse(&guard).unwrap().validate_top_level(&guard, &[]).unwrap();
+        parse(&guard)
+            .unwrap()
+            .validate_top_level(&guard, &[])
+            .unwrap();
 
         // A stack's `policies` with no rule files: said, not ignored.
         let orphan = REVIEWED
@@ -989,7 +1007,10 @@ waivers:
     #[test]
     fn discovery_is_on_unless_turned_off_and_its_settings_are_checked() {
         let plain = parse("stacks:\n  - name: a\n    template: a.yaml\n").unwrap();
-        assert!(plain.discovery.enabled, "a config does not turn discovery off");
+        assert!(
+            plain.discovery.enabled,
+            "a config does not turn discovery off"
+        );
         let only_discovery = parse("discovery:\n  exclude: [examples/**]\n").unwrap();
         assert!(only_discovery.stacks.is_empty());
         only_discovery
@@ -997,7 +1018,10 @@ waivers:
             .unwrap();
 
         let typo = parse("discovery:\n  enable: false\n").unwrap_err();
-        assert!(typo.to_string().contains("unknown field `enable`"), "{typo}");
+        assert!(
+            typo.to_string().contains("unknown field `enable`"),
+            "{typo}"
+        );
         let bad_glob = "discovery:\n  exclude: ['[']\n";
         let err = parse(bad_glob)
             .unwrap()
@@ -1033,9 +1057,7 @@ waivers:
             err.to_string(),
             ".cfn-chatops.yml:4: stack infra/___.yaml: \"infra/___.yaml\" gives no stack name: add `name:` to the entry"
         );
-        config
-            .validate_top_level(text, &["orders".into()])
-            .unwrap();
+        config.validate_top_level(text, &["orders".into()]).unwrap();
         let err = config.validate_top_level(text, &[]).unwrap_err();
         assert!(
             err.to_string().starts_with(
@@ -1096,8 +1118,16 @@ waivers:
                 Some(2),
                 "params/a.json:2: B: a value is text, a number, true or false, or a list of them",
             ),
-            ("\"just text\"", Some(1), "params/a.json:1: expected CloudFormation's list"),
-            ("", None, "params/a.json: is empty: expected CloudFormation's list"),
+            (
+                "\"just text\"",
+                Some(1),
+                "params/a.json:1: expected CloudFormation's list",
+            ),
+            (
+                "",
+                None,
+                "params/a.json: is empty: expected CloudFormation's list",
+            ),
             (
                 "{\"A\": \"x\",\n  \"B\": [}\n",
                 Some(2),

@@ -119,7 +119,10 @@ mod tests {
         for (path, name) in [
             ("infra/DynamoDB_Table.yaml", "DynamoDB-Table"),
             ("VPCFlowLogsCloudWatch.cfn.yaml", "VPCFlowLogsCloudWatch"),
-            ("apigateway_lambda_integration.yaml", "apigateway-lambda-integration"),
+            (
+                "apigateway_lambda_integration.yaml",
+                "apigateway-lambda-integration",
+            ),
             ("stacks/app.template.json", "app"),
             ("stacks/app.template", "app"),
             ("apps/orders/template.yaml", "orders"),

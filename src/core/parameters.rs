@@ -102,7 +102,11 @@ mod tests {
             one.to_string(),
             "parameter Password needs a value: set it in .cfn-chatops.yml (stacks[].parameters or parameters_file)"
         );
-        let all = pairs(&[("Env", "prod"), ("Ami", "/aws/service/ami"), ("Password", "x")]);
+        let all = pairs(&[
+            ("Env", "prod"),
+            ("Ami", "/aws/service/ami"),
+            ("Password", "x"),
+        ]);
         assert_eq!(kept_parameters(&template, &all, None), Ok(vec![]));
     }
 

@@ -133,9 +133,9 @@ pub fn select(
     }
     // An entry's template and parameters file are its own: never discovered as well.
     let owned = |path: &str| {
-        specs.iter().any(|spec| {
-            spec.template == path || spec.parameters_file.as_deref() == Some(path)
-        })
+        specs
+            .iter()
+            .any(|spec| spec.template == path || spec.parameters_file.as_deref() == Some(path))
     };
     let discovered = |path: &str| discovery.covers(path) && !owned(path);
     for change in changes {
@@ -379,7 +379,7 @@ mod tests {
         selection.targets.iter().map(|t| t.stack.as_str()).collect()
     }
 
-    fn by_convention(changes: &[FileChange], templates_path: &str) -> Selection {
+    fn discovered(changes: &[FileChange], templates_path: &str) -> Selection {
         select(changes, &Discovery::new(templates_path, None), None)
     }
 
@@ -413,7 +413,7 @@ mod tests {
             change("infra/DynamoDB_Table.yaml", ChangeKind::Added),
             change("apps/orders/template.yaml", ChangeKind::Added),
         ];
-        let selection = by_convention(&changes, "");
+        let selection = discovered(&changes, "");
         assert_eq!(
             stacks(&selection),
             ["app", "alarms", "queue-v2", "DynamoDB-Table", "orders"]
@@ -447,8 +447,8 @@ mod tests {
             change("ci/buildspec.yml", ChangeKind::Modified),
             change("stacksx/other.yaml", ChangeKind::Modified),
         ];
-        assert_eq!(stacks(&by_convention(&changes, "stacks")), ["app"]);
-        assert_eq!(stacks(&by_convention(&changes, "stacks/")), ["app"]);
+        assert_eq!(stacks(&discovered(&changes, "stacks")), ["app"]);
+        assert_eq!(stacks(&discovered(&changes, "stacks/")), ["app"]);
     }
 
     #[test]
@@ -461,7 +461,7 @@ mod tests {
             change("apps/taken.yaml", ChangeKind::Added),
             change("apps/clash.yml", ChangeKind::Added),
         ];
-        let selection = by_convention(&changes, "");
+        let selection = discovered(&changes, "");
         let claims = [
             Claim {
                 stack: "taken".into(),
@@ -512,7 +512,11 @@ mod tests {
         assert!(plan(&unrelated).targets.is_empty());
         let other = [change("stacks/other.yaml", ChangeKind::Added)];
         let selection = plan(&other);
-        assert_eq!(stacks(&selection), ["other"], "discovered beside the entries");
+        assert_eq!(
+            stacks(&selection),
+            ["other"],
+            "discovered beside the entries"
+        );
         assert!(selection.targets[0].spec.is_none());
         assert!(selection.unused.is_empty());
     }
@@ -556,7 +560,10 @@ mod tests {
         let changes = [change("infra/DynamoDB_Table.yaml", ChangeKind::Modified)];
         let selection = by_config(&changes, &config, text, Some(&config));
         assert_eq!(stacks(&selection), ["DynamoDB-Table"]);
-        assert!(selection.targets[0].spec.is_some(), "planned with its entry");
+        assert!(
+            selection.targets[0].spec.is_some(),
+            "planned with its entry"
+        );
     }
 
     #[test]

@@ -83,7 +83,10 @@ const PACKAGED_PROPERTIES: [(&str, &str); 17] = [
     ("AWS::ApiGatewayV2::Api", "BodyS3Location"),
     ("AWS::AppSync::GraphQLSchema", "DefinitionS3Location"),
     ("AWS::AppSync::Resolver", "RequestMappingTemplateS3Location"),
-    ("AWS::AppSync::Resolver", "ResponseMappingTemplateS3Location"),
+    (
+        "AWS::AppSync::Resolver",
+        "ResponseMappingTemplateS3Location",
+    ),
     ("AWS::StepFunctions::StateMachine", "DefinitionS3Location"),
     ("AWS::ElasticBeanstalk::ApplicationVersion", "SourceBundle"),
     ("AWS::CloudFormation::Stack", "TemplateURL"),
@@ -144,7 +147,10 @@ impl Template {
                         .then_some(global_code)
                         .flatten()
                 });
-                if let Some(path) = value.filter(|value| is_local(value)).and_then(|v| v.as_str()) {
+                if let Some(path) = value
+                    .filter(|value| is_local(value))
+                    .and_then(|v| v.as_str())
+                {
                     found.push(LocalArtifact {
                         resource: logical_id.clone(),
                         property,
@@ -203,7 +209,7 @@ impl fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
-/// The file extensions the convention (no `.cfn-chatops.yml`) looks at.
+/// The file extensions discovery looks at.
 pub fn has_template_extension(path: &str) -> bool {
     [".yaml", ".yml", ".json", ".template"]
         .iter()
@@ -474,7 +480,12 @@ mod tests {
         let found: Vec<_> = template("apps/a/template.yaml", sam)
             .local_artifacts()
             .into_iter()
-            .map(|artifact| format!("{}.{}={}", artifact.resource, artifact.property, artifact.path))
+            .map(|artifact| {
+                format!(
+                    "{}.{}={}",
+                    artifact.resource, artifact.property, artifact.path
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -497,7 +508,10 @@ mod tests {
             [Capability::AutoExpand]
         );
         let both = "Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
-        assert_eq!(template("a.yaml", both).capabilities, [Capability::AutoExpand]);
+        assert_eq!(
+            template("a.yaml", both).capabilities,
+            [Capability::AutoExpand]
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct PlanInputs {
     pub repository: Option<String>,
     pub branch: String,
     pub pr: Option<u64>,
-    /// Where the convention looks for templates ("" for the whole repository).
+    /// Where discovery looks for templates ("" for the whole repository).
     pub templates_path: String,
     /// Region of stacks that name none.
     pub default_region: String,

@@ -162,8 +162,7 @@ pub async fn prepare(
         &discovered,
     )
     .await?;
-    let (named, unnamable) =
-        select::refuse_unnamable(discovered, |(target, _)| target, &claims);
+    let (named, unnamable) = select::refuse_unnamable(discovered, |(target, _)| target, &claims);
     problems.extend(unnamable);
     for problem in problems {
         let plan = problem_plan(problem, &inputs.default_region);
@@ -269,8 +268,8 @@ pub async fn pushed_commits(inputs: &PlanInputs) -> Result<(String, Vec<String>)
     Ok((subject, commits))
 }
 
-/// What CloudFormation gets for a target, read at the planned commit. `Ok(None)`: in
-/// convention mode, a changed file that is not a template.
+/// What CloudFormation gets for a target, read at the planned commit. `Ok(None)`: a
+/// discovered file that is not a template.
 async fn request_for(
     inputs: &PlanInputs,
     repo: &Repo,
@@ -315,7 +314,12 @@ async fn request_for(
     if !local.is_empty() {
         let named: Vec<String> = local
             .iter()
-            .map(|artifact| format!("{}'s {} ({})", artifact.resource, artifact.property, artifact.path))
+            .map(|artifact| {
+                format!(
+                    "{}'s {} ({})",
+                    artifact.resource, artifact.property, artifact.path
+                )
+            })
             .collect();
         return Err(error(
             &target.template,
