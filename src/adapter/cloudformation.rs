@@ -22,7 +22,8 @@ use aws_sdk_cloudformation::types::{
 
 use crate::adapter::aws::{CallBudget, error_text};
 use crate::core::classify::{
-    Change, ChangeSetDescription, Detail, ResourceChange, ResourceTargetDefinition, TargetDrift,
+    Change, ChangeSetDescription, ChangeSetParameter, Detail, ResourceChange,
+    ResourceTargetDefinition, TargetDrift,
 };
 use crate::core::gate::Existing;
 use crate::core::names::{CHANGE_SET_PREFIX, client_token};
@@ -783,6 +784,14 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
                             .collect(),
                     ),
                 }),
+            })
+            .collect(),
+        parameters: output
+            .parameters()
+            .iter()
+            .map(|parameter| ChangeSetParameter {
+                parameter_key: owned(parameter.parameter_key()),
+                resolved_value: owned(parameter.resolved_value()),
             })
             .collect(),
     }

@@ -22,6 +22,16 @@ pub struct ChangeSetDescription {
     pub stack_drift_status: Option<String>,
     pub deployment_mode: Option<String>,
     pub changes: Vec<Change>,
+    /// The values the change set was created with; SSM parameter types with what
+    /// CloudFormation resolved them to.
+    pub parameters: Vec<ChangeSetParameter>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ChangeSetParameter {
+    pub parameter_key: Option<String>,
+    pub resolved_value: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

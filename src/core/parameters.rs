@@ -69,6 +69,25 @@ pub fn undeclared(template: &Template, given: &[(String, String)]) -> Vec<String
         .collect()
 }
 
+/// A shown parameter value, with what CloudFormation resolved an SSM parameter type to
+/// (`/aws/service/ami-… (resolved: ami-0abc)`). `NoEcho` values stay masked.
+pub fn with_resolved(
+    template: &Template,
+    key: &str,
+    shown: &str,
+    resolved: Option<&str>,
+) -> String {
+    let is_ssm = template.parameters.iter().any(|parameter| {
+        parameter.name == key && parameter.kind.starts_with("AWS::SSM::Parameter::Value<")
+    });
+    match resolved {
+        Some(resolved) if is_ssm && !template.is_no_echo(key) => {
+            format!("{shown} (resolved: {resolved})")
+        }
+        _ => shown.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +140,32 @@ mod tests {
         assert_eq!(
             kept_parameters(&template, &given, Some(&current)),
             Ok(vec!["Password".into()])
+        );
+    }
+
+    #[test]
+    fn ssm_parameters_show_what_cloudformation_resolved() {
+        let template = inspect("a.yaml", TEMPLATE.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            with_resolved(&template, "Ami", "/aws/service/ami", Some("ami-0abc")),
+            "/aws/service/ami (resolved: ami-0abc)"
+        );
+        assert_eq!(
+            with_resolved(&template, "Env", "prod", Some("prod")),
+            "prod"
+        );
+        assert_eq!(
+            with_resolved(&template, "Ami", "/aws/service/ami", None),
+            "/aws/service/ami"
+        );
+        let secret = TEMPLATE.replace(
+            "Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+            "Type: AWS::SSM::Parameter::Value<String>\n    NoEcho: true",
+        );
+        let template = inspect("a.yaml", secret.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            with_resolved(&template, "Ami", "****", Some("s3cr3t")),
+            "****"
         );
     }
 

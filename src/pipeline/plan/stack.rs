@@ -14,7 +14,7 @@ use crate::core::classify::{
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
 use crate::core::names::{change_set_name, commit_of};
-use crate::core::parameters::kept_parameters;
+use crate::core::parameters::{kept_parameters, with_resolved};
 use crate::core::template::{self, MASKED};
 use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
@@ -216,6 +216,19 @@ impl StackPlanner {
                 return ended(plan, Ended::failed(err));
             }
         };
+        for parameter in &mut plan.parameters {
+            let resolved = description
+                .parameters
+                .iter()
+                .find(|found| found.parameter_key.as_deref() == Some(parameter.key.as_str()))
+                .and_then(|found| found.resolved_value.as_deref());
+            parameter.value = with_resolved(
+                &request.template,
+                &parameter.key,
+                &parameter.value,
+                resolved,
+            );
+        }
         let assessment = self
             .with_nested(region, &description, classify(&description))
             .await;
