@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cfn_chatops::model::report::Classification;
 use serde_json::Value;
@@ -1194,7 +1194,7 @@ async fn thirty_stacks_publish_at_most_ten_cards_a_second() {
         .min()
         .unwrap();
     assert!(
-        fastest >= std::time::Duration::from_secs(1),
+        fastest >= Duration::from_secs(1),
         "11 publishes within {fastest:?}"
     );
     let total = times[30].duration_since(times[0]);
@@ -1904,19 +1904,34 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudformations_words() {
     let world = World::start().await;
-    let (patient, exhausted, refused) = (unique("patient"), unique("exhausted"), unique("refused"));
-    let commit = world.commit_stacks(&[&patient, &exhausted, &refused], "Three stacks");
+    let patient = unique("patient");
+    let refused = unique("refused");
+    // More stacks spending every attempt than the SDK's shared retry quota allows (500
+    // tokens, 5 a retry: some 14 calls' worth).
+    let exhausted: Vec<String> = (0..16).map(|_| unique("exhausted")).collect();
+    let mut stacks: Vec<&str> = vec![&patient, &refused];
+    stacks.extend(exhausted.iter().map(String::as_str));
+    let commit = world.commit_stacks(&stacks, "Eighteen stacks in a busy account");
     let throttle = |stack: &str, times| Fault {
         operation: "CreateChangeSet".into(),
         times,
         status: 400,
         body: query_error("Throttling", "Rate exceeded"),
-        when_body_contains: vec![format!("StackName={stack}")],
+        when_body_contains: vec![format!("StackName={stack}&")],
     };
-    // Seven refusals: the eighth and last attempt goes through.
+    // Seven refusals, each answered 2 s late: 14 s of throttling, longer than any single
+    // timeout of 12 s would wait, whatever the SDK's random waits between; the eighth and
+    // last attempt goes through.
     world.recorder.inject(throttle(&patient, 7));
+    world.recorder.delay(
+        "CreateChangeSet",
+        &format!("StackName={patient}&"),
+        Duration::from_secs(2),
+    );
     // More than the 8 attempts: the service's own error once they are spent.
-    world.recorder.inject(throttle(&exhausted, 20));
+    for stack in &exhausted {
+        world.recorder.inject(throttle(stack, 20));
+    }
     // What CloudFormation answers when a parameter has no value (here for a stack whose
     // template the bot saw none missing in): its words, verbatim.
     world.recorder.inject(Fault {
@@ -1924,10 +1939,12 @@ async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudforma
         times: 1,
         status: 400,
         body: query_error("ValidationError", "Parameters: [KeyName] must have values"),
-        when_body_contains: vec![format!("StackName={refused}")],
+        when_body_contains: vec![format!("StackName={refused}&")],
     });
     let started = Instant::now();
-    let planned = world.plan(&["--after", &commit]).await;
+    let planned = world
+        .plan(&["--after", &commit, "--concurrency", "18"])
+        .await;
     let waited = started.elapsed();
     assert_eq!(planned.code, Some(1), "{}", planned.stderr);
 
@@ -1940,19 +1957,22 @@ async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudforma
         8,
         "seven throttled, then through"
     );
+    assert!(waited > Duration::from_secs(14), "{waited:?}");
 
-    let plan = planned.stack(&exhausted);
-    assert_eq!(plan.classification, Classification::Failed);
-    assert_eq!(
-        plan.reason.as_deref(),
-        Some("Throttling: Rate exceeded"),
-        "the service's error, not a timeout"
-    );
-    assert_eq!(
-        world.creates_for(&exhausted).len(),
-        8,
-        "the documented attempts"
-    );
+    for stack in &exhausted {
+        let plan = planned.stack(stack);
+        assert_eq!(plan.classification, Classification::Failed);
+        assert_eq!(
+            plan.reason.as_deref(),
+            Some("Throttling: Rate exceeded"),
+            "the service's error, not a timeout"
+        );
+        assert_eq!(
+            world.creates_for(stack).len(),
+            8,
+            "{stack}: the documented attempts, however many stacks are throttled"
+        );
+    }
 
     assert_eq!(
         reason(&planned, &refused),
@@ -1963,7 +1983,7 @@ async fn sustained_throttling_is_waited_out_and_a_refusal_is_shown_in_cloudforma
         1,
         "a refusal is not retried"
     );
-    eprintln!("throttled for 7 attempts: the plan took {waited:?}");
+    eprintln!("18 stacks, 16 throttled to the end: the plan took {waited:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2022,7 +2042,7 @@ async fn ssm_parameters_show_what_cloudformation_resolved_and_no_echo_ones_nothi
     assert_eq!(
         shown,
         [
-            ("Ami", format!("{ami} (resolved: ami-0abc1234)").as_str()),
+            ("Ami", format!("{ami} → ami-0abc1234").as_str()),
             ("Token", "****")
         ]
     );

@@ -11,20 +11,11 @@ use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, S
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The SDK configuration. Clients without a [`CallBudget`] of their own (the ledger, CodeBuild,
-/// Secrets Manager: the webhook's path) keep the SDK's 3 attempts within 5 s each and 12 s in
-/// all.
+/// The SDK configuration, with [`CallBudget::WEBHOOK`] for every client that has no budget of
+/// its own (the ledger, CodeBuild, Secrets Manager).
 pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(12))
-                .build(),
-        )
-        .load()
-        .await
+    let loaded = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    CallBudget::WEBHOOK.apply(&loaded)
 }
 
 /// How a client retries, and the timeouts that follow from it: the whole operation may take
@@ -44,6 +35,15 @@ pub struct CallBudget {
 }
 
 impl CallBudget {
+    /// The ledger, CodeBuild and Secrets Manager, on the webhook's path (Backlog waits 10 s
+    /// for an answer): 2 attempts of up to 4 s, half a second between, 8.5 s in all.
+    pub const WEBHOOK: Self = Self {
+        attempts: 2,
+        first_wait: Duration::from_millis(500),
+        max_wait: Duration::from_millis(500),
+        attempt_timeout: Duration::from_secs(4),
+    };
+
     /// CloudFormation while planning, in a CodeBuild run of up to 30 minutes: it throttles
     /// busy accounts with "Rate exceeded", so 8 attempts with waits of 1 s up to 20 s (at
     /// most 71 s of waiting, 4 min 47 s in all).
@@ -54,22 +54,30 @@ impl CallBudget {
         attempt_timeout: Duration::from_secs(27),
     };
 
-    /// CloudFormation from the events function, which has 60 s in all (and is invoked again
-    /// when it runs out): 4 attempts, waits of 1 s to 4 s, 39 s in all.
+    /// CloudFormation from the events function, which has 60 s for a CloudFormation read, a
+    /// comment and a card: 3 attempts, waits of 1 s and 2 s, 21 s in all.
     pub const CLOUDFORMATION_EVENTS: Self = Self {
-        attempts: 4,
+        attempts: 3,
         first_wait: Duration::from_secs(1),
-        max_wait: Duration::from_secs(4),
-        attempt_timeout: Duration::from_secs(8),
+        max_wait: Duration::from_secs(2),
+        attempt_timeout: Duration::from_secs(6),
     };
 
-    /// SNS (Amazon Q throttles at 10 events a second): 5 attempts, waits of 0.2 s to 5 s, 28 s
-    /// in all.
-    pub const SNS: Self = Self {
+    /// SNS while planning (Amazon Q throttles at 10 events a second): 5 attempts, waits of
+    /// 0.2 s to 5 s, 28 s in all.
+    pub const SNS_PLAN: Self = Self {
         attempts: 5,
         first_wait: Duration::from_millis(200),
         max_wait: Duration::from_secs(5),
         attempt_timeout: Duration::from_secs(5),
+    };
+
+    /// SNS from the events function: 3 attempts, waits of 0.2 s and 0.4 s, 9.6 s in all.
+    pub const SNS_EVENTS: Self = Self {
+        attempts: 3,
+        first_wait: Duration::from_millis(200),
+        max_wait: Duration::from_secs(1),
+        attempt_timeout: Duration::from_secs(3),
     };
 
     /// S3 uploads of templates over 51,200 bytes (up to 1 MB): 3 attempts of up to 30 s.
@@ -132,7 +140,7 @@ where
             (None, Some(message)) if !message.is_empty() => message.to_owned(),
             _ => "the service refused the request".to_owned(),
         },
-        SdkError::TimeoutError(_) => "no answer in time, after every retry".to_owned(),
+        SdkError::TimeoutError(_) => "no answer in time".to_owned(),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => "timed out".to_owned(),
         SdkError::DispatchFailure(failure) if failure.is_io() => {
             "could not reach the service".to_owned()
@@ -170,7 +178,7 @@ mod tests {
         let timed_out: SdkError<DescribeStacksError, ()> =
             SdkError::timeout_error("MaybeTimeoutError { kind: Operation, duration: 12s }");
         let text = error_text("DescribeStacks", &timed_out);
-        assert_eq!(text, "no answer in time, after every retry");
+        assert_eq!(text, "no answer in time");
     }
 
     #[test]
@@ -183,10 +191,17 @@ mod tests {
             plan.total() > Duration::from_secs(12),
             "longer than the old cut"
         );
-        // The events function has 60 s; CloudFormation's budget leaves room for the rest.
-        assert!(CallBudget::CLOUDFORMATION_EVENTS.total() <= Duration::from_secs(40));
+        // The events function has 60 s for a CloudFormation read, a card and a comment (whose
+        // retries wait at most 20 s).
+        let events = CallBudget::CLOUDFORMATION_EVENTS.total() + CallBudget::SNS_EVENTS.total();
+        assert!(
+            events + Duration::from_secs(20) < Duration::from_secs(60),
+            "{events:?}"
+        );
+        // Backlog waits 10 s for the webhook's answer.
+        assert!(CallBudget::WEBHOOK.total() < Duration::from_secs(10));
         assert_eq!(
-            CallBudget::SNS.waits(),
+            CallBudget::SNS_PLAN.waits(),
             Duration::from_millis(200 + 400 + 800 + 1600)
         );
         let sdk = SdkConfig::builder().build();

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
+use aws_sdk_cloudformation::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
@@ -40,6 +41,8 @@ pub struct StackRequest {
     pub renamed_from: Option<String>,
     pub template: Template,
     pub parameters: Vec<(String, String)>,
+    /// Parameters a parameters file asks an existing stack to keep (`UsePreviousValue`).
+    pub keep: Vec<String>,
     pub tags: Vec<(String, String)>,
     pub capabilities: Vec<Capability>,
     pub role_arn: Option<String>,
@@ -168,10 +171,19 @@ impl CloudFormation {
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
+                // The SDK's shared retry quota (500 tokens, 5 a retry) would stop retrying
+                // after some 14 calls had spent their attempts under sustained throttling: the
+                // bounded concurrency of the plan already limits the load, so the policy above
+                // is the only limit.
                 let config = aws_sdk_cloudformation::config::Builder::from(&self.sdk)
                     .region(aws_sdk_cloudformation::config::Region::new(
                         region.to_owned(),
                     ))
+                    .retry_partition(
+                        RetryPartition::custom(format!("cfn-chatops-cloudformation-{region}"))
+                            .token_bucket(TokenBucket::unlimited())
+                            .build(),
+                    )
                     .build();
                 Client::from_conf(config)
             })
@@ -786,14 +798,16 @@ fn description_of(output: &DescribeChangeSetOutput) -> ChangeSetDescription {
                 }),
             })
             .collect(),
-        parameters: output
-            .parameters()
-            .iter()
-            .map(|parameter| ChangeSetParameter {
-                parameter_key: owned(parameter.parameter_key()),
-                resolved_value: owned(parameter.resolved_value()),
-            })
-            .collect(),
+        parameters: Some(
+            output
+                .parameters()
+                .iter()
+                .map(|parameter| ChangeSetParameter {
+                    parameter_key: owned(parameter.parameter_key()),
+                    resolved_value: owned(parameter.resolved_value()),
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -21,10 +21,10 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Throttling and 5xx are retried by the SDK, within [`CallBudget::SNS`].
-    pub fn new(sdk: &SdkConfig, topic_arn: impl Into<String>) -> Self {
+    /// Throttling and 5xx are retried by the SDK, within `budget`.
+    pub fn new(sdk: &SdkConfig, budget: CallBudget, topic_arn: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_sns::Client::new(&CallBudget::SNS.apply(sdk)),
+            client: aws_sdk_sns::Client::new(&budget.apply(sdk)),
             topic_arn: topic_arn.into(),
         }
     }

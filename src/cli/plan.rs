@@ -170,7 +170,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
     };
     let pipeline = PlanPipeline {
         planner: Arc::new(planner),
-        publisher: args.slack.publisher(&sdk),
+        publisher: args.slack.publisher(&sdk, CallBudget::SNS_PLAN),
         backlog,
         links: args.backlog.links.links(),
     };

@@ -165,10 +165,10 @@ pub struct SlackArgs {
 }
 
 impl SlackArgs {
-    pub fn publisher(&self, sdk: &SdkConfig) -> Option<Publisher> {
+    pub fn publisher(&self, sdk: &SdkConfig, budget: CallBudget) -> Option<Publisher> {
         self.sns_topic_arn
             .as_deref()
-            .map(|topic| Publisher::new(sdk, topic))
+            .map(|topic| Publisher::new(sdk, budget, topic))
     }
 }
 
@@ -268,6 +268,6 @@ pub async fn outcome_handler(
                 max_wait: Duration::from_secs(20),
             }))
         }),
-        publisher: slack.publisher(sdk),
+        publisher: slack.publisher(sdk, CallBudget::SNS_EVENTS),
     })
 }

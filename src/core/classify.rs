@@ -23,8 +23,8 @@ pub struct ChangeSetDescription {
     pub deployment_mode: Option<String>,
     pub changes: Vec<Change>,
     /// The values the change set was created with; SSM parameter types with what
-    /// CloudFormation resolved them to.
-    pub parameters: Vec<ChangeSetParameter>,
+    /// CloudFormation resolved them to. (Recorded answers hold `"Parameters": null`.)
+    pub parameters: Option<Vec<ChangeSetParameter>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -442,6 +442,19 @@ impl StackSpec {
         }
     }
 
+    /// The line of `key:` among the entry's parameters, else the entry's own.
+    pub fn parameter_line(&self, config_text: &str, key: &str) -> Option<usize> {
+        let entry = self.line(config_text)?;
+        config_text
+            .lines()
+            .enumerate()
+            .skip(entry)
+            .take_while(|(_, line)| !line.trim_start().starts_with("- "))
+            .find(|(_, line)| line.contains(&format!("{key}:")))
+            .map(|(index, _)| index + 1)
+            .or(Some(entry))
+    }
+
     /// The line of the entry's `name:`, or of its `template:` when it has no name.
     fn line(&self, config_text: &str) -> Option<usize> {
         match &self.name {
@@ -565,6 +578,8 @@ pub struct ParametersFile {
     pub tags: BTreeMap<String, String>,
     /// The template configuration has a `StackPolicy`, which a change set cannot carry.
     pub stack_policy: bool,
+    /// Parameters the list form asks to keep (`UsePreviousValue: true`).
+    pub kept: Vec<String>,
 }
 
 const PARAMETERS_FILE_SHAPES: &str = "CloudFormation's list [{ParameterKey, ParameterValue}], a mapping of names to values, or CodePipeline's template configuration {Parameters, Tags, StackPolicy}";
@@ -645,13 +660,14 @@ pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, C
                 )
             })?;
             let mut parameters = BTreeMap::new();
+            let mut kept = Vec::new();
             for entry in entries {
                 match &entry.parameter_value {
                     Some(value) => {
                         let value = render(&entry.parameter_key, value)?;
                         parameters.insert(entry.parameter_key, value);
                     }
-                    None if entry.use_previous_value => {}
+                    None if entry.use_previous_value => kept.push(entry.parameter_key),
                     None => {
                         return Err(error(
                             line_of_key(&entry.parameter_key),
@@ -665,10 +681,18 @@ pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, C
             }
             Ok(ParametersFile {
                 parameters,
+                kept,
                 ..ParametersFile::default()
             })
         }
-        Value::Mapping(map) if map.get("Parameters").is_some_and(Value::is_mapping) => {
+        // CodePipeline's template configuration: `Parameters` as a mapping, or only its keys.
+        Value::Mapping(map)
+            if map.get("Parameters").is_some_and(Value::is_mapping)
+                || (!map.is_empty()
+                    && map.keys().all(|key| {
+                        matches!(key.as_str(), Some("Parameters" | "Tags" | "StackPolicy"))
+                    })) =>
+        {
             let configuration: TemplateConfiguration =
                 serde_yaml_ng::from_str(text).map_err(|err| {
                     shape_error(
@@ -680,6 +704,7 @@ pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, C
                 parameters: rendered(configuration.parameters)?,
                 tags: rendered(configuration.tags)?,
                 stack_policy: configuration.stack_policy.is_some(),
+                kept: vec![],
             })
         }
         Value::Mapping(_) => {
@@ -1072,6 +1097,7 @@ waivers:
         let list = r#"[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Size", "ParameterValue": 3}, {"ParameterKey": "Kept", "UsePreviousValue": true}]"#;
         let parsed = parse_parameters_file("params/a.json", list).unwrap();
         assert_eq!(parsed.parameters.len(), 2, "{parsed:?}");
+        assert_eq!(parsed.kept, ["Kept"]);
         assert_eq!(parsed.parameters["Env"], "prod");
         assert_eq!(parsed.parameters["Size"], "3");
         let map = parse_parameters_file("params/a.yaml", "Env: prod\nZones: [a, b]\n").unwrap();
@@ -1088,6 +1114,10 @@ waivers:
         assert_eq!(parsed.parameters["Count"], "2");
         assert_eq!(parsed.tags["cost-center"], "1234");
         assert!(parsed.stack_policy);
+        let tags_only =
+            parse_parameters_file("params/t.json", r#"{"Tags": {"team": "x"}}"#).unwrap();
+        assert_eq!(tags_only.tags["team"], "x");
+        assert!(tags_only.parameters.is_empty());
     }
 
     #[test]

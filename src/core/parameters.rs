@@ -28,27 +28,30 @@ impl fmt::Display for MissingParameters {
 
 impl std::error::Error for MissingParameters {}
 
-/// The declared parameters an existing stack keeps with `UsePreviousValue`: those without a
-/// `Default` that are not given and that the stack already has. `current` is `None` for a
-/// stack CloudFormation is to create. A parameter with no value at all is an error.
+/// The declared parameters an existing stack keeps with `UsePreviousValue`: those not given
+/// that the stack already has, when the template gives no `Default` or a parameters file asked
+/// to keep them (`requested`). `current` is `None` for a stack CloudFormation is to create. A
+/// parameter with no value at all is an error.
 pub fn kept_parameters(
     template: &Template,
     given: &[(String, String)],
+    requested: &[String],
     current: Option<&[(String, String)]>,
 ) -> Result<Vec<String>, MissingParameters> {
     let mut kept = Vec::new();
     let mut missing = Vec::new();
     for parameter in &template.parameters {
-        if parameter.has_default || given.iter().any(|(key, _)| *key == parameter.name) {
+        if given.iter().any(|(key, _)| *key == parameter.name) {
             continue;
         }
-        if current
+        let wanted = !parameter.has_default || requested.contains(&parameter.name);
+        let has_one = current
             .into_iter()
             .flatten()
-            .any(|(key, _)| *key == parameter.name)
-        {
+            .any(|(key, _)| *key == parameter.name);
+        if wanted && has_one {
             kept.push(parameter.name.clone());
-        } else {
+        } else if !parameter.has_default {
             missing.push(parameter.name.clone());
         }
     }
@@ -70,7 +73,8 @@ pub fn undeclared(template: &Template, given: &[(String, String)]) -> Vec<String
 }
 
 /// A shown parameter value, with what CloudFormation resolved an SSM parameter type to
-/// (`/aws/service/ami-… (resolved: ami-0abc)`). `NoEcho` values stay masked.
+/// (`/aws/service/ami-… → ami-0abc`, `/app/ami (kept) → ami-0abc`). `NoEcho` values stay
+/// masked.
 pub fn with_resolved(
     template: &Template,
     key: &str,
@@ -82,7 +86,7 @@ pub fn with_resolved(
     });
     match resolved {
         Some(resolved) if is_ssm && !template.is_no_echo(key) => {
-            format!("{shown} (resolved: {resolved})")
+            format!("{shown} → {resolved}")
         }
         _ => shown.to_owned(),
     }
@@ -105,7 +109,7 @@ mod tests {
     #[test]
     fn a_new_stack_needs_every_parameter_without_a_default() {
         let template = inspect("a.yaml", TEMPLATE.as_bytes()).unwrap().unwrap();
-        let err = kept_parameters(&template, &pairs(&[("Env", "prod")]), None).unwrap_err();
+        let err = kept_parameters(&template, &pairs(&[("Env", "prod")]), &[], None).unwrap_err();
         assert_eq!(err.0, ["Ami", "Password"]);
         assert_eq!(
             err.to_string(),
@@ -114,6 +118,7 @@ mod tests {
         let one = kept_parameters(
             &template,
             &pairs(&[("Env", "prod"), ("Ami", "/aws/service/ami")]),
+            &[],
             None,
         )
         .unwrap_err();
@@ -126,7 +131,14 @@ mod tests {
             ("Ami", "/aws/service/ami"),
             ("Password", "x"),
         ]);
-        assert_eq!(kept_parameters(&template, &all, None), Ok(vec![]));
+        assert_eq!(kept_parameters(&template, &all, &[], None), Ok(vec![]));
+        // Asked to keep one it cannot (nothing exists yet): its Default, or missing.
+        let asked = ["Size".to_owned(), "Ami".to_owned()];
+        let given = pairs(&[("Env", "prod"), ("Password", "x")]);
+        assert_eq!(
+            kept_parameters(&template, &given, &asked, None),
+            Err(MissingParameters(vec!["Ami".into()]))
+        );
     }
 
     #[test]
@@ -134,12 +146,17 @@ mod tests {
         let template = inspect("a.yaml", TEMPLATE.as_bytes()).unwrap().unwrap();
         let current = pairs(&[("Env", "prod"), ("Password", "****"), ("Size", "3")]);
         // Env is given: the config wins. Size has a Default: the Default applies. Ami is new.
-        let err = kept_parameters(&template, &pairs(&[("Env", "dev")]), Some(&current));
+        let err = kept_parameters(&template, &pairs(&[("Env", "dev")]), &[], Some(&current));
         assert_eq!(err, Err(MissingParameters(vec!["Ami".into()])));
         let given = pairs(&[("Env", "dev"), ("Ami", "/aws/service/ami")]);
         assert_eq!(
-            kept_parameters(&template, &given, Some(&current)),
+            kept_parameters(&template, &given, &[], Some(&current)),
             Ok(vec!["Password".into()])
+        );
+        // A parameters file's UsePreviousValue keeps even one with a Default.
+        assert_eq!(
+            kept_parameters(&template, &given, &["Size".into()], Some(&current)),
+            Ok(vec!["Size".into(), "Password".into()])
         );
     }
 
@@ -148,7 +165,7 @@ mod tests {
         let template = inspect("a.yaml", TEMPLATE.as_bytes()).unwrap().unwrap();
         assert_eq!(
             with_resolved(&template, "Ami", "/aws/service/ami", Some("ami-0abc")),
-            "/aws/service/ami (resolved: ami-0abc)"
+            "/aws/service/ami → ami-0abc"
         );
         assert_eq!(
             with_resolved(&template, "Env", "prod", Some("prod")),

@@ -333,6 +333,8 @@ pub fn refuse_unnamable<T>(
                     .filter(|claim| claim.stack == found.stack && claim.by != found.template)
                     .map(|claim| claim.by.clone()),
             )
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         let message = if !valid_stack_name(&found.stack) {
             format!(
@@ -341,8 +343,9 @@ pub fn refuse_unnamable<T>(
             )
         } else if !others.is_empty() {
             format!(
-                "{} also makes stack {}; name one in {CONFIG_FILE} (`stacks: [{{template: {}, name: <stack>}}]`) or exclude one (`discovery: {{exclude: [<glob>]}}`)",
+                "{} also {} stack {}; name one in {CONFIG_FILE} (`stacks: [{{template: {}, name: <stack>}}]`) or exclude one (`discovery: {{exclude: [<glob>]}}`)",
                 others.join(" and "),
+                if others.len() == 1 { "makes" } else { "make" },
                 found.stack,
                 found.template
             )
@@ -490,6 +493,31 @@ mod tests {
         ));
         assert!(problems[4].starts_with("apps/clash.yml: other/clash.json also makes stack clash"));
         assert_eq!(problems.len(), 5);
+
+        // A claim naming a candidate is said once; several others are all named.
+        let trio = [
+            change("x/app.yaml", ChangeKind::Modified),
+            change("y/app.yaml", ChangeKind::Modified),
+        ];
+        let claims = [
+            Claim {
+                stack: "app".into(),
+                by: "y/app.yaml".into(),
+            },
+            Claim {
+                stack: "app".into(),
+                by: "z/app/template.yaml".into(),
+            },
+        ];
+        let (_, problems) = refuse_unnamable(discovered(&trio, "").targets, |t| t, &claims);
+        assert!(
+            problems[0]
+                .error
+                .to_string()
+                .starts_with("x/app.yaml: y/app.yaml and z/app/template.yaml also make stack app;"),
+            "{}",
+            problems[0].error
+        );
     }
 
     const CONFIG: &str = "stacks:\n  - name: app-staging\n    template: stacks/app.yaml\n    parameters_file: params/staging.json\n  - name: app-prod\n    template: stacks/app.yaml\n    parameters_file: params/prod.json\n    when_modified: [\"lambda/**\"]\n";

@@ -32,11 +32,20 @@ pub struct Fault {
     pub when_body_contains: Vec<String>,
 }
 
+/// A slow service: every matching call of an operation is answered this much later.
+#[derive(Debug, Clone)]
+struct Delay {
+    operation: String,
+    when_body_contains: String,
+    by: std::time::Duration,
+}
+
 #[derive(Clone)]
 pub struct Recorder {
     pub endpoint: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
     faults: Arc<Mutex<Vec<Fault>>>,
+    delays: Arc<Mutex<Vec<Delay>>>,
 }
 
 #[derive(Clone)]
@@ -45,6 +54,7 @@ struct Forward {
     client: reqwest::Client,
     requests: Arc<Mutex<Vec<Recorded>>>,
     faults: Arc<Mutex<Vec<Fault>>>,
+    delays: Arc<Mutex<Vec<Delay>>>,
 }
 
 /// A CloudFormation (query protocol) answer to `operation` whose result holds `result`.
@@ -66,11 +76,13 @@ impl Recorder {
     pub async fn start(upstream: &str) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(Vec::new()));
+        let delays = Arc::new(Mutex::new(Vec::new()));
         let forward = Forward {
             upstream: upstream.to_owned(),
             client: reqwest::Client::new(),
             requests: Arc::clone(&requests),
             faults: Arc::clone(&faults),
+            delays: Arc::clone(&delays),
         };
         let app = axum::Router::new().fallback(relay).with_state(forward);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -80,7 +92,18 @@ impl Recorder {
             endpoint,
             requests,
             faults,
+            delays,
         }
+    }
+
+    /// Answers every call of `operation` whose body contains `when_body_contains` `by` later,
+    /// canned or forwarded.
+    pub fn delay(&self, operation: &str, when_body_contains: &str, by: std::time::Duration) {
+        self.delays.lock().unwrap().push(Delay {
+            operation: operation.into(),
+            when_body_contains: when_body_contains.into(),
+            by,
+        });
     }
 
     /// Answers the next matching calls with `fault` instead of forwarding them.
@@ -140,6 +163,16 @@ async fn relay(State(forward): State<Forward>, request: Request) -> Response {
     });
     let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
     let text = String::from_utf8_lossy(&body).into_owned();
+    let delay = forward
+        .delays
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|delay| delay.operation == operation && text.contains(&delay.when_body_contains))
+        .map(|delay| delay.by);
+    if let Some(by) = delay {
+        tokio::time::sleep(by).await;
+    }
     let canned = {
         let mut faults = forward.faults.lock().unwrap();
         let found = faults.iter_mut().find(|fault| {

@@ -102,9 +102,7 @@ pub async fn prepare(
     } = select::select(&changes, &discovery, configured);
     report.left_in_place = left_in_place;
     for path in unused {
-        let content = repo.read(&inputs.after, &path).await?;
-        if content.is_some_and(|content| matches!(template::inspect(&path, &content), Ok(Some(_))))
-        {
+        if is_template_at(repo, &inputs.after, &path).await? {
             report.notes.push(format!(
                 "{path} changed, but no stack in {CONFIG_FILE} uses it as its template (discovery is off)"
             ));
@@ -112,13 +110,7 @@ pub async fn prepare(
     }
     for candidate in maybe_left_in_place {
         let Some(base) = &base else { continue };
-        let content = repo.read(base, &candidate.template).await?;
-        if content.is_some_and(|content| {
-            matches!(
-                template::inspect(&candidate.template, &content),
-                Ok(Some(_))
-            )
-        }) {
+        if is_template_at(repo, base, &candidate.template).await? {
             report.left_in_place.push(LeftInPlace {
                 stack: candidate.stack,
                 template: candidate.template,
@@ -130,7 +122,8 @@ pub async fn prepare(
     let mut requests = Vec::new();
     let review = Review::new(repo, &inputs.after, repo_config.as_ref()).await?;
     for target in targets {
-        let request = match request_for(inputs, repo, &target).await {
+        let text = config_text.as_deref().unwrap_or_default();
+        let request = match request_for(inputs, repo, &target, text).await {
             Ok(Some(mut request)) => review
                 .rules_for(repo, base.as_deref(), &target, &request)
                 .await
@@ -154,39 +147,43 @@ pub async fn prepare(
     let (configured, discovered): (Vec<_>, Vec<_>) = requests
         .into_iter()
         .partition(|(target, _)| target.spec.is_some());
-    let claims = claims(
-        inputs,
-        repo,
-        repo_config.as_ref(),
-        &discoverable,
-        &discovered,
-    )
-    .await?;
+    // In the default region, an entry's stack and a discovered one may be the same stack.
+    let (local, elsewhere): (Vec<_>, Vec<_>) = configured.into_iter().partition(|(target, _)| {
+        target
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.region.as_ref())
+            .is_none_or(|region| *region == inputs.default_region)
+    });
+    let names: Vec<&Target> = local
+        .iter()
+        .chain(&discovered)
+        .map(|(target, _)| target)
+        .collect();
+    let templates = discoverable_claims(inputs, repo, &discoverable, &names).await?;
+    let entries = entry_claims(inputs, repo_config.as_ref());
+    let (local, taken) = select::refuse_unnamable(local, |(target, _)| target, &templates);
+    problems.extend(taken);
+    let claims: Vec<Claim> = entries.into_iter().chain(templates).collect();
     let (named, unnamable) = select::refuse_unnamable(discovered, |(target, _)| target, &claims);
     problems.extend(unnamable);
+    let requests: Vec<StackRequest> = local
+        .into_iter()
+        .chain(elsewhere)
+        .chain(named)
+        .map(|(_, request)| request)
+        .collect();
     for problem in problems {
         let plan = problem_plan(problem, &inputs.default_region);
         progress(&plan, Instant::now());
         report.stacks.push(plan);
     }
-    Ok(configured
-        .into_iter()
-        .chain(named)
-        .map(|(_, request)| request)
-        .collect())
+    Ok(requests)
 }
 
-/// The names a discovered stack must not take: those of the `stacks` entries in the default
-/// region, and those of other templates discovery names alike (read to be sure they are
-/// templates).
-async fn claims(
-    inputs: &PlanInputs,
-    repo: &Repo,
-    config: Option<&RepoConfig>,
-    discoverable: &[String],
-    discovered: &[(Target, StackRequest)],
-) -> Result<Vec<Claim>, PrepareError> {
-    let mut claims: Vec<Claim> = config
+/// The `stacks` entries' names in the default region: a discovered stack must not take one.
+fn entry_claims(inputs: &PlanInputs, config: Option<&RepoConfig>) -> Vec<Claim> {
+    config
         .into_iter()
         .flat_map(|config| &config.stacks)
         .filter(|spec| {
@@ -200,18 +197,25 @@ async fn claims(
                 by: format!("the {CONFIG_FILE} entry for {}", spec.template),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Other templates discovery names like one of `targets` (read to be sure they are
+/// templates): the same stack, from another file.
+async fn discoverable_claims(
+    inputs: &PlanInputs,
+    repo: &Repo,
+    discoverable: &[String],
+    targets: &[&Target],
+) -> Result<Vec<Claim>, PrepareError> {
+    let mut claims = Vec::new();
     for path in discoverable {
         let Some(name) = derived_stack_name(path) else {
             continue;
         };
-        let clashes = discovered
-            .iter()
-            .any(|(target, _)| target.stack == name && target.template != *path);
-        if clashes
-            && let Some(content) = repo.read(&inputs.after, path).await?
-            && matches!(template::inspect(path, &content), Ok(Some(_)))
-        {
+        let planned = targets.iter().any(|target| target.template == *path);
+        let clashes = targets.iter().any(|target| target.stack == name);
+        if clashes && !planned && is_template_at(repo, &inputs.after, path).await? {
             claims.push(Claim {
                 stack: name,
                 by: path.clone(),
@@ -219,6 +223,14 @@ async fn claims(
         }
     }
     Ok(claims)
+}
+
+/// Whether `path` is a CloudFormation template at `commit`.
+async fn is_template_at(repo: &Repo, commit: &str, path: &str) -> Result<bool, PrepareError> {
+    Ok(repo
+        .read(commit, path)
+        .await?
+        .is_some_and(|content| matches!(template::inspect(path, &content), Ok(Some(_)))))
 }
 
 /// The commit to diff against: `before`; else the first parent of the oldest pushed revision;
@@ -274,6 +286,7 @@ async fn request_for(
     inputs: &PlanInputs,
     repo: &Repo,
     target: &Target,
+    config_text: &str,
 ) -> Result<Option<StackRequest>, TargetError> {
     let error = |path: &str, message: String| TemplateError {
         path: path.to_owned(),
@@ -334,6 +347,7 @@ async fn request_for(
     }
     let spec = target.spec.as_ref();
     let mut parameters = BTreeMap::new();
+    let mut keep = Vec::new();
     let mut tags = BTreeMap::new();
     let mut notes = Vec::new();
     if let Some(path) = spec.and_then(|spec| spec.parameters_file.as_deref()) {
@@ -348,6 +362,7 @@ async fn request_for(
             })?;
         let file = parse_parameters_file(path, &text)?;
         parameters.extend(file.parameters);
+        keep = file.kept;
         tags.extend(file.tags);
         if file.stack_policy {
             notes.push(format!(
@@ -355,7 +370,43 @@ async fn request_for(
             ));
         }
     }
+    // A file may serve several stacks, so what the template does not declare is left out;
+    // the entry's own values are this stack's, so one the template lacks is a typo.
+    let from_file: Vec<(String, String)> = parameters.into_iter().collect();
+    let undeclared = parameters::undeclared(&template, &from_file);
+    if !undeclared.is_empty() {
+        notes.push(format!(
+            "not sent, as the template does not declare them: {}",
+            undeclared.join(", ")
+        ));
+    }
+    let mut parameters: BTreeMap<String, String> = from_file
+        .into_iter()
+        .filter(|(key, _)| !undeclared.contains(key))
+        .collect();
+    keep.retain(|key| template.declares(key));
     if let Some(spec) = spec {
+        if let Some(key) = spec.parameters.keys().find(|key| !template.declares(key)) {
+            let declared: Vec<&str> = template
+                .parameters
+                .iter()
+                .map(|parameter| parameter.name.as_str())
+                .collect();
+            return Err(ConfigError::Config {
+                line: spec.parameter_line(config_text, key),
+                message: format!(
+                    "stack {}: {key} is not a parameter of {} ({})",
+                    target.stack,
+                    target.template,
+                    if declared.is_empty() {
+                        "it declares none".to_owned()
+                    } else {
+                        format!("it declares {}", declared.join(", "))
+                    }
+                ),
+            }
+            .into());
+        }
         parameters.extend(
             spec.parameters
                 .iter()
@@ -363,15 +414,7 @@ async fn request_for(
         );
         tags.extend(spec.tags.clone());
     }
-    let mut parameters: Vec<(String, String)> = parameters.into_iter().collect();
-    let undeclared = parameters::undeclared(&template, &parameters);
-    if !undeclared.is_empty() {
-        parameters.retain(|(key, _)| !undeclared.contains(key));
-        notes.push(format!(
-            "not sent, as the template does not declare them: {}",
-            undeclared.join(", ")
-        ));
-    }
+    let parameters: Vec<(String, String)> = parameters.into_iter().collect();
     // The config adds to what the template shows it needs (a nested stack's IAM resources,
     // say); it never takes away what CloudFormation would refuse the change set without.
     let mut capabilities = template.capabilities.clone();
@@ -386,6 +429,7 @@ async fn request_for(
         renamed_from: target.renamed_from.clone(),
         template,
         parameters,
+        keep,
         tags: tags.into_iter().collect(),
         capabilities,
         role_arn: spec

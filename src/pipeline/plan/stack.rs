@@ -122,7 +122,12 @@ impl StackPlanner {
             .as_ref()
             .filter(|_| update)
             .map(|state| state.parameters.as_slice());
-        let kept = match kept_parameters(&request.template, &request.parameters, current) {
+        let kept = match kept_parameters(
+            &request.template,
+            &request.parameters,
+            &request.keep,
+            current,
+        ) {
             Ok(kept) => kept,
             Err(missing) => {
                 plan.notes.push("nothing was created for this stack".into());
@@ -220,6 +225,7 @@ impl StackPlanner {
             let resolved = description
                 .parameters
                 .iter()
+                .flatten()
                 .find(|found| found.parameter_key.as_deref() == Some(parameter.key.as_str()))
                 .and_then(|found| found.resolved_value.as_deref());
             parameter.value = with_resolved(
