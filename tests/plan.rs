@@ -836,10 +836,10 @@ async fn waiting_has_a_deadline_and_capabilities_are_requested_and_explained() {
     );
     let named_plan = planned.stack(&named);
     assert_eq!(
-        named_plan.reason.as_deref(),
-        Some(
-            "Requires capabilities : [CAPABILITY_NAMED_IAM]: add `capabilities` to the stack in .cfn-chatops.yml"
-        )
+        named_plan.reason,
+        Some(format!(
+            "Requires capabilities : [CAPABILITY_NAMED_IAM]: add `capabilities` to the stack's entry in .cfn-chatops.yml (`stacks: [{{template: {named}.yaml, capabilities: [...]}}]`)"
+        ))
     );
 }
 
@@ -1867,6 +1867,24 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         "{:?}",
         planned.report.stacks
     );
+    // What discovery planned before is no longer planned: its stacks are left, and said.
+    let mut left: Vec<&str> = planned
+        .report
+        .left_in_place
+        .iter()
+        .filter(|left| {
+            left.reason
+                .starts_with("discovery is off in .cfn-chatops.yml")
+        })
+        .map(|left| left.stack.as_str())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["RDS-PIOPS", "fn-foreach-ddb", "orders", "orders", "users"],
+        "templates only: {:?}",
+        planned.report.left_in_place
+    );
     let changed: Vec<&String> = planned
         .report
         .notes
@@ -2052,5 +2070,72 @@ async fn ssm_parameters_show_what_cloudformation_resolved_and_no_echo_ones_nothi
             !text.contains("s3cr3t-token"),
             "a NoEcho value leaked: {text}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_and_discovered_templates_never_share_a_stack_and_a_mistyped_parameter_is_refused()
+{
+    let world = World::start().await;
+    let (shared, twin, typo) = (unique("shared"), unique("twin"), unique("typo"));
+    // An entry names its stack like a template discovery finds elsewhere; two discovered
+    // templates make one name; an entry mistypes a parameter of its template.
+    let config = format!(
+        "stacks:\n  - name: {shared}\n    template: entry/app.yaml\n  - name: {typo}\n    template: typo.yaml\n    parameters:\n      Evn: prod\n"
+    );
+    let commit = world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            ("entry/app.yaml", Some(&template("Entry", 1))),
+            (
+                &format!("legacy/{shared}.yaml"),
+                Some(&template("Legacy", 1)),
+            ),
+            (&format!("a/{twin}.yaml"), Some(&template("A", 1))),
+            (&format!("b/{twin}/template.yaml"), Some(&template("B", 1))),
+            ("typo.yaml", Some(&template("Typo", 1))),
+        ],
+        "Clashes and a typo",
+    );
+    let planned = world.plan(&["--after", &commit]).await;
+    assert_eq!(planned.code, Some(1), "{}", planned.stderr);
+    let reasons = |stack: &str| -> Vec<String> {
+        planned
+            .report
+            .stacks
+            .iter()
+            .filter(|plan| plan.stack == stack)
+            .map(|plan| plan.reason.clone().unwrap_or_default())
+            .collect()
+    };
+    let shared_reasons = reasons(&shared);
+    assert_eq!(shared_reasons.len(), 2, "{shared_reasons:?}");
+    assert!(
+        shared_reasons.contains(&format!(
+            "entry/app.yaml: legacy/{shared}.yaml also makes stack {shared}; name one in .cfn-chatops.yml (`stacks: [{{template: entry/app.yaml, name: <stack>}}]`) or exclude one (`discovery: {{exclude: [<glob>]}}`)"
+        )),
+        "{shared_reasons:?}"
+    );
+    assert!(
+        shared_reasons.iter().any(|reason| reason.starts_with(&format!(
+            "legacy/{shared}.yaml: the .cfn-chatops.yml entry for entry/app.yaml also makes stack {shared};"
+        ))),
+        "{shared_reasons:?}"
+    );
+    let twins = reasons(&twin);
+    assert!(
+        twins.contains(&format!(
+            "a/{twin}.yaml: b/{twin}/template.yaml also makes stack {twin}; name one in .cfn-chatops.yml (`stacks: [{{template: a/{twin}.yaml, name: <stack>}}]`) or exclude one (`discovery: {{exclude: [<glob>]}}`)"
+        )),
+        "each other file named once: {twins:?}"
+    );
+    assert_eq!(
+        reasons(&typo),
+        [format!(
+            ".cfn-chatops.yml:7: stack {typo}: Evn is not a parameter of typo.yaml (it declares Env)"
+        )]
+    );
+    for stack in [&shared, &twin, &typo] {
+        assert!(world.creates_for(stack).is_empty(), "{stack}: nothing sent");
     }
 }

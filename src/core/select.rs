@@ -95,6 +95,11 @@ impl Discovery {
         }
     }
 
+    /// The same templates path, with another config's settings (the base commit's).
+    pub fn with_config(&self, config: Option<&RepoConfig>) -> Self {
+        Self::new(&self.prefix, config)
+    }
+
     pub fn enabled(&self) -> bool {
         self.enabled
     }
@@ -292,6 +297,68 @@ fn by_config(
             reason: format!("removed from {CONFIG_FILE}: delete the stack deliberately"),
         });
     }
+}
+
+/// Templates discovery planned at the base commit under a name it no longer plans them as,
+/// because the config changed: a new entry names the stack otherwise, or discovery now
+/// excludes the file or is off. Their old stacks are left in place, and said (if the files
+/// were templates: the planner reads them at the base commit).
+pub fn no_longer_discovered(
+    base_files: &[String],
+    discovery: &Discovery,
+    configured: Configured<'_>,
+) -> Vec<MaybeLeftInPlace> {
+    let before = discovery.with_config(configured.before);
+    let owners = |config: Option<&'_ RepoConfig>, path: &str| -> Vec<StackSpec> {
+        config
+            .into_iter()
+            .flat_map(|config| &config.stacks)
+            .filter(|spec| spec.template == path || spec.parameters_file.as_deref() == Some(path))
+            .cloned()
+            .collect()
+    };
+    let mut left = Vec::new();
+    for path in base_files {
+        if !before.covers(path) || !owners(configured.before, path).is_empty() {
+            continue;
+        }
+        let Some(old) = derived_stack_name(path) else {
+            continue;
+        };
+        let now = owners(Some(configured.config), path);
+        let reason = if !now.is_empty() {
+            let names: Vec<String> = now
+                .iter()
+                .filter(|spec| spec.region.is_none())
+                .filter_map(StackSpec::stack_name)
+                .collect();
+            if names.contains(&old) {
+                continue;
+            }
+            format!(
+                "now planned as {} by its {CONFIG_FILE} entry: delete stack {old} deliberately if it exists",
+                if names.is_empty() {
+                    "another region's stack".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )
+        } else if !discovery.enabled() {
+            format!("discovery is off in {CONFIG_FILE}: delete the stack deliberately if it exists")
+        } else if !discovery.covers(path) {
+            format!(
+                "excluded from discovery in {CONFIG_FILE}: delete the stack deliberately if it exists"
+            )
+        } else {
+            continue;
+        };
+        left.push(MaybeLeftInPlace {
+            stack: old,
+            template: path.clone(),
+            reason,
+        });
+    }
+    left
 }
 
 /// A stack name already taken, and by what: a `stacks` entry, or another template that
@@ -640,6 +707,58 @@ mod tests {
             .map(|l| l.stack.as_str())
             .collect();
         assert_eq!(left, ["legacy"], "its template makes another name");
+    }
+
+    #[test]
+    fn stacks_discovery_no_longer_plans_under_their_old_name_are_said() {
+        let before = parse("stacks:\n  - name: kept\n    template: stacks/kept.yaml\n").unwrap();
+        let text = "discovery:\n  exclude: [\"old/**\"]\nstacks:\n  - name: kept\n    template: stacks/kept.yaml\n  - name: orders-prod\n    template: apps/orders/template.yaml\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n";
+        let after = parse(text).unwrap();
+        let files: Vec<String> = [
+            "stacks/kept.yaml",
+            "apps/orders/template.yaml",
+            "infra/DynamoDB_Table.yaml",
+            "old/queue.yaml",
+            "stacks/app.yaml",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let configured = Configured {
+            config: &after,
+            text,
+            before: Some(&before),
+        };
+        let discovery = Discovery::new("", Some(&after));
+        let left: Vec<(String, String)> = no_longer_discovered(&files, &discovery, configured)
+            .into_iter()
+            .map(|l| (l.stack, l.reason))
+            .collect();
+        assert_eq!(
+            left,
+            [
+                (
+                    "orders".to_owned(),
+                    "now planned as orders-prod by its .cfn-chatops.yml entry: delete stack orders deliberately if it exists".to_owned()
+                ),
+                (
+                    "queue".to_owned(),
+                    "excluded from discovery in .cfn-chatops.yml: delete the stack deliberately if it exists".to_owned()
+                ),
+            ],
+            "an entry that keeps the derived name, an owned template and a file still discovered say nothing"
+        );
+        let off = parse("discovery: {enabled: false}\nstacks:\n  - name: kept\n    template: stacks/kept.yaml\n").unwrap();
+        let configured = Configured {
+            config: &off,
+            text: "",
+            before: Some(&before),
+        };
+        let left = no_longer_discovered(&files, &Discovery::new("", Some(&off)), configured);
+        assert_eq!(left.len(), 4, "{left:?}");
+        assert!(
+            left.iter()
+                .all(|l| l.reason.starts_with("discovery is off"))
+        );
     }
 
     #[test]

@@ -101,6 +101,17 @@ pub async fn prepare(
         unused,
     } = select::select(&changes, &discovery, configured);
     report.left_in_place = left_in_place;
+    let mut maybe_left_in_place = maybe_left_in_place;
+    if let (Some(configured), Some(base)) = (configured, &base)
+        && changes.iter().any(|change| change.path == CONFIG_FILE)
+    {
+        let base_files = repo.files(base).await?;
+        maybe_left_in_place.extend(select::no_longer_discovered(
+            &base_files,
+            &discovery,
+            configured,
+        ));
+    }
     for path in unused {
         if is_template_at(repo, &inputs.after, &path).await? {
             report.notes.push(format!(
@@ -162,7 +173,16 @@ pub async fn prepare(
         .collect();
     let templates = discoverable_claims(inputs, repo, &discoverable, &names).await?;
     let entries = entry_claims(inputs, repo_config.as_ref());
-    let (local, taken) = select::refuse_unnamable(local, |(target, _)| target, &templates);
+    // An entry's stack is taken by another template discovery plans now or would later.
+    let others: Vec<Claim> = discovered
+        .iter()
+        .map(|(target, _)| Claim {
+            stack: target.stack.clone(),
+            by: target.template.clone(),
+        })
+        .chain(templates.iter().cloned())
+        .collect();
+    let (local, taken) = select::refuse_unnamable(local, |(target, _)| target, &others);
     problems.extend(taken);
     let claims: Vec<Claim> = entries.into_iter().chain(templates).collect();
     let (named, unnamable) = select::refuse_unnamable(discovered, |(target, _)| target, &claims);

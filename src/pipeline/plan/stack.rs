@@ -590,7 +590,10 @@ impl StackPlanner {
             }),
             "InsufficientCapabilitiesException" => end(
                 Classification::Failed,
-                format!("{message}: add `capabilities` to the stack in .cfn-chatops.yml"),
+                format!(
+                    "{message}: add `capabilities` to the stack's entry in .cfn-chatops.yml (`stacks: [{{template: {}, capabilities: [...]}}]`)",
+                    request.template_path
+                ),
             ),
             "LimitExceededException" => end(
                 Classification::Failed,
