@@ -154,6 +154,9 @@ pub fn select(
                     });
                 }
             }
+            // A template renamed away from an entry stays the entry's: the entry fails until
+            // it names the new path, rather than the file becoming a new stack.
+            ChangeKind::Renamed { from } if discovered(&change.path) && owned(from) => {}
             ChangeKind::Added | ChangeKind::Modified | ChangeKind::Renamed { .. }
                 if discovered(&change.path) =>
             {
@@ -630,6 +633,23 @@ mod tests {
         assert_eq!(stacks(&selection), ["app-prod"]);
         // Their content decides whether they are noted: the planner reads them.
         assert_eq!(selection.unused, ["stacks/other.yaml", "buildspec.yml"]);
+    }
+
+    #[test]
+    fn a_template_renamed_away_from_its_entry_is_not_discovered_as_a_new_stack() {
+        let config = parse(CONFIG).unwrap();
+        let changes = [change(
+            "stacks/app-v2.yaml",
+            ChangeKind::Renamed {
+                from: "stacks/app.yaml".into(),
+            },
+        )];
+        let selection = by_config(&changes, &config, CONFIG, Some(&config));
+        assert_eq!(
+            stacks(&selection),
+            ["app-staging", "app-prod"],
+            "the entries, which fail until they name the new path"
+        );
     }
 
     #[test]
