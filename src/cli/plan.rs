@@ -158,7 +158,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
                 ..Polling::default()
             },
         },
-        ledger: args.ledger.ledger(&sdk),
+        ledger: args.ledger.ledger(&sdk, CallBudget::LEDGER_PLAN),
         concurrency: usize::from(args.concurrency),
     };
     // Backlog never stops a plan: a credential that cannot be read, or a space that cannot be

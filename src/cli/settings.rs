@@ -184,8 +184,11 @@ pub struct LedgerArgs {
 }
 
 impl LedgerArgs {
-    pub fn ledger(&self, aws: &aws_config::SdkConfig) -> Ledger {
-        Ledger::new(aws_sdk_dynamodb::Client::new(aws), &self.ledger_table)
+    pub fn ledger(&self, aws: &aws_config::SdkConfig, budget: CallBudget) -> Ledger {
+        Ledger::new(
+            aws_sdk_dynamodb::Client::new(&budget.apply(aws)),
+            &self.ledger_table,
+        )
     }
 }
 
@@ -242,7 +245,7 @@ impl IntakeArgs {
             secret,
             allowlist: SourceAllowlist::new(self.allowed_sources),
             target_branch: self.target_branch,
-            ledger: self.ledger.ledger(aws),
+            ledger: self.ledger.ledger(aws, CallBudget::WEBHOOK),
             runner,
             backlog,
         })
@@ -258,7 +261,7 @@ pub async fn outcome_handler(
     slack: &SlackArgs,
 ) -> Result<OutcomeHandler, Failure> {
     Ok(OutcomeHandler {
-        ledger: ledger.ledger(sdk),
+        ledger: ledger.ledger(sdk, CallBudget::WEBHOOK),
         cloudformation: CloudFormation::new(sdk, CallBudget::CLOUDFORMATION_EVENTS),
         // Bounded so one handling fits well inside the event's claim lease.
         commenter: backlog.client(sdk).await?.map(|client| {

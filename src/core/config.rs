@@ -33,7 +33,7 @@ fn at_line(line: Option<usize>) -> String {
 }
 
 /// The parsed file. Unknown keys are errors, so a typo cannot silently change a deployment.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepoConfig {
     /// Templates found by their content, beside the `stacks` entries.
@@ -214,6 +214,14 @@ pub struct WaiverSpec {
 }
 
 impl RepoConfig {
+    /// Whether an entry uses the file as its template or parameters file: discovery leaves it
+    /// to the entry.
+    pub fn owns(&self, path: &str) -> bool {
+        self.stacks
+            .iter()
+            .any(|spec| spec.template == path || spec.parameters_file.as_deref() == Some(path))
+    }
+
     /// Checks what serde cannot in `discovery`, `risks`, `policies` and `waivers`.
     /// `discovered` are the stacks discovery finds at the planned commit, which waivers may
     /// name besides the `stacks` entries.
@@ -442,17 +450,40 @@ impl StackSpec {
         }
     }
 
-    /// The line of `key:` among the entry's parameters, else the entry's own.
+    /// The line of `key` in the entry's `parameters` (of `parameters:` itself when they are
+    /// written inline), else the entry's own line.
     pub fn parameter_line(&self, config_text: &str, key: &str) -> Option<usize> {
         let entry = self.line(config_text)?;
-        config_text
-            .lines()
-            .enumerate()
-            .skip(entry)
-            .take_while(|(_, line)| !line.trim_start().starts_with("- "))
-            .find(|(_, line)| line.contains(&format!("{key}:")))
-            .map(|(index, _)| index + 1)
-            .or(Some(entry))
+        let lines: Vec<&str> = config_text.lines().collect();
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        let entry_indent = indent(lines[entry - 1]);
+        for (index, line) in lines.iter().enumerate().skip(entry) {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("- ") && indent(line) <= entry_indent {
+                break;
+            }
+            let Some(rest) = trimmed.strip_prefix("parameters:") else {
+                continue;
+            };
+            if !rest.trim().is_empty() {
+                return Some(index + 1);
+            }
+            for (below, line) in lines.iter().enumerate().skip(index + 1) {
+                let trimmed = line.trim_start();
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                if indent(line) <= indent(lines[index]) {
+                    break;
+                }
+                let name = trimmed.split(':').next().unwrap_or_default();
+                if name.trim().trim_matches(['"', '\'']) == key {
+                    return Some(below + 1);
+                }
+            }
+            return Some(index + 1);
+        }
+        Some(entry)
     }
 
     /// The line of the entry's `name:`, or of its `template:` when it has no name.
@@ -1090,6 +1121,17 @@ waivers:
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_parameter_is_found_on_its_own_line() {
+        let text = "stacks:\n  - name: a\n    template: a.yaml\n    tags: {Env: x}\n    parameters_file: p.json\n    parameters:\n      Subnets:\n        - s-1\n      \"Evn\": prod\n  - name: b\n    template: b.yaml\n    parameters: {Evn: prod}\n  - name: c\n    template: c.yaml\n";
+        let config = parse(text).unwrap();
+        assert_eq!(config.stacks[0].parameter_line(text, "Evn"), Some(9));
+        assert_eq!(config.stacks[0].parameter_line(text, "Subnets"), Some(7));
+        assert_eq!(config.stacks[0].parameter_line(text, "file"), Some(6));
+        assert_eq!(config.stacks[1].parameter_line(text, "Evn"), Some(12));
+        assert_eq!(config.stacks[2].parameter_line(text, "Evn"), Some(13));
     }
 
     #[test]

@@ -125,23 +125,20 @@ pub struct Configured<'a> {
     pub before: Option<&'a RepoConfig>,
 }
 
-/// The stacks a push touches.
+/// The stacks a push touches. `files` are the planned commit's.
 pub fn select(
     changes: &[FileChange],
+    files: &[String],
     discovery: &Discovery,
     configured: Option<Configured<'_>>,
 ) -> Selection {
     let mut selection = Selection::default();
     let specs: &[StackSpec] = configured.map_or(&[], |c| &c.config.stacks);
     if let Some(configured) = configured {
-        by_config(changes, discovery, configured, &mut selection);
+        by_config(changes, files, discovery, configured, &mut selection);
     }
     // An entry's template and parameters file are its own: never discovered as well.
-    let owned = |path: &str| {
-        specs
-            .iter()
-            .any(|spec| spec.template == path || spec.parameters_file.as_deref() == Some(path))
-    };
+    let owned = |path: &str| configured.is_some_and(|c| c.config.owns(path));
     let discovered = |path: &str| discovery.covers(path) && !owned(path);
     for change in changes {
         match &change.kind {
@@ -201,9 +198,11 @@ pub fn select(
     selection
 }
 
-/// The `stacks` entries a push touches, and the ones it removed.
+/// The `stacks` entries a push touches or whose template is missing (they fail until fixed),
+/// and the ones it removed.
 fn by_config(
     changes: &[FileChange],
+    files: &[String],
     discovery: &Discovery,
     Configured {
         config,
@@ -229,7 +228,8 @@ fn by_config(
         let key = (name.clone(), spec.region.as_deref());
         let duplicate = seen.contains(&key);
         seen.push(key);
-        if !(touched(spec) || previous(spec) != Some(spec)) {
+        let missing = !files.contains(&spec.template);
+        if !(touched(spec) || previous(spec) != Some(spec) || missing) {
             continue;
         }
         let validation = if duplicate {
@@ -306,34 +306,49 @@ fn by_config(
 /// because the config changed: a new entry names the stack otherwise, or discovery now
 /// excludes the file or is off. Their old stacks are left in place, and said (if the files
 /// were templates: the planner reads them at the base commit).
+/// `planned` are the stacks this push plans (never said to be left); `default_region` is where
+/// discovered stacks live.
 pub fn no_longer_discovered(
     base_files: &[String],
+    planned: &[&str],
+    default_region: &str,
     discovery: &Discovery,
     configured: Configured<'_>,
 ) -> Vec<MaybeLeftInPlace> {
     let before = discovery.with_config(configured.before);
-    let owners = |config: Option<&'_ RepoConfig>, path: &str| -> Vec<StackSpec> {
-        config
-            .into_iter()
-            .flat_map(|config| &config.stacks)
-            .filter(|spec| spec.template == path || spec.parameters_file.as_deref() == Some(path))
-            .cloned()
-            .collect()
-    };
+    let discovered_before: Vec<(&String, String)> = base_files
+        .iter()
+        .filter(|path| before.covers(path))
+        .filter(|path| configured.before.is_none_or(|config| !config.owns(path)))
+        .filter_map(|path| Some((path, derived_stack_name(path)?)))
+        .collect();
     let mut left = Vec::new();
-    for path in base_files {
-        if !before.covers(path) || !owners(configured.before, path).is_empty() {
+    for (path, old) in &discovered_before {
+        // A name two files made was refused, never planned; one planned now is not left.
+        let shared = discovered_before
+            .iter()
+            .filter(|(_, name)| name == old)
+            .count()
+            > 1;
+        if shared || planned.contains(&old.as_str()) {
             continue;
         }
-        let Some(old) = derived_stack_name(path) else {
-            continue;
-        };
-        let now = owners(Some(configured.config), path);
+        let old = old.clone();
+        let now: Vec<&StackSpec> = configured
+            .config
+            .stacks
+            .iter()
+            .filter(|spec| spec.template == **path)
+            .collect();
         let reason = if !now.is_empty() {
             let names: Vec<String> = now
                 .iter()
-                .filter(|spec| spec.region.is_none())
-                .filter_map(StackSpec::stack_name)
+                .filter(|spec| {
+                    spec.region
+                        .as_deref()
+                        .is_none_or(|region| region == default_region)
+                })
+                .filter_map(|spec| spec.stack_name())
                 .collect();
             if names.contains(&old) {
                 continue;
@@ -357,7 +372,7 @@ pub fn no_longer_discovered(
         };
         left.push(MaybeLeftInPlace {
             stack: old,
-            template: path.clone(),
+            template: (*path).clone(),
             reason,
         });
     }
@@ -453,7 +468,7 @@ mod tests {
     }
 
     fn discovered(changes: &[FileChange], templates_path: &str) -> Selection {
-        select(changes, &Discovery::new(templates_path, None), None)
+        select(changes, &[], &Discovery::new(templates_path, None), None)
     }
 
     fn by_config(
@@ -467,7 +482,14 @@ mod tests {
             text,
             before,
         };
-        select(changes, &Discovery::new("", Some(config)), Some(configured))
+        // Every entry's template is there.
+        let files: Vec<String> = config.stacks.iter().map(|s| s.template.clone()).collect();
+        select(
+            changes,
+            &files,
+            &Discovery::new("", Some(config)),
+            Some(configured),
+        )
     }
 
     #[test]
@@ -653,6 +675,23 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_whose_template_is_missing_is_planned_on_every_push_to_fail() {
+        let config = parse(CONFIG).unwrap();
+        let unrelated = [change("docs/x.md", ChangeKind::Modified)];
+        let selection = select(
+            &unrelated,
+            &["params/staging.json".to_owned()],
+            &Discovery::new("", Some(&config)),
+            Some(Configured {
+                config: &config,
+                text: CONFIG,
+                before: Some(&config),
+            }),
+        );
+        assert_eq!(stacks(&selection), ["app-staging", "app-prod"]);
+    }
+
+    #[test]
     fn excluded_paths_are_not_discovered() {
         let text = "discovery:\n  exclude: [\"examples/**\", \"**/buildspec.yml\"]\n";
         let config = parse(text).unwrap();
@@ -749,10 +788,11 @@ mod tests {
             before: Some(&before),
         };
         let discovery = Discovery::new("", Some(&after));
-        let left: Vec<(String, String)> = no_longer_discovered(&files, &discovery, configured)
-            .into_iter()
-            .map(|l| (l.stack, l.reason))
-            .collect();
+        let left: Vec<(String, String)> =
+            no_longer_discovered(&files, &[], "us-east-1", &discovery, configured)
+                .into_iter()
+                .map(|l| (l.stack, l.reason))
+                .collect();
         assert_eq!(
             left,
             [
@@ -773,12 +813,33 @@ mod tests {
             text: "",
             before: Some(&before),
         };
-        let left = no_longer_discovered(&files, &Discovery::new("", Some(&off)), configured);
+        let discovery = Discovery::new("", Some(&off));
+        let left = no_longer_discovered(&files, &[], "us-east-1", &discovery, configured);
         assert_eq!(left.len(), 4, "{left:?}");
         assert!(
             left.iter()
                 .all(|l| l.reason.starts_with("discovery is off"))
         );
+        // Not a stack that is planned now, nor a name two files made (never planned), nor an
+        // entry in the default region that keeps the name.
+        let mut more = files.clone();
+        more.push("legacy/orders.yaml".into());
+        let left: Vec<String> =
+            no_longer_discovered(&more, &["app"], "us-east-1", &discovery, configured)
+                .into_iter()
+                .map(|l| l.stack)
+                .collect();
+        assert_eq!(left, ["DynamoDB-Table", "queue"]);
+        let regional =
+            parse("stacks:\n  - template: stacks/app.yaml\n    region: us-east-1\n").unwrap();
+        let configured = Configured {
+            config: &regional,
+            text: "",
+            before: Some(&before),
+        };
+        let discovery = Discovery::new("", Some(&regional));
+        let left = no_longer_discovered(&files, &[], "us-east-1", &discovery, configured);
+        assert!(left.iter().all(|l| l.stack != "app"), "{left:?}");
     }
 
     #[test]

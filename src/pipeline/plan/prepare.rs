@@ -53,30 +53,30 @@ pub async fn prepare(
         Some(text) => Some(config::parse(text).map_err(PrepareError::Config)?),
         None => None,
     };
-    let discovery = Discovery::new(&inputs.templates_path, repo_config.as_ref());
-    // Every file discovery could plan at the commit: what waivers may name, and what a
-    // discovered stack's name must not clash with.
-    let discoverable: Vec<String> = if discovery.enabled() {
-        repo.files(&inputs.after)
-            .await?
-            .into_iter()
-            .filter(|path| discovery.covers(path))
-            .filter(|path| {
-                repo_config
-                    .as_ref()
-                    .is_none_or(|config| !config.stacks.iter().any(|s| s.template == *path))
-            })
-            .collect()
-    } else {
-        vec![]
-    };
-    let before = match (&repo_config, &base) {
-        (Some(_), Some(base)) => read_text(repo, base, CONFIG_FILE)
+    let before = match &base {
+        Some(base) => read_text(repo, base, CONFIG_FILE)
             .await?
             .and_then(|text| config::parse(&text).ok()),
-        _ => None,
+        None => None,
     };
+    let discovery = Discovery::new(&inputs.templates_path, repo_config.as_ref());
+    let files = repo.files(&inputs.after).await?;
+    // Every file discovery could plan at the commit: what waivers may name, and what a
+    // discovered stack's name must not clash with.
+    let discoverable: Vec<String> = files
+        .iter()
+        .filter(|path| discovery.covers(path))
+        .filter(|path| repo_config.as_ref().is_none_or(|config| !config.owns(path)))
+        .cloned()
+        .collect();
+    // A deleted config still has entries to account for: as if it had none.
+    let no_entries = RepoConfig::default();
     let configured = match (&repo_config, &config_text) {
+        (None, None) => before.as_ref().map(|before| Configured {
+            config: &no_entries,
+            text: "",
+            before: Some(before),
+        }),
         (Some(config), Some(text)) => {
             let discovered: Vec<String> = discoverable
                 .iter()
@@ -99,15 +99,18 @@ pub async fn prepare(
         left_in_place,
         maybe_left_in_place,
         unused,
-    } = select::select(&changes, &discovery, configured);
+    } = select::select(&changes, &files, &discovery, configured);
     report.left_in_place = left_in_place;
     let mut maybe_left_in_place = maybe_left_in_place;
     if let (Some(configured), Some(base)) = (configured, &base)
         && changes.iter().any(|change| change.path == CONFIG_FILE)
     {
         let base_files = repo.files(base).await?;
+        let planned: Vec<&str> = targets.iter().map(|target| target.stack.as_str()).collect();
         maybe_left_in_place.extend(select::no_longer_discovered(
             &base_files,
+            &planned,
+            &inputs.default_region,
             &discovery,
             configured,
         ));
@@ -393,7 +396,8 @@ async fn request_for(
     // A file may serve several stacks, so what the template does not declare is left out;
     // the entry's own values are this stack's, so one the template lacks is a typo.
     let from_file: Vec<(String, String)> = parameters.into_iter().collect();
-    let undeclared = parameters::undeclared(&template, &from_file);
+    let mut undeclared = parameters::undeclared(&template, &from_file);
+    undeclared.extend(keep.iter().filter(|key| !template.declares(key)).cloned());
     if !undeclared.is_empty() {
         notes.push(format!(
             "not sent, as the template does not declare them: {}",
