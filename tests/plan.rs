@@ -1678,7 +1678,7 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
             "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n",
         ),
     ];
-    let config = "# Discovery plans every template; these entries override two of them.\ndiscovery:\n  exclude: [\"examples/**\"]\nstacks:\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n    tags: {team: data}\n  - name: flow-logs\n    template: infra/VPCFlowLogsCloudWatch.cfn.yaml\n    parameters_file: params/config-prod.json\n    parameters: {VPCFlowLogsCloudWatchKMSKey: ''}\n";
+    let config = "# Discovery plans every template; these entries override two of them.\ndiscovery:\n  exclude: [\"examples/**\"]\nstacks:\n  - template: infra/DynamoDB_Table.yaml\n    parameters: {HashKeyElementName: id}\n    tags: {team: data}\n  - name: flow-logs\n    template: infra/VPCFlowLogsCloudWatch.cfn.yaml\n    parameters_file: params/config-prod.json\n    parameters: {VPCFlowLogsCloudWatchKMSKey: ''}\nwaivers:\n  - stack: fn-foreach-ddb\n    rule: data-loss\n    reason: scratch tables\n";
     let mut files = real_repository();
     files.extend(
         synthetic
@@ -1836,7 +1836,13 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
 
     // Discovery turned off: only entries plan, and a note names a changed template no entry
     // uses, never a changed non-template.
-    let off = kept_config.replace("discovery:\n", "discovery:\n  enabled: false\n");
+    // (Its waiver goes too: with discovery off, fn-foreach-ddb is no stack of the config's.)
+    let off = kept_config
+        .replace("discovery:\n", "discovery:\n  enabled: false\n")
+        .replace(
+            "waivers:\n  - stack: fn-foreach-ddb\n    rule: data-loss\n    reason: scratch tables\n",
+            "",
+        );
     let foreach_text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/real-repo/infra/fn-foreach-ddb.yaml"),
@@ -1918,6 +1924,28 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         "params/config-prod.json:3: CodePipeline's template configuration has Parameters, Tags and StackPolicy: unknown field `Tag`, expected one of `Parameters`, `Tags`, `StackPolicy`"
     );
     assert_eq!(world.creates_for("flow-logs").len(), creates);
+
+    // A waiver may name a discovered template's stack (above), not a data file's.
+    let waiver = world.commit(
+        &[(
+            ".cfn-chatops.yml",
+            Some(&format!(
+                "{kept_config}  - stack: buildspec\n    rule: data-loss\n    reason: not a stack\n"
+            )),
+        )],
+        "A waiver for a buildspec",
+    );
+    let planned = world.plan(&["--before", &wrong, "--after", &waiver]).await;
+    assert_eq!(planned.code, Some(1));
+    assert!(planned.report.stacks.is_empty());
+    let line = kept_config.lines().count() + 1;
+    assert!(
+        planned.report.errors[0].starts_with(&format!(
+            ".cfn-chatops.yml:{line}: waivers: waiver for stack \"buildspec\", which is not in `stacks` and not a discovered template's stack"
+        )),
+        "{:?}",
+        planned.report.errors
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

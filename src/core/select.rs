@@ -76,16 +76,19 @@ const DELETED: &str = "template deleted: delete the stack deliberately";
 #[derive(Debug, Clone)]
 pub struct Discovery {
     prefix: String,
+    /// Where discovered stacks live: the default region.
+    region: String,
     exclude: Vec<glob::Pattern>,
     enabled: bool,
 }
 
 impl Discovery {
     /// `templates_path` is "" for the whole repository.
-    pub fn new(templates_path: &str, config: Option<&RepoConfig>) -> Self {
+    pub fn new(templates_path: &str, region: &str, config: Option<&RepoConfig>) -> Self {
         let settings = config.map(|config| &config.discovery);
         Self {
             prefix: templates_path.trim_matches('/').to_owned(),
+            region: region.to_owned(),
             exclude: settings
                 .into_iter()
                 .flat_map(|settings| &settings.exclude)
@@ -97,7 +100,7 @@ impl Discovery {
 
     /// The same templates path, with another config's settings (the base commit's).
     pub fn with_config(&self, config: Option<&RepoConfig>) -> Self {
-        Self::new(&self.prefix, config)
+        Self::new(&self.prefix, &self.region, config)
     }
 
     pub fn enabled(&self) -> bool {
@@ -275,7 +278,10 @@ fn by_config(
         };
         // Its template, still there and unclaimed, is now discovered under the same name:
         // the stack is planned without the entry's settings rather than left behind.
-        let rediscovered = gone.region.is_none()
+        let rediscovered = gone
+            .region
+            .as_deref()
+            .is_none_or(|region| region == discovery.region)
             && !deleted(&gone.template)
             && discovery.covers(&gone.template)
             && !config
@@ -306,12 +312,10 @@ fn by_config(
 /// because the config changed: a new entry names the stack otherwise, or discovery now
 /// excludes the file or is off. Their old stacks are left in place, and said (if the files
 /// were templates: the planner reads them at the base commit).
-/// `planned` are the stacks this push plans (never said to be left); `default_region` is where
-/// discovered stacks live.
+/// `planned` are the stacks this push plans (never said to be left).
 pub fn no_longer_discovered(
     base_files: &[String],
     planned: &[&str],
-    default_region: &str,
     discovery: &Discovery,
     configured: Configured<'_>,
 ) -> Vec<MaybeLeftInPlace> {
@@ -346,7 +350,7 @@ pub fn no_longer_discovered(
                 .filter(|spec| {
                     spec.region
                         .as_deref()
-                        .is_none_or(|region| region == default_region)
+                        .is_none_or(|region| region == discovery.region)
                 })
                 .filter_map(|spec| spec.stack_name())
                 .collect();
@@ -468,7 +472,12 @@ mod tests {
     }
 
     fn discovered(changes: &[FileChange], templates_path: &str) -> Selection {
-        select(changes, &[], &Discovery::new(templates_path, None), None)
+        select(
+            changes,
+            &[],
+            &Discovery::new(templates_path, "us-east-1", None),
+            None,
+        )
     }
 
     fn by_config(
@@ -487,7 +496,7 @@ mod tests {
         select(
             changes,
             &files,
-            &Discovery::new("", Some(config)),
+            &Discovery::new("", "us-east-1", Some(config)),
             Some(configured),
         )
     }
@@ -681,7 +690,7 @@ mod tests {
         let selection = select(
             &unrelated,
             &["params/staging.json".to_owned()],
-            &Discovery::new("", Some(&config)),
+            &Discovery::new("", "us-east-1", Some(&config)),
             Some(Configured {
                 config: &config,
                 text: CONFIG,
@@ -766,6 +775,13 @@ mod tests {
             .map(|l| l.stack.as_str())
             .collect();
         assert_eq!(left, ["legacy"], "its template makes another name");
+        // An entry that named the default region explicitly was the same stack.
+        let regional =
+            parse("stacks:\n  - name: app\n    template: stacks/app.yaml\n    region: us-east-1\n")
+                .unwrap();
+        let selection = by_config(&changes, &after, text, Some(&regional));
+        assert_eq!(stacks(&selection), ["app"]);
+        assert!(selection.left_in_place.is_empty());
     }
 
     #[test]
@@ -787,12 +803,11 @@ mod tests {
             text,
             before: Some(&before),
         };
-        let discovery = Discovery::new("", Some(&after));
-        let left: Vec<(String, String)> =
-            no_longer_discovered(&files, &[], "us-east-1", &discovery, configured)
-                .into_iter()
-                .map(|l| (l.stack, l.reason))
-                .collect();
+        let discovery = Discovery::new("", "us-east-1", Some(&after));
+        let left: Vec<(String, String)> = no_longer_discovered(&files, &[], &discovery, configured)
+            .into_iter()
+            .map(|l| (l.stack, l.reason))
+            .collect();
         assert_eq!(
             left,
             [
@@ -813,8 +828,8 @@ mod tests {
             text: "",
             before: Some(&before),
         };
-        let discovery = Discovery::new("", Some(&off));
-        let left = no_longer_discovered(&files, &[], "us-east-1", &discovery, configured);
+        let discovery = Discovery::new("", "us-east-1", Some(&off));
+        let left = no_longer_discovered(&files, &[], &discovery, configured);
         assert_eq!(left.len(), 4, "{left:?}");
         assert!(
             left.iter()
@@ -824,11 +839,10 @@ mod tests {
         // entry in the default region that keeps the name.
         let mut more = files.clone();
         more.push("legacy/orders.yaml".into());
-        let left: Vec<String> =
-            no_longer_discovered(&more, &["app"], "us-east-1", &discovery, configured)
-                .into_iter()
-                .map(|l| l.stack)
-                .collect();
+        let left: Vec<String> = no_longer_discovered(&more, &["app"], &discovery, configured)
+            .into_iter()
+            .map(|l| l.stack)
+            .collect();
         assert_eq!(left, ["DynamoDB-Table", "queue"]);
         let regional =
             parse("stacks:\n  - template: stacks/app.yaml\n    region: us-east-1\n").unwrap();
@@ -837,8 +851,8 @@ mod tests {
             text: "",
             before: Some(&before),
         };
-        let discovery = Discovery::new("", Some(&regional));
-        let left = no_longer_discovered(&files, &[], "us-east-1", &discovery, configured);
+        let discovery = Discovery::new("", "us-east-1", Some(&regional));
+        let left = no_longer_discovered(&files, &[], &discovery, configured);
         assert!(left.iter().all(|l| l.stack != "app"), "{left:?}");
     }
 

@@ -59,7 +59,11 @@ pub async fn prepare(
             .and_then(|text| config::parse(&text).ok()),
         None => None,
     };
-    let discovery = Discovery::new(&inputs.templates_path, repo_config.as_ref());
+    let discovery = Discovery::new(
+        &inputs.templates_path,
+        &inputs.default_region,
+        repo_config.as_ref(),
+    );
     let files = repo.files(&inputs.after).await?;
     // Every file discovery could plan at the commit: what waivers may name, and what a
     // discovered stack's name must not clash with.
@@ -78,10 +82,16 @@ pub async fn prepare(
             before: Some(before),
         }),
         (Some(config), Some(text)) => {
-            let discovered: Vec<String> = discoverable
-                .iter()
-                .filter_map(|path| derived_stack_name(path))
-                .collect();
+            // The discovered stacks waivers name (read to be sure they are templates).
+            let mut discovered = Vec::new();
+            for path in &discoverable {
+                if let Some(name) = derived_stack_name(path)
+                    && config.waivers.iter().any(|waiver| waiver.stack == name)
+                    && is_template_at(repo, &inputs.after, path).await?
+                {
+                    discovered.push(name);
+                }
+            }
             config
                 .validate_top_level(text, &discovered)
                 .map_err(PrepareError::Config)?;
@@ -110,7 +120,6 @@ pub async fn prepare(
         maybe_left_in_place.extend(select::no_longer_discovered(
             &base_files,
             &planned,
-            &inputs.default_region,
             &discovery,
             configured,
         ));
