@@ -409,17 +409,18 @@ pub struct StackSpec {
     pub policies: Option<StackPolicies>,
 }
 
-/// A parameter value: scalars as written; a list becomes a CommaDelimitedList value.
+/// A parameter value: scalars as written; a list (of scalars) becomes a CommaDelimitedList
+/// value.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     untagged,
-    expecting = "a parameter value: text, a number, true or false, or a list of texts"
+    expecting = "a parameter value: text, a number, true or false, or a list of them"
 )]
 pub enum ParameterValue {
     Text(String),
     Number(serde_yaml_ng::Number),
     Flag(bool),
-    List(Vec<String>),
+    List(Vec<ParameterValue>),
 }
 
 impl ParameterValue {
@@ -428,7 +429,11 @@ impl ParameterValue {
             ParameterValue::Text(text) => text.clone(),
             ParameterValue::Number(number) => number.to_string(),
             ParameterValue::Flag(flag) => flag.to_string(),
-            ParameterValue::List(items) => items.join(","),
+            ParameterValue::List(items) => items
+                .iter()
+                .map(ParameterValue::render)
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 }
@@ -448,6 +453,11 @@ impl StackSpec {
             Some(name) => Some(name.clone()),
             None => derived_stack_name(&self.template),
         }
+    }
+
+    /// The stack's region: its own, or `default`.
+    pub fn region_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.region.as_deref().unwrap_or(default)
     }
 
     /// The line of `key` in the entry's `parameters` (of `parameters:` itself when they are
@@ -668,12 +678,15 @@ pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, C
     };
     // A value as CloudFormation takes it, or an error at its key's line.
     let render = |key: &str, value: &Value| {
-        scalar_text(value).ok_or_else(|| {
-            error(
-                line_of_key(key),
-                format!("{key}: a value is text, a number, true or false, or a list of them"),
-            )
-        })
+        // As the config's own values read: text, a number, a flag, or a list of texts.
+        serde_yaml_ng::from_value::<ParameterValue>(value.clone())
+            .map(|value| value.render())
+            .map_err(|_| {
+                error(
+                    line_of_key(key),
+                    format!("{key}: a value is text, a number, true or false, or a list of them"),
+                )
+            })
     };
     let rendered = |map: BTreeMap<String, Value>| {
         map.into_iter()
@@ -751,26 +764,6 @@ pub fn parse_parameters_file(path: &str, text: &str) -> Result<ParametersFile, C
             format!("is empty: expected {PARAMETERS_FILE_SHAPES}"),
         )),
         _ => Err(error(Some(1), format!("expected {PARAMETERS_FILE_SHAPES}"))),
-    }
-}
-
-/// Text, a number or a flag as written; a list of them joined with commas (a
-/// CommaDelimitedList value). `None` for anything else.
-fn scalar_text(value: &serde_yaml_ng::Value) -> Option<String> {
-    use serde_yaml_ng::Value;
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        Value::Sequence(items) => items
-            .iter()
-            .map(|item| match item {
-                Value::Sequence(_) => None,
-                item => scalar_text(item),
-            })
-            .collect::<Option<Vec<_>>>()
-            .map(|items| items.join(",")),
-        _ => None,
     }
 }
 
@@ -1142,8 +1135,13 @@ waivers:
         assert_eq!(parsed.kept, ["Kept"]);
         assert_eq!(parsed.parameters["Env"], "prod");
         assert_eq!(parsed.parameters["Size"], "3");
-        let map = parse_parameters_file("params/a.yaml", "Env: prod\nZones: [a, b]\n").unwrap();
+        let map = parse_parameters_file(
+            "params/a.yaml",
+            "Env: prod\nZones: [a, b]\nPorts: [80, 443]\n",
+        )
+        .unwrap();
         assert_eq!(map.parameters["Zones"], "a,b");
+        assert_eq!(map.parameters["Ports"], "80,443");
         assert!(map.tags.is_empty() && !map.stack_policy);
         // CodePipeline's template configuration (synthetic; the real one in
         // tests/fixtures/real-repo/params/config-prod.json has only Parameters).

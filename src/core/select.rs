@@ -110,14 +110,18 @@ impl Discovery {
     /// A path discovery would plan if it is a template.
     pub fn covers(&self, path: &str) -> bool {
         self.enabled
-            && has_template_extension(path)
-            && path != CONFIG_FILE
+            && may_be_template(path)
             && (self.prefix.is_empty() || path.starts_with(&format!("{}/", self.prefix)))
             && !self
                 .exclude
                 .iter()
                 .any(|pattern| pattern.matches_with(path, GLOB_OPTIONS))
     }
+}
+
+/// A file named like a template that is not the config: what is read to see if it is one.
+fn may_be_template(path: &str) -> bool {
+    has_template_extension(path) && path != CONFIG_FILE
 }
 
 /// The repository's config, at the planned commit and (when it had a valid one) the base.
@@ -189,8 +193,7 @@ pub fn select(
             ChangeKind::Added | ChangeKind::Modified | ChangeKind::Renamed { .. }
                 if configured.is_some()
                     && !discovery.enabled()
-                    && has_template_extension(&change.path)
-                    && change.path != CONFIG_FILE
+                    && may_be_template(&change.path)
                     && !specs.iter().any(|spec| spec.is_touched_by(&change.path)) =>
             {
                 selection.unused.push(change.path.clone());
@@ -263,11 +266,6 @@ fn by_config(
             }),
         }
     }
-    let deleted = |path: &str| {
-        changes
-            .iter()
-            .any(|change| change.path == path && change.kind == ChangeKind::Deleted)
-    };
     for gone in before
         .into_iter()
         .flat_map(|before| &before.stacks)
@@ -278,16 +276,10 @@ fn by_config(
         };
         // Its template, still there and unclaimed, is now discovered under the same name:
         // the stack is planned without the entry's settings rather than left behind.
-        let rediscovered = gone
-            .region
-            .as_deref()
-            .is_none_or(|region| region == discovery.region)
-            && !deleted(&gone.template)
+        let rediscovered = gone.region_or(&discovery.region) == discovery.region
+            && files.contains(&gone.template)
             && discovery.covers(&gone.template)
-            && !config
-                .stacks
-                .iter()
-                .any(|spec| spec.template == gone.template)
+            && !config.owns(&gone.template)
             && derived_stack_name(&gone.template).as_deref() == Some(name.as_str());
         if rediscovered {
             if !changes.iter().any(|change| change.path == gone.template) {
@@ -347,11 +339,7 @@ pub fn no_longer_discovered(
         let reason = if !now.is_empty() {
             let names: Vec<String> = now
                 .iter()
-                .filter(|spec| {
-                    spec.region
-                        .as_deref()
-                        .is_none_or(|region| region == discovery.region)
-                })
+                .filter(|spec| spec.region_or(&discovery.region) == discovery.region)
                 .filter_map(|spec| spec.stack_name())
                 .collect();
             if names.contains(&old) {
@@ -491,8 +479,13 @@ mod tests {
             text,
             before,
         };
-        // Every entry's template is there.
-        let files: Vec<String> = config.stacks.iter().map(|s| s.template.clone()).collect();
+        // Every entry's template, before and after, is there.
+        let files: Vec<String> = config
+            .stacks
+            .iter()
+            .chain(before.iter().flat_map(|before| &before.stacks))
+            .map(|s| s.template.clone())
+            .collect();
         select(
             changes,
             &files,

@@ -143,9 +143,9 @@ pub async fn prepare(
     }
     let mut problems = problems;
     let mut requests = Vec::new();
-    let review = Review::new(repo, &inputs.after, repo_config.as_ref()).await?;
+    let review = Review::new(repo, &inputs.after, &files, repo_config.as_ref()).await?;
+    let text = config_text.as_deref().unwrap_or_default();
     for target in targets {
-        let text = config_text.as_deref().unwrap_or_default();
         let request = match request_for(inputs, repo, &target, text).await {
             Ok(Some(mut request)) => review
                 .rules_for(repo, base.as_deref(), &target, &request)
@@ -167,6 +167,27 @@ pub async fn prepare(
             }),
         }
     }
+    let (requests, clashes) =
+        refuse_clashes(inputs, repo, repo_config.as_ref(), &discoverable, requests).await?;
+    problems.extend(clashes);
+    for problem in problems {
+        let plan = problem_plan(problem, &inputs.default_region);
+        progress(&plan, Instant::now());
+        report.stacks.push(plan);
+    }
+    Ok(requests)
+}
+
+/// Refuses, before anything is sent, every stack another file or entry makes too: an entry's
+/// against the templates discovery plans now or would later, a discovered one's against the
+/// entries and other templates. The requests left, and the refusals.
+async fn refuse_clashes(
+    inputs: &PlanInputs,
+    repo: &Repo,
+    config: Option<&RepoConfig>,
+    discoverable: &[String],
+    requests: Vec<(Target, StackRequest)>,
+) -> Result<(Vec<StackRequest>, Vec<Problem>), PrepareError> {
     let (configured, discovered): (Vec<_>, Vec<_>) = requests
         .into_iter()
         .partition(|(target, _)| target.spec.is_some());
@@ -175,16 +196,15 @@ pub async fn prepare(
         target
             .spec
             .as_ref()
-            .and_then(|spec| spec.region.as_ref())
-            .is_none_or(|region| *region == inputs.default_region)
+            .is_some_and(|spec| spec.region_or(&inputs.default_region) == inputs.default_region)
     });
     let names: Vec<&Target> = local
         .iter()
         .chain(&discovered)
         .map(|(target, _)| target)
         .collect();
-    let templates = discoverable_claims(inputs, repo, &discoverable, &names).await?;
-    let entries = entry_claims(inputs, repo_config.as_ref());
+    let templates = discoverable_claims(inputs, repo, discoverable, &names).await?;
+    let entries = entry_claims(inputs, config);
     // An entry's stack is taken by another template discovery plans now or would later.
     let others: Vec<Claim> = discovered
         .iter()
@@ -195,22 +215,17 @@ pub async fn prepare(
         .chain(templates.iter().cloned())
         .collect();
     let (local, taken) = select::refuse_unnamable(local, |(target, _)| target, &others);
-    problems.extend(taken);
+    let mut problems = taken;
     let claims: Vec<Claim> = entries.into_iter().chain(templates).collect();
     let (named, unnamable) = select::refuse_unnamable(discovered, |(target, _)| target, &claims);
     problems.extend(unnamable);
-    let requests: Vec<StackRequest> = local
+    let requests = local
         .into_iter()
         .chain(elsewhere)
         .chain(named)
         .map(|(_, request)| request)
         .collect();
-    for problem in problems {
-        let plan = problem_plan(problem, &inputs.default_region);
-        progress(&plan, Instant::now());
-        report.stacks.push(plan);
-    }
-    Ok(requests)
+    Ok((requests, problems))
 }
 
 /// The `stacks` entries' names in the default region: a discovered stack must not take one.
@@ -218,11 +233,7 @@ fn entry_claims(inputs: &PlanInputs, config: Option<&RepoConfig>) -> Vec<Claim> 
     config
         .into_iter()
         .flat_map(|config| &config.stacks)
-        .filter(|spec| {
-            spec.region
-                .as_ref()
-                .is_none_or(|region| *region == inputs.default_region)
-        })
+        .filter(|spec| spec.region_or(&inputs.default_region) == inputs.default_region)
         .filter_map(|spec| {
             Some(Claim {
                 stack: spec.stack_name()?,
@@ -456,8 +467,10 @@ async fn request_for(
     Ok(Some(StackRequest {
         stack: target.stack.clone(),
         region: spec
-            .and_then(|spec| spec.region.clone())
-            .unwrap_or_else(|| inputs.default_region.clone()),
+            .map_or(inputs.default_region.as_str(), |spec| {
+                spec.region_or(&inputs.default_region)
+            })
+            .to_owned(),
         template_path: target.template.clone(),
         renamed_from: target.renamed_from.clone(),
         template,
@@ -480,8 +493,8 @@ async fn request_for(
 struct Review<'a> {
     config: Option<&'a RepoConfig>,
     commit: String,
-    /// The commit's files, listed only when the repository has Guard rules.
-    files: Vec<String>,
+    /// The commit's files, where rule files are selected.
+    files: &'a [String],
     /// Each selected rule file's text, or why it cannot be used (checked once, however many
     /// stacks use it).
     rule_files: HashMap<String, Result<Arc<str>, GuardError>>,
@@ -491,19 +504,19 @@ impl<'a> Review<'a> {
     async fn new(
         repo: &Repo,
         commit: &str,
+        files: &'a [String],
         config: Option<&'a RepoConfig>,
     ) -> Result<Self, PrepareError> {
         let mut review = Self {
             config,
             commit: commit.to_owned(),
-            files: vec![],
+            files,
             rule_files: HashMap::new(),
         };
         let Some(policies) = config.and_then(|config| config.policies.as_ref()) else {
             return Ok(review);
         };
-        review.files = repo.files(commit).await?;
-        for (path, _) in policies.select(&review.files, None) {
+        for (path, _) in policies.select(files, None) {
             let rules = match read_text(repo, commit, &path).await {
                 Ok(text) => {
                     let text: Arc<str> = text.unwrap_or_default().into();
@@ -559,7 +572,7 @@ impl<'a> Review<'a> {
             .as_ref()
             .and_then(|spec| spec.policies)
             .and_then(|policies| policies.enforcement);
-        let selected = policies.select(&self.files, stack_enforcement);
+        let selected = policies.select(self.files, stack_enforcement);
         if selected.is_empty() {
             let globs: Vec<&str> = policies.rules.iter().map(RuleFiles::glob).collect();
             rules.unchecked.push(format!(
