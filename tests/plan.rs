@@ -1905,6 +1905,29 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         ]
     );
 
+    // A template configuration with Tags and a StackPolicy (synthetic: the real one has
+    // Parameters only): the tags are sent, the policy is said not to be applied.
+    let policy = world.commit(
+        &[(
+            "params/config-prod.json",
+            Some(
+                "{\n  \"Parameters\": {\"VPCID\": \"vpc-1\"},\n  \"Tags\": {\"cost-center\": \"net-1\"},\n  \"StackPolicy\": {\"Statement\": [{\"Effect\": \"Deny\", \"Action\": \"Update:Replace\", \"Principal\": \"*\", \"Resource\": \"*\"}]}\n}\n",
+            ),
+        )],
+        "A stack policy and tags",
+    );
+    let planned = world.plan(&["--before", &third, "--after", &policy]).await;
+    let flow = planned.stack("flow-logs");
+    assert!(
+        flow.notes.iter().any(|note| note
+            == "params/config-prod.json: its StackPolicy is not applied (a change set cannot carry one): set it once with `aws cloudformation set-stack-policy`"),
+        "{:?}",
+        flow.notes
+    );
+    let create = world.creates_for("flow-logs").pop().unwrap();
+    assert_eq!(create["Tags.member.1.Key"], "cost-center");
+    assert_eq!(create["Tags.member.1.Value"], "net-1");
+
     // A template configuration of the wrong shape: its stack fails with the file, the line
     // and what was expected; nothing is sent.
     let creates = world.creates_for("flow-logs").len();
@@ -1917,7 +1940,7 @@ async fn a_real_infrastructure_repository_is_planned_as_it_is() {
         )],
         "A typo in the template configuration",
     );
-    let planned = world.plan(&["--before", &third, "--after", &wrong]).await;
+    let planned = world.plan(&["--before", &policy, "--after", &wrong]).await;
     assert_eq!(planned.code, Some(1), "{}", planned.stderr);
     assert_eq!(
         reason(&planned, "flow-logs"),
