@@ -261,6 +261,7 @@ impl CloudFormation {
                         name: summary.change_set_name().unwrap_or_default().to_owned(),
                         arn: summary.change_set_id().map(str::to_owned),
                         execution_status: summary.execution_status().map(|s| s.as_str().to_owned()),
+                        created_at: summary.creation_time().map(|time| time.secs()),
                     }),
             );
             token = output.next_token;
@@ -286,7 +287,7 @@ impl CloudFormation {
             } else {
                 ChangeSetType::Create
             })
-            .client_token(client_token(&request.stack, &request.commit))
+            .client_token(client_token(&request.stack, new.name))
             .description(&request.description)
             .set_capabilities(Some(
                 request
@@ -449,6 +450,25 @@ impl CloudFormation {
             }
             Err(err) => Err(CloudFormationError::call("DescribeChangeSet", err)),
         }
+    }
+
+    /// ValidateTemplate: CloudFormation's syntax check of a template, without a stack. The
+    /// body, or its S3 URL when it is too large for one.
+    pub async fn validate_template(
+        &self,
+        region: &str,
+        body: &str,
+        template_url: Option<&str>,
+    ) -> Result<(), CloudFormationError> {
+        let call = self.client(region).validate_template();
+        let call = match template_url {
+            Some(url) => call.template_url(url),
+            None => call.template_body(body),
+        };
+        call.send()
+            .await
+            .map(|_| ())
+            .map_err(|err| CloudFormationError::call("ValidateTemplate", err))
     }
 
     /// The template the stack was last deployed with, as submitted (GetTemplate, stage

@@ -182,4 +182,58 @@ impl Repo {
             .await?;
         Ok(output.status.success())
     }
+
+    /// Where a pull request from `head` into `branch` starts: their merge base, with `branch`
+    /// as `origin` has it now (fetched), or as this repository has it when it has no `origin`.
+    /// `None`: no common history. `branch` is only ever read inside a full ref name, so no
+    /// name can pass for an option.
+    pub async fn merge_base(&self, branch: &str, head: &str) -> Result<Option<String>, GitError> {
+        let has_origin = self
+            .output(&["config", "--get", "remote.origin.url"])
+            .await?
+            .status
+            .success();
+        let tip = if has_origin {
+            let tip = format!("refs/remotes/origin/{branch}");
+            self.run(&[
+                "fetch",
+                "--quiet",
+                "origin",
+                &format!("+refs/heads/{branch}:{tip}"),
+            ])
+            .await?;
+            tip
+        } else {
+            format!("refs/heads/{branch}")
+        };
+        if !self.has_commit(&tip).await? {
+            return Err(GitError {
+                args: format!("rev-parse {tip}"),
+                message: format!("branch {branch} is not in the repository"),
+            });
+        }
+        let output = self.output(&["merge-base", &tip, head]).await?;
+        match output.status.code() {
+            Some(0) => Ok(Some(
+                String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            )),
+            Some(1) => Ok(None),
+            _ => Err(GitError {
+                args: format!("merge-base {tip} {head}"),
+                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            }),
+        }
+    }
+
+    /// The parents of `commit` (two for a merge commit).
+    pub async fn parents(&self, commit: &str) -> Result<Vec<String>, GitError> {
+        let output = self
+            .run(&["rev-list", "--parents", "-n", "1", commit])
+            .await?;
+        Ok(String::from_utf8_lossy(&output)
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect())
+    }
 }

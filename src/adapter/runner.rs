@@ -24,6 +24,7 @@ pub mod env {
     pub const AFTER: &str = "CFN_CHATOPS_AFTER";
     pub const FIRST_REVISION: &str = "CFN_CHATOPS_FIRST_REVISION";
     pub const PR: &str = "CFN_CHATOPS_PR";
+    pub const PREVIEW_INTO: &str = "CFN_CHATOPS_PREVIEW_INTO";
 }
 
 /// One input of a plan run: its environment name, its flag, its value.
@@ -46,13 +47,19 @@ pub fn plan_inputs(trigger: &Trigger) -> Vec<PlanInput> {
         input(env::REPOSITORY, "--repository", &trigger.repository),
         input(env::BRANCH, "--branch", &trigger.branch),
     ];
-    match (&trigger.before, trigger.revisions.first()) {
-        (Some(before), _) => inputs.push(input(env::BEFORE, "--before", before)),
+    match (
+        &trigger.preview_into,
+        &trigger.before,
+        trigger.revisions.first(),
+    ) {
+        // A preview diffs from the merge base of the target branch and the head.
+        (Some(into), _, _) => inputs.push(input(env::PREVIEW_INTO, "--preview-into", into)),
+        (None, Some(before), _) => inputs.push(input(env::BEFORE, "--before", before)),
         // Without "before", the plan diffs from the parent of the oldest pushed revision.
-        (None, Some(oldest)) => {
+        (None, None, Some(oldest)) => {
             inputs.push(input(env::FIRST_REVISION, "--first-revision", &oldest.id))
         }
-        (None, None) => {}
+        (None, None, None) => {}
     }
     inputs.push(input(env::AFTER, "--after", &trigger.after));
     if let Some(pr) = trigger.pr_number {
@@ -253,6 +260,7 @@ mod tests {
             }],
             pr_number: Some(57),
             actor: None,
+            preview_into: None,
         }
     }
 
@@ -276,6 +284,24 @@ mod tests {
         with_before.before = Some("4b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c".into());
         let names: Vec<_> = plan_inputs(&with_before).iter().map(|i| i.env).collect();
         assert!(names.contains(&env::BEFORE) && !names.contains(&env::FIRST_REVISION));
+        // A preview passes the branch it merges into, and no push range.
+        let mut preview = with_before;
+        preview.branch = "feature/a b;c".into();
+        preview.preview_into = Some("main".into());
+        let inputs = plan_inputs(&preview);
+        let names: Vec<_> = inputs.iter().map(|i| i.env).collect();
+        assert_eq!(
+            names,
+            [
+                env::PROJECT,
+                env::REPOSITORY,
+                env::BRANCH,
+                env::PREVIEW_INTO,
+                env::AFTER,
+                env::PR
+            ]
+        );
+        assert_eq!(inputs[2].value, "feature/a b;c");
     }
 
     #[test]

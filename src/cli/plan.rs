@@ -50,6 +50,12 @@ pub struct PlanArgs {
     #[arg(long, env = env::PR)]
     pub pr: Option<u64>,
 
+    /// Preview pull request --pr (head --after, from --branch) before its merge into this
+    /// branch: the changes since their merge base, reviewed as a merge would be, with nothing
+    /// left to execute and nothing recorded in the ledger.
+    #[arg(long, env = env::PREVIEW_INTO, requires = "pr", conflicts_with_all = ["before", "first_revision"])]
+    pub preview_into: Option<String>,
+
     /// Report format on stdout.
     #[arg(long, env = "CFN_CHATOPS_OUTPUT", value_enum, default_value = "text")]
     pub output: Output,
@@ -145,6 +151,7 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         templates_path: args.templates_path,
         default_region,
         deploy_role_arn,
+        preview_into: args.preview_into,
     };
     let bucket = args
         .template_bucket

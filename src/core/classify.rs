@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use crate::core::template::Template;
 use crate::model::report::{
     ActionCounts, Classification, DriftedProperty, PropertyChange, ResourceChangeSummary,
 };
@@ -173,6 +174,46 @@ impl Assessment {
             incomplete: vec![],
             notes: vec![],
         }
+    }
+}
+
+/// A new stack previewed without a change set (one would leave a stack behind): every resource
+/// its template declares, as `Add`. Not CloudFormation's word: its change set after the merge
+/// has the list, which conditions may shorten; the notes say so.
+pub fn declared_additions(template: &Template) -> Assessment {
+    let (declared, conditional) = template.declared_resources();
+    let mut counts = ActionCounts::default();
+    let changes = declared
+        .into_iter()
+        .map(|(logical_id, resource_type)| {
+            counts.count("Add");
+            ResourceChangeSummary {
+                logical_id,
+                resource_type,
+                physical_id: None,
+                action: "Add".into(),
+                replacement: None,
+                policy_action: None,
+                destructive: None,
+                drift_status: None,
+                properties: vec![],
+            }
+        })
+        .collect();
+    let mut notes = vec![
+        "new stack: nothing is created before the merge. CloudFormation validated the template; the resources it declares are listed as Add, and the change set after the merge is CloudFormation's own list".to_owned(),
+    ];
+    if conditional > 0 {
+        notes.push(format!(
+            "{conditional} of them have a Condition: CloudFormation may not create them"
+        ));
+    }
+    Assessment {
+        classification: Classification::Changes,
+        counts,
+        changes,
+        notes,
+        ..Assessment::unusable(Classification::Changes, None)
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::names::{derived_stack_name, valid_stack_name};
 use super::template::Capability;
 use super::verdict::{BUILTIN_RULES, RiskLevels, Waiver};
+use crate::model::report::PreviewSlack;
 use crate::model::verdict::Level;
 
 pub const CONFIG_FILE: &str = ".cfn-chatops.yml";
@@ -50,6 +51,18 @@ pub struct RepoConfig {
     /// Findings the team accepted, per stack and rule: a reviewed change like any other.
     #[serde(default)]
     pub waivers: Vec<WaiverSpec>,
+    /// Previews of open pull requests.
+    #[serde(default)]
+    pub preview: PreviewSettings,
+}
+
+/// `preview:`: when a pull request's preview goes to Slack (as a card without buttons); its
+/// Backlog comment is always written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewSettings {
+    #[serde(default)]
+    pub slack: PreviewSlack,
 }
 
 /// `discovery:`: on unless turned off; paths it never plans.
@@ -927,6 +940,25 @@ waivers:
         let plain = parse("stacks:\n  - name: a\n    template: a.yaml\n").unwrap();
         assert_eq!(plain.risks, Risks::default());
         assert_eq!(plain.policies, None);
+        assert_eq!(plain.preview.slack, PreviewSlack::Risky);
+    }
+
+    #[test]
+    fn preview_settings_say_when_slack_hears_of_a_preview() {
+        for (text, slack) in [
+            ("preview:\n  slack: none\n", PreviewSlack::None),
+            ("preview:\n  slack: all\n", PreviewSlack::All),
+            ("preview: {}\n", PreviewSlack::Risky),
+        ] {
+            assert_eq!(parse(text).unwrap().preview.slack, slack, "{text}");
+        }
+        let err = parse("preview:\n  slack: sometimes\n").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown variant `sometimes`"),
+            "{err}"
+        );
+        let err = parse("preview:\n  comment: none\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `comment`"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Which pushes are planned. Every refusal is a 200 with its reason, so Backlog does not retry.
 
-use super::webhook::Merge;
+use super::webhook::PullRequestEvent;
 use crate::model::backlog::PullRequest;
 use crate::model::commit::{is_zero_commit, parse_full};
 use crate::model::trigger::{Ignored, Push, Revision, Trigger};
@@ -37,6 +37,7 @@ pub fn admit(push: Push, target_branch: &str) -> Result<Trigger, Ignored> {
         revisions: push.revisions,
         pr_number: push.pr_number,
         actor: push.actor,
+        preview_into: None,
     })
 }
 
@@ -45,7 +46,7 @@ pub fn admit(push: Push, target_branch: &str) -> Result<Trigger, Ignored> {
 /// (the base branch before the merge), and its delivery key is the one the push of that merge
 /// commit has, so the two webhooks of one merge dispatch once.
 pub fn admit_merge(
-    merge: Merge,
+    merge: PullRequestEvent,
     pr: &PullRequest,
     target_branch: &str,
 ) -> Result<Trigger, Ignored> {
@@ -78,6 +79,55 @@ pub fn admit_merge(
         }],
         pr_number: Some(merge.number),
         actor: merge.actor,
+        preview_into: None,
+    })
+}
+
+/// Decides whether an open pull request is previewed, from the pull request as the REST API
+/// has it. `pushed`: the commit a push just put on its branch; when Backlog names the head too,
+/// the two must agree (a late or replayed push previews nothing).
+pub fn admit_preview(
+    event: PullRequestEvent,
+    pr: &PullRequest,
+    target_branch: &str,
+    pushed: Option<&str>,
+) -> Result<Trigger, Ignored> {
+    if !pr.is_open() {
+        return Err(Ignored::PullRequestNotOpen(event.number));
+    }
+    if pr.base != target_branch {
+        return Err(Ignored::PullRequestBase {
+            number: event.number,
+            base: pr.base.clone(),
+            target: target_branch.to_owned(),
+        });
+    }
+    let named = pr.branch_commit.as_deref().and_then(parse_full);
+    let head = match (named, pushed.and_then(parse_full)) {
+        (Some(head), Some(pushed)) if head != pushed => {
+            return Err(Ignored::NotTheHead {
+                number: event.number,
+                pushed,
+                head,
+            });
+        }
+        (Some(head), _) | (None, Some(head)) => head,
+        (None, None) => return Err(Ignored::HeadUnknown(event.number)),
+    };
+    Ok(Trigger {
+        project_key: event.project_key,
+        repository: event.repository,
+        branch: pr.branch.clone(),
+        before: None,
+        after: head.clone(),
+        revisions: vec![Revision {
+            id: head,
+            message: pr.summary.clone(),
+            author: event.actor.clone(),
+        }],
+        pr_number: Some(event.number),
+        actor: event.actor,
+        preview_into: Some(target_branch.to_owned()),
     })
 }
 
@@ -163,13 +213,15 @@ mod tests {
             number: 57,
             summary: "Raise worker timeout".into(),
             base: base.into(),
+            branch: "feature/timeout".into(),
             status: crate::model::backlog::IdRef { id: status },
             merge_commit: merge.map(str::to_owned),
+            branch_commit: None,
         }
     }
 
-    fn merge() -> Merge {
-        Merge {
+    fn merge() -> PullRequestEvent {
+        PullRequestEvent {
             project_key: "INFRA".into(),
             repository: "cfn-templates".into(),
             number: 57,
@@ -205,6 +257,50 @@ mod tests {
                 admit_merge(merge(), &pr, "main"),
                 Err(Ignored::MergeNotFound { number: 57, .. })
             ));
+        }
+    }
+
+    #[test]
+    fn an_open_pull_request_into_the_target_is_previewed_at_its_head_under_its_own_key() {
+        const HEAD: &str = "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b";
+        let open = |base: &str, head: Option<&str>| PullRequest {
+            branch_commit: head.map(str::to_owned),
+            ..merged(base, 1, None)
+        };
+        let trigger = admit_preview(merge(), &open("main", Some(HEAD)), "main", None).unwrap();
+        assert_eq!(trigger.after, HEAD);
+        assert_eq!(trigger.branch, "feature/timeout");
+        assert_eq!(trigger.preview_into.as_deref(), Some("main"));
+        assert_eq!(
+            trigger.delivery_key().as_str(),
+            format!("INFRA/cfn-templates#pr-57@{HEAD}")
+        );
+        // A push's commit stands in when Backlog names no head; it must agree when it does.
+        let pushed = admit_preview(merge(), &open("main", None), "main", Some(SHA)).unwrap();
+        assert_eq!(pushed.after, SHA);
+        assert_eq!(
+            admit_preview(merge(), &open("main", Some(HEAD)), "main", Some(SHA)),
+            Err(Ignored::NotTheHead {
+                number: 57,
+                pushed: SHA.into(),
+                head: HEAD.into()
+            })
+        );
+        assert_eq!(
+            admit_preview(merge(), &open("main", None), "main", None),
+            Err(Ignored::HeadUnknown(57))
+        );
+        assert_eq!(
+            admit_preview(merge(), &open("develop", Some(HEAD)), "main", None)
+                .unwrap_err()
+                .to_string(),
+            "pull request #57 merges into develop, not the target branch main"
+        );
+        for status in [2, 3] {
+            assert_eq!(
+                admit_preview(merge(), &merged("main", status, Some(SHA)), "main", None),
+                Err(Ignored::PullRequestNotOpen(57))
+            );
         }
     }
 }

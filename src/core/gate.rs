@@ -1,6 +1,8 @@
 //! What a stack's state and the change sets already on it mean for planning a commit. Pure:
 //! the planner reads the stack and lists its change sets, these functions decide.
 
+use crate::core::names::preview_pr_of;
+
 /// The state of the stack decides what can be planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gate {
@@ -54,6 +56,8 @@ pub struct Existing {
     pub name: String,
     pub arn: Option<String>,
     pub execution_status: Option<String>,
+    /// When it was created, in seconds since the epoch.
+    pub created_at: Option<i64>,
 }
 
 impl Existing {
@@ -76,6 +80,26 @@ impl Existing {
     pub fn handle(&self) -> &str {
         self.arn.as_deref().unwrap_or(&self.name)
     }
+}
+
+/// A preview's change set lives for seconds: one of another pull request older than this was
+/// left behind by a crashed run.
+pub const PREVIEW_LEFTOVER_SECS: i64 = 3_600;
+
+/// The preview change sets a new preview of pull request `pr` deletes first: every one of the
+/// same pull request (none can still be in use: its previews run one head at a time, and a
+/// newer head wins), and those of other pull requests left behind long ago.
+pub fn preview_leftovers(existing: &[Existing], pr: u64, now: i64) -> Vec<&Existing> {
+    existing
+        .iter()
+        .filter(|found| match preview_pr_of(&found.name) {
+            Some(of) if of == pr => true,
+            Some(_) => found
+                .created_at
+                .is_some_and(|created| now - created > PREVIEW_LEFTOVER_SECS),
+            None => false,
+        })
+        .collect()
 }
 
 /// What the change sets already on a stack mean for planning `name`.
@@ -131,10 +155,34 @@ mod tests {
                 "arn:aws:cloudformation:us-east-1:123456789012:changeSet/{commit}/x"
             )),
             execution_status: Some(execution_status.into()),
+            created_at: None,
         }
     }
 
     const PLANNED: &str = "cccccccccccccccccccccccccccccccccccccccc";
+
+    #[test]
+    fn a_preview_deletes_its_pull_requests_leftovers_and_old_ones_of_others() {
+        let preview = |pr, created_at| Existing {
+            name: crate::core::names::preview_change_set_name(pr, PLANNED),
+            arn: None,
+            execution_status: Some("AVAILABLE".into()),
+            created_at,
+        };
+        let now = 1_000_000;
+        let existing = [
+            preview(57, Some(now - 5)),
+            preview(58, Some(now - 5)),
+            preview(59, Some(now - PREVIEW_LEFTOVER_SECS - 1)),
+            preview(60, None),
+            existing(PLANNED, "AVAILABLE"),
+        ];
+        let deleted: Vec<_> = preview_leftovers(&existing, 57, now)
+            .iter()
+            .map(|found| preview_pr_of(&found.name))
+            .collect();
+        assert_eq!(deleted, [Some(57), Some(59)]);
+    }
 
     #[test]
     fn older_pending_change_sets_are_superseded_and_this_commits_is_reused() {

@@ -12,6 +12,7 @@ pub mod guard;
 pub(crate) mod names;
 pub(crate) mod outcome;
 pub(crate) mod parameters;
+pub(crate) mod preview;
 pub(crate) mod properties;
 pub(crate) mod pull_request;
 pub(crate) mod select;

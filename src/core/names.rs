@@ -77,9 +77,27 @@ pub fn commit_of(change_set_name: &str) -> Option<&str> {
         .filter(|commit| is_full_commit_id(commit))
 }
 
-/// CreateChangeSet's ClientToken (1–128 characters): one per stack and commit.
-pub fn client_token(stack: &str, commit: &str) -> String {
-    let token = format!("{stack}-{commit}");
+/// Preview change sets start with this: never executable, never a merge plan's.
+pub const PREVIEW_PREFIX: &str = "cfn-chatops-preview-pr";
+
+/// The change set previewing a pull request's head (`cfn-chatops-preview-pr57-<full sha>`):
+/// deleted as soon as it is described. Not a name [`commit_of`] reads, so merge plans never
+/// supersede it nor are superseded by it.
+pub fn preview_change_set_name(pr: u64, commit: &str) -> String {
+    format!("{PREVIEW_PREFIX}{pr}-{commit}")
+}
+
+/// The pull request a preview change set of ours was made for, from its name.
+pub fn preview_pr_of(change_set_name: &str) -> Option<u64> {
+    let rest = change_set_name.strip_prefix(PREVIEW_PREFIX)?;
+    let (pr, commit) = rest.split_once('-')?;
+    is_full_commit_id(commit).then(|| pr.parse().ok()).flatten()
+}
+
+/// CreateChangeSet's ClientToken (1–128 characters): one per stack and change set, so a merge
+/// plan and a preview of the same commit never share one.
+pub fn client_token(stack: &str, change_set: &str) -> String {
+    let token = format!("{stack}-{change_set}");
     token
         .chars()
         .rev()
@@ -104,6 +122,17 @@ mod tests {
         assert!(valid_stack_name(&change_set_name(&"a".repeat(64))));
         assert_eq!(commit_of("cfn-chatops-notasha"), None);
         assert_eq!(commit_of("someone-elses-change-set"), None);
+        let preview = preview_change_set_name(57, SHA);
+        assert!(valid_stack_name(&preview));
+        assert_eq!(commit_of(&preview), None);
+        assert_eq!(preview_pr_of(&preview), Some(57));
+        assert_eq!(preview_pr_of(&name), None);
+        assert_eq!(preview_pr_of("cfn-chatops-preview-prX-abc"), None);
+        assert_ne!(
+            client_token("app", &name),
+            client_token("app", &preview),
+            "a preview and a merge plan of one commit must not share a ClientToken"
+        );
     }
 
     #[test]

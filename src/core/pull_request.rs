@@ -36,6 +36,18 @@ pub fn matching<'a>(
         .map(|(_, pr)| pr)
 }
 
+/// The open pull requests from `branch` into `target`: those a push to `branch` previews.
+pub fn open_from<'a>(
+    candidates: impl IntoIterator<Item = &'a PullRequest>,
+    branch: &str,
+    target: &str,
+) -> Vec<&'a PullRequest> {
+    candidates
+        .into_iter()
+        .filter(|pr| pr.is_open() && pr.branch == branch && pr.base == target)
+        .collect()
+}
+
 /// Whether a page of pull requests lists them oldest first (numbers rising).
 pub fn runs_oldest_first(page: &[PullRequest]) -> bool {
     matches!((page.first(), page.last()), (Some(first), Some(last)) if first.number < last.number)
@@ -51,8 +63,10 @@ mod tests {
             number,
             summary: String::new(),
             base: base.into(),
+            branch: String::new(),
             status: IdRef { id: status },
             merge_commit: merge.map(str::to_owned),
+            branch_commit: None,
         }
     }
 
@@ -91,5 +105,26 @@ mod tests {
             Some(1)
         );
         assert!(matching(&prs, "main", &["dddd".to_string()]).is_none());
+    }
+
+    #[test]
+    fn a_push_previews_the_open_pull_requests_from_its_branch_into_the_target() {
+        let from = |number, branch: &str, base: &str, status| PullRequest {
+            branch: branch.into(),
+            ..pr(number, base, status, None)
+        };
+        let prs = [
+            from(1, "feature/a", "main", 1),
+            from(2, "feature/a", "develop", 1),
+            from(3, "feature/a", "main", 2),
+            from(4, "feature/b", "main", 1),
+            from(5, "feature/a", "main", 1),
+        ];
+        let numbers: Vec<u64> = open_from(&prs, "feature/a", "main")
+            .iter()
+            .map(|pr| pr.number)
+            .collect();
+        assert_eq!(numbers, [1, 5]);
+        assert!(open_from(&prs, "feature/c", "main").is_empty());
     }
 }

@@ -101,6 +101,26 @@ pub struct LocalArtifact {
 }
 
 impl Template {
+    /// The resources it declares, as (logical id, type), by logical id; and how many of them
+    /// carry a `Condition` (CloudFormation may leave those out).
+    pub fn declared_resources(&self) -> (Vec<(String, String)>, usize) {
+        let Some(resources) = self.document.get("Resources").and_then(|r| r.as_object()) else {
+            return (vec![], 0);
+        };
+        let conditional = resources
+            .values()
+            .filter(|resource| resource.get("Condition").is_some())
+            .count();
+        let declared = resources
+            .iter()
+            .map(|(id, resource)| {
+                let kind = resource.get("Type").and_then(|t| t.as_str()).unwrap_or("");
+                (id.clone(), kind.to_owned())
+            })
+            .collect();
+        (declared, conditional)
+    }
+
     pub fn needs_s3(&self) -> bool {
         self.body.len() > MAX_TEMPLATE_BODY_BYTES
     }

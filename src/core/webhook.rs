@@ -1,7 +1,7 @@
 //! Backlog's two webhook formats, read strictly and normalised into a [`Push`].
 //!
-//! - Project webhook: a JSON activity; type 12 is a Git push, type 19 a pull request update
-//!   (<https://support.backlog.com/hc/en-us/articles/115015420967-Webhooks>).
+//! - Project webhook: a JSON activity; type 12 is a Git push, types 18 and 19 a pull request
+//!   added and updated (<https://support.backlog.com/hc/en-us/articles/115015420967-Webhooks>).
 //! - Git webhook (per repository): `application/x-www-form-urlencoded` with one field `payload`
 //!   holding JSON (<https://support.backlog.com/hc/en-us/articles/115015385567-Git-Webhook>). A raw
 //!   JSON body of the same shape is accepted too.
@@ -21,14 +21,17 @@ use crate::model::trigger::{Ignored, Push, Revision};
 pub enum Delivery {
     Push(Push),
     /// A pull request was merged (type 19, status → 3): its merge commit is looked up over REST.
-    Merge(Merge),
+    Merge(PullRequestEvent),
+    /// A pull request was added (type 18) or updated otherwise (type 19): previewed when it is
+    /// open, into the target branch, with a head not previewed yet (all read over REST).
+    PullRequest(PullRequestEvent),
     Ignored(Ignored),
 }
 
-/// A merged pull request as the project webhook names it. The webhook is not trusted for the
-/// merge commit or the base branch: the intake reads both from the REST API.
+/// A pull request as the project webhook names it. The webhook is not trusted for the merge
+/// commit, the head or the base branch: the intake reads them from the REST API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Merge {
+pub struct PullRequestEvent {
     pub project_key: String,
     pub repository: String,
     pub number: u64,
@@ -192,6 +195,7 @@ struct ActivityRevision {
 }
 
 const GIT_PUSH: i64 = 12;
+const PULL_REQUEST_ADDED: i64 = 18;
 const PULL_REQUEST_UPDATED: i64 = 19;
 
 #[derive(Deserialize)]
@@ -228,29 +232,32 @@ fn status_id(value: &Value) -> Option<u64> {
         .or(value.as_u64())
 }
 
-fn parse_pull_request_update(value: &Value) -> Result<Delivery, WebhookError> {
+/// Types 18 and 19: a merge (type 19 with status → 3) or anything else that may bring a new
+/// head (added, updated).
+fn parse_pull_request(value: &Value, kind: i64) -> Result<Delivery, WebhookError> {
     let activity: PullRequestActivity = typed(value, "")?;
-    let merged = activity.content.changes.iter().any(|change| {
-        change.field == "status" && status_id(&change.new_value).is_some_and(is_merged_status)
-    });
-    if !merged {
-        return Ok(Delivery::Ignored(Ignored::PullRequestNotMerged(
-            activity.content.number,
-        )));
-    }
+    let merged = kind == PULL_REQUEST_UPDATED
+        && activity.content.changes.iter().any(|change| {
+            change.field == "status" && status_id(&change.new_value).is_some_and(is_merged_status)
+        });
     let project_key = project_key(&activity.project.project_key, "project.projectKey")?;
     let repository = repository_name(&activity.content.repository.name, "content.repository.name")?;
     if is_test_send(&project_key, &repository) {
         return Ok(Delivery::Ignored(Ignored::TestSend));
     }
-    Ok(Delivery::Merge(Merge {
+    let event = PullRequestEvent {
         project_key,
         repository,
         number: activity.content.number,
         actor: activity
             .created_user
             .and_then(|user| user.name.or(user.user_id)),
-    }))
+    };
+    Ok(if merged {
+        Delivery::Merge(event)
+    } else {
+        Delivery::PullRequest(event)
+    })
 }
 
 fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
@@ -258,8 +265,8 @@ fn parse_activity(value: Value) -> Result<Delivery, WebhookError> {
     if head.id == Some(0) {
         return Ok(Delivery::Ignored(Ignored::TestSend));
     }
-    if head.kind == PULL_REQUEST_UPDATED {
-        return parse_pull_request_update(&value);
+    if head.kind == PULL_REQUEST_ADDED || head.kind == PULL_REQUEST_UPDATED {
+        return parse_pull_request(&value, head.kind);
     }
     if head.kind != GIT_PUSH {
         return Ok(Delivery::Ignored(Ignored::ActivityType(head.kind)));
@@ -589,20 +596,20 @@ mod tests {
     #[test]
     fn other_activity_types_and_test_sends_are_ignored() {
         let delivery = |body: &str| parse(JSON, body.as_bytes()).unwrap();
-        assert_eq!(
-            delivery(TYPE18),
-            Delivery::Ignored(Ignored::ActivityType(18))
+        let event = PullRequestEvent {
+            project_key: "INFRA".into(),
+            repository: "cfn-templates".into(),
+            number: 57,
+            actor: Some("Ken Sato".into()),
+        };
+        let added = delivery(TYPE18);
+        assert!(
+            matches!(&added, Delivery::PullRequest(pr) if pr.number == 58 && pr.project_key == "INFRA"),
+            "{added:?}"
         );
-        assert_eq!(
-            delivery(TYPE19),
-            Delivery::Merge(Merge {
-                project_key: "INFRA".into(),
-                repository: "cfn-templates".into(),
-                number: 57,
-                actor: Some("Ken Sato".into()),
-            })
-        );
-        // Closed without merging, or another field changed: not a merge.
+        assert_eq!(delivery(TYPE19), Delivery::Merge(event.clone()));
+        // Closed without merging, or another field changed: not a merge, but maybe a new head
+        // (the REST API says which).
         for changes in [
             r#""changes": [ { "field": "status", "new_value": "2", "old_value": "1" } ]"#,
             r#""changes": [ { "field": "description", "new_value": "3", "old_value": "x" } ]"#,
@@ -612,10 +619,7 @@ mod tests {
                 changes,
             );
             assert_ne!(update, TYPE19);
-            assert_eq!(
-                delivery(&update),
-                Delivery::Ignored(Ignored::PullRequestNotMerged(57))
-            );
+            assert_eq!(delivery(&update), Delivery::PullRequest(event.clone()));
         }
         assert_eq!(delivery(TEST_SEND), Delivery::Ignored(Ignored::TestSend));
         let id_zero = TYPE12.replace("\"id\": 3141592", "\"id\": 0");

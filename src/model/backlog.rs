@@ -17,7 +17,8 @@ pub struct IdRef {
     pub id: u64,
 }
 
-/// A pull request's status id, as Backlog numbers them (1 open, 2 closed, 3 merged).
+/// A pull request's status ids, as Backlog numbers them (1 open, 2 closed, 3 merged).
+pub const STATUS_OPEN: u64 = 1;
 pub const STATUS_MERGED: u64 = 3;
 
 /// Whether a pull request status id, as the REST API or a webhook's `changes[]` carries it,
@@ -33,12 +34,22 @@ pub struct PullRequest {
     #[serde(default)]
     pub summary: String,
     pub base: String,
+    /// The branch it merges from.
+    #[serde(default)]
+    pub branch: String,
     pub status: IdRef,
     pub merge_commit: Option<String>,
+    /// The head of `branch`, as Backlog last saw it.
+    #[serde(default)]
+    pub branch_commit: Option<String>,
 }
 
 impl PullRequest {
     pub fn is_merged(&self) -> bool {
         is_merged_status(self.status.id)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status.id == STATUS_OPEN
     }
 }

@@ -44,6 +44,46 @@ pub struct PlanReport {
     /// The Backlog pull request comment (absent when Backlog is not configured).
     #[serde(default)]
     pub comment: Option<CommentDelivery>,
+    /// Set on a preview of an open pull request: nothing in it can be executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Preview>,
+    /// On a merge plan: the pull request's last preview, as its comment names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previewed: Option<Previewed>,
+}
+
+/// A preview of an open pull request before its merge: every change set it made was deleted
+/// at once, and new stacks were only validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    /// The branch the pull request merges into.
+    pub into: String,
+    /// When the preview's Slack card is sent (`.cfn-chatops.yml` `preview.slack`).
+    #[serde(default)]
+    pub slack: PreviewSlack,
+    /// Why nothing was published (a newer head came, the pull request closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
+}
+
+/// When a preview goes to Slack, as a card without buttons in the pull request's thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewSlack {
+    None,
+    /// Only when it finds a removal, a replacement, drift or a blocked verdict.
+    #[default]
+    Risky,
+    All,
+}
+
+/// The last preview of a merged pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Previewed {
+    /// The head commit it previewed.
+    pub head: String,
+    /// Whether that head is what was merged (a parent of the merge commit).
+    pub merged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -377,6 +417,8 @@ pub fn sample_report(stacks: Vec<StackPlan>) -> PlanReport {
         notes: vec![],
         cards: vec![],
         comment: None,
+        preview: None,
+        previewed: None,
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::commit::short;
+
 /// A push as Backlog reported it, before the filters have looked at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
@@ -38,20 +40,35 @@ pub struct Trigger {
     pub revisions: Vec<Revision>,
     pub pr_number: Option<u64>,
     pub actor: Option<String>,
+    /// A preview of pull request `pr_number` (from `branch`, head `after`) into this branch:
+    /// nothing is left to execute.
+    pub preview_into: Option<String>,
 }
 
 impl Trigger {
-    /// Depends only on the repository and the pushed commit, so the same commit arriving through
-    /// the project webhook and the Git webhook (or as a retry) maps to the same key.
+    /// Depends only on the repository and the pushed commit (for a preview, also the pull
+    /// request), so the same commit arriving through the project webhook and the Git webhook
+    /// (or as a retry) maps to the same key.
     pub fn delivery_key(&self) -> DeliveryKey {
-        DeliveryKey(format!(
-            "{}/{}@{}",
-            self.project_key, self.repository, self.after
-        ))
+        match (&self.preview_into, self.pr_number) {
+            (Some(_), Some(pr)) => DeliveryKey(format!(
+                "{}/{}#pr-{pr}@{}",
+                self.project_key, self.repository, self.after
+            )),
+            _ => DeliveryKey(format!(
+                "{}/{}@{}",
+                self.project_key, self.repository, self.after
+            )),
+        }
+    }
+
+    pub fn is_preview(&self) -> bool {
+        self.preview_into.is_some()
     }
 }
 
-/// `{project}/{repo}@{after}`: the de-duplication key of a delivery.
+/// `{project}/{repo}@{after}` (a preview: `{project}/{repo}#pr-{n}@{head}`): the
+/// de-duplication key of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryKey(String);
 
@@ -82,8 +99,9 @@ pub enum Ignored {
         target: String,
     },
     NoRevisions,
-    /// A type-19 update that is not a merge (a description edit, a close, …).
-    PullRequestNotMerged(u64),
+    /// A type-18 or type-19 delivery when no Backlog API credentials are configured: previews
+    /// need the pull request's head over REST.
+    PreviewNeedsBacklogApi(u64),
     /// A merge webhook, but the pull request is not merged or has no merge commit over REST.
     MergeNotFound {
         number: u64,
@@ -91,6 +109,34 @@ pub enum Ignored {
     },
     /// A merge webhook, but no Backlog API credentials are configured to look it up.
     MergeNeedsBacklogApi(u64),
+    /// A push to another branch than the target, with no open pull request from it into the
+    /// target branch.
+    NoOpenPullRequest {
+        branch: String,
+        target: String,
+    },
+    /// A pull request event for one that is closed or merged (merges plan from their own
+    /// event).
+    PullRequestNotOpen(u64),
+    /// A pull request into another branch than the target.
+    PullRequestBase {
+        number: u64,
+        base: String,
+        target: String,
+    },
+    /// The pull request's head is not the pushed commit any more (a late or replayed push).
+    NotTheHead {
+        number: u64,
+        pushed: String,
+        head: String,
+    },
+    /// Backlog names no head commit for the pull request.
+    HeadUnknown(u64),
+    /// This head of the pull request was previewed (or is being previewed) already.
+    HeadUnchanged {
+        number: u64,
+        head: String,
+    },
     /// A type-12 push listing fewer revisions than it counts: its head commit is unknown.
     RevisionsTruncated {
         listed: usize,
@@ -110,9 +156,44 @@ impl fmt::Display for Ignored {
                 write!(f, "branch {branch} is not the target branch {target}")
             }
             Ignored::NoRevisions => f.write_str("push has no revisions"),
-            Ignored::PullRequestNotMerged(number) => {
-                write!(f, "pull request #{number} was updated, not merged")
+            Ignored::PreviewNeedsBacklogApi(number) => write!(
+                f,
+                "pull request #{number} changed, but no Backlog API credentials are configured to read its head: no preview"
+            ),
+            Ignored::NoOpenPullRequest { branch, target } => write!(
+                f,
+                "branch {branch} is not the target branch {target} and has no open pull request into it"
+            ),
+            Ignored::PullRequestNotOpen(number) => {
+                write!(f, "pull request #{number} is not open: no preview")
             }
+            Ignored::PullRequestBase {
+                number,
+                base,
+                target,
+            } => write!(
+                f,
+                "pull request #{number} merges into {base}, not the target branch {target}"
+            ),
+            Ignored::NotTheHead {
+                number,
+                pushed,
+                head,
+            } => write!(
+                f,
+                "{} is not the head of pull request #{number} any more ({} is): no preview",
+                short(pushed),
+                short(head)
+            ),
+            Ignored::HeadUnknown(number) => write!(
+                f,
+                "Backlog names no head commit for pull request #{number}: no preview"
+            ),
+            Ignored::HeadUnchanged { number, head } => write!(
+                f,
+                "head {} of pull request #{number} was previewed already",
+                short(head)
+            ),
             Ignored::MergeNotFound { number, why } => {
                 write!(f, "pull request #{number}: {why}")
             }

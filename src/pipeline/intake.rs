@@ -4,13 +4,17 @@
 
 use std::net::IpAddr;
 
-use crate::adapter::backlog::api::BacklogClient;
+use crate::adapter::backlog::api::{BacklogClient, BacklogError};
+use crate::adapter::backlog::pull_requests::open_pull_requests;
 use crate::adapter::ledger::{Claim, Ledger};
 use crate::adapter::runner::Runner;
-use crate::core::filter::{admit, admit_merge};
+use crate::core::filter::{admit, admit_merge, admit_preview};
 use crate::core::guard::{SourceAllowlist, WebhookSecret};
-use crate::core::webhook::{self, Delivery, Merge, WebhookError};
-use crate::model::trigger::{DeliveryKey, Ignored, Trigger};
+use crate::core::pull_request::open_from;
+use crate::core::webhook::{self, Delivery, PullRequestEvent, WebhookError};
+use crate::model::backlog::PullRequest;
+use crate::model::commit::short;
+use crate::model::trigger::{DeliveryKey, Ignored, Push, Trigger};
 
 /// Everything the webhook endpoint needs, built once at start-up.
 pub struct Intake {
@@ -19,7 +23,8 @@ pub struct Intake {
     pub target_branch: String,
     pub ledger: Ledger,
     pub runner: Runner,
-    /// Reads merged pull requests; without it, merge webhooks are left to the push webhook.
+    /// Reads pull requests: merged ones (without it, merge webhooks are left to the push
+    /// webhook) and open ones, to preview (without it, there are no previews).
     pub backlog: Option<BacklogClient>,
 }
 
@@ -94,12 +99,10 @@ impl Intake {
 
     /// Parse, filter, de-duplicate, dispatch.
     pub async fn deliver(&self, content_type: Option<&str>, body: &[u8]) -> Answer {
-        let trigger = match webhook::parse(content_type, body) {
-            Ok(Delivery::Push(push)) => admit(push, &self.target_branch),
-            Ok(Delivery::Merge(merge)) => match self.merge_trigger(merge).await {
-                Ok(admitted) => admitted,
-                Err(answer) => return answer,
-            },
+        let triggers = match webhook::parse(content_type, body) {
+            Ok(Delivery::Push(push)) => self.push_triggers(push).await,
+            Ok(Delivery::Merge(merge)) => self.merge_trigger(merge).await.map(|t| vec![t]),
+            Ok(Delivery::PullRequest(event)) => self.preview_trigger(event).await.map(|t| vec![t]),
             Ok(Delivery::Ignored(reason)) => return Answer::ignored(reason),
             Err(err @ WebhookError::UnsupportedMediaType(_)) => {
                 return Answer::new(Verdict::UnsupportedMediaType, err.to_string());
@@ -108,21 +111,113 @@ impl Intake {
                 return Answer::new(Verdict::Malformed, err.to_string());
             }
         };
-        let trigger = match trigger {
-            Ok(trigger) => trigger,
-            Err(reason) => return Answer::ignored(reason),
+        let triggers = match triggers {
+            Ok(triggers) => triggers,
+            Err(answer) => return answer,
         };
+        // One push can bring new heads to several pull requests: each is its own delivery.
+        let mut answers = Vec::with_capacity(triggers.len());
+        for trigger in triggers {
+            answers.push(self.dispatch(&trigger).await);
+        }
+        combined(answers)
+    }
+
+    /// A push to the target branch is planned; a push to another branch previews the open pull
+    /// requests from it into the target branch.
+    async fn push_triggers(&self, push: Push) -> Result<Vec<Trigger>, Answer> {
+        let (project, repository, after, actor) = (
+            push.project_key.clone(),
+            push.repository.clone(),
+            push.after.clone(),
+            push.actor.clone(),
+        );
+        let (branch, after, backlog) = match admit(push, &self.target_branch) {
+            Ok(trigger) => return Ok(vec![trigger]),
+            Err(Ignored::OtherBranch { branch, target }) => match (&self.backlog, after) {
+                (Some(backlog), Some(after)) => (branch, after, backlog),
+                _ => return Err(Answer::ignored(Ignored::OtherBranch { branch, target })),
+            },
+            Err(reason) => return Err(Answer::ignored(reason)),
+        };
+        let open = open_pull_requests(backlog, &project, &repository)
+            .await
+            .map_err(|err| {
+                backlog_failure(err, "could not list the open pull requests from Backlog")
+            })?;
+        let from = open_from(&open, &branch, &self.target_branch);
+        if from.is_empty() {
+            return Err(Answer::ignored(Ignored::NoOpenPullRequest {
+                branch,
+                target: self.target_branch.clone(),
+            }));
+        }
+        let mut triggers = Vec::new();
+        let mut refused = Vec::new();
+        for pr in from {
+            let event = PullRequestEvent {
+                project_key: project.clone(),
+                repository: repository.clone(),
+                number: pr.number,
+                actor: actor.clone(),
+            };
+            match admit_preview(event, pr, &self.target_branch, Some(&after)) {
+                Ok(trigger) => triggers.push(trigger),
+                Err(reason) => refused.push(reason.to_string()),
+            }
+        }
+        if triggers.is_empty() {
+            return Err(Answer::new(Verdict::Ignored, refused.join("; ")));
+        }
+        Ok(triggers)
+    }
+
+    /// A pull request added or updated: previewed at its head, read over REST.
+    async fn preview_trigger(&self, event: PullRequestEvent) -> Result<Trigger, Answer> {
+        let Some(backlog) = &self.backlog else {
+            return Err(Answer::ignored(Ignored::PreviewNeedsBacklogApi(
+                event.number,
+            )));
+        };
+        let pr = self.read_pull_request(backlog, &event).await?;
+        admit_preview(event, &pr, &self.target_branch, None).map_err(Answer::ignored)
+    }
+
+    async fn read_pull_request(
+        &self,
+        backlog: &BacklogClient,
+        event: &PullRequestEvent,
+    ) -> Result<PullRequest, Answer> {
+        backlog
+            .pull_request(&event.project_key, &event.repository, event.number)
+            .await
+            .map_err(|err| {
+                backlog_failure(
+                    err,
+                    &format!("could not read pull request #{} from Backlog", event.number),
+                )
+            })
+    }
+
+    /// Claims the delivery in the ledger and starts its plan.
+    async fn dispatch(&self, trigger: &Trigger) -> Answer {
         let key = trigger.delivery_key();
         // Every "unavailable" asks Backlog to retry; the retry finds nothing recorded.
         let token = match self
             .ledger
-            .claim_delivery(&trigger, self.runner.name())
+            .claim_delivery(trigger, self.runner.name())
             .await
         {
             Ok(Claim::Claimed(token)) => token,
             Ok(Claim::Duplicate) => {
-                return Answer::new(Verdict::Duplicate, format!("{key} was already received"))
-                    .for_trigger(&trigger);
+                let answer = match (trigger.is_preview(), trigger.pr_number) {
+                    (true, Some(number)) => Answer::ignored(Ignored::HeadUnchanged {
+                        number,
+                        head: trigger.after.clone(),
+                    }),
+                    _ => Answer::new(Verdict::Duplicate, format!("{key} was already received")),
+                };
+                return answer.for_trigger(trigger);
             }
             Ok(Claim::InFlight) => {
                 // If that dispatch fails, this sender's retry must still be able to plan it.
@@ -130,15 +225,15 @@ impl Intake {
                     Verdict::Unavailable,
                     format!("{key} is being dispatched by another delivery; retry"),
                 )
-                .for_trigger(&trigger);
+                .for_trigger(trigger);
             }
             Err(err) => {
                 return Answer::new(Verdict::Unavailable, "ledger unavailable; retry")
-                    .for_trigger(&trigger)
+                    .for_trigger(trigger)
                     .with_detail(err);
             }
         };
-        match self.runner.dispatch(&trigger).await {
+        match self.runner.dispatch(trigger).await {
             Ok(dispatched) => {
                 if let Err(err) = self
                     .ledger
@@ -148,11 +243,14 @@ impl Intake {
                     // The plan is running; an unconfirmed claim only goes stale after its lease.
                     tracing::warn!(delivery = %key, error = %err, "dispatch not recorded");
                 }
-                let mut answer = Answer::new(
-                    Verdict::Dispatched,
-                    format!("planning {key} on {}", trigger.branch),
-                )
-                .for_trigger(&trigger);
+                let what = match (&trigger.preview_into, trigger.pr_number) {
+                    (Some(into), Some(pr)) => format!(
+                        "previewing pull request #{pr} into {into} at {}",
+                        short(&trigger.after)
+                    ),
+                    _ => format!("planning {key} on {}", trigger.branch),
+                };
+                let mut answer = Answer::new(Verdict::Dispatched, what).for_trigger(trigger);
                 answer.build_id = dispatched.build_id;
                 answer
             }
@@ -167,7 +265,7 @@ impl Intake {
                         self.runner.name()
                     ),
                 )
-                .for_trigger(&trigger)
+                .for_trigger(trigger)
                 .with_detail(err)
             }
         }
@@ -175,29 +273,55 @@ impl Intake {
 
     /// Reads the merged pull request over REST (the webhook body is not trusted for the merge
     /// commit or the base branch). Backlog failing is an error answer, so the sender may retry.
-    async fn merge_trigger(&self, merge: Merge) -> Result<Result<Trigger, Ignored>, Answer> {
+    async fn merge_trigger(&self, merge: PullRequestEvent) -> Result<Trigger, Answer> {
         let Some(backlog) = &self.backlog else {
-            return Ok(Err(Ignored::MergeNeedsBacklogApi(merge.number)));
+            return Err(Answer::ignored(Ignored::MergeNeedsBacklogApi(merge.number)));
         };
-        match backlog
-            .pull_request(&merge.project_key, &merge.repository, merge.number)
-            .await
-        {
-            Ok(pr) => Ok(admit_merge(merge, &pr, &self.target_branch)),
-            Err(err) => {
-                let verdict = if err.is_retryable() {
-                    Verdict::Unavailable
-                } else {
-                    Verdict::BadGateway
-                };
-                Err(Answer::new(
-                    verdict,
-                    format!("could not read pull request #{} from Backlog", merge.number),
-                )
-                .with_detail(err))
-            }
-        }
+        let pr = self.read_pull_request(backlog, &merge).await?;
+        admit_merge(merge, &pr, &self.target_branch).map_err(Answer::ignored)
     }
+}
+
+/// Backlog failing: retry later (5xx, 429, unreachable), or its refusal of the bot's request.
+fn backlog_failure(err: BacklogError, what: &str) -> Answer {
+    let verdict = if err.is_retryable() {
+        Verdict::Unavailable
+    } else {
+        Verdict::BadGateway
+    };
+    Answer::new(verdict, what).with_detail(err)
+}
+
+/// The answer to a delivery that asked for several plans: the most urgent verdict (a retry
+/// first: the dispatched ones are duplicates then), with every reason.
+fn combined(mut answers: Vec<Answer>) -> Answer {
+    if answers.len() == 1 {
+        return answers.remove(0);
+    }
+    let rank = |verdict: Verdict| match verdict {
+        Verdict::Unavailable | Verdict::BadGateway => 0,
+        Verdict::Dispatched => 1,
+        Verdict::Duplicate => 2,
+        _ => 3,
+    };
+    let reason = answers
+        .iter()
+        .map(|answer| answer.reason.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let build_ids: Vec<String> = answers
+        .iter()
+        .filter_map(|answer| answer.build_id.clone())
+        .collect();
+    let mut first = answers
+        .into_iter()
+        .min_by_key(|answer| rank(answer.verdict))
+        .expect("at least one answer");
+    first.reason = reply_line(&reason);
+    if !build_ids.is_empty() {
+        first.build_id = Some(build_ids.join(","));
+    }
+    first
 }
 
 /// Reasons quote untrusted input: keep them to one printable line of bounded length.

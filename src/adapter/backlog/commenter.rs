@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tokio::sync::{Mutex, OnceCell};
 
-use super::api::{BacklogClient, BacklogError};
+use super::api::{BacklogClient, BacklogError, Comment};
 use crate::model::backlog::TextFormat;
 use crate::model::delivery::{CommentDelivery, CommentStatus};
 
@@ -49,13 +49,13 @@ impl Commenter {
     }
 
     /// The bot's own comment carrying `marker`, if any.
-    async fn find(
+    pub async fn find(
         &self,
         project: &str,
         repository: &str,
         pr: u64,
         marker: &str,
-    ) -> Result<Option<u64>, BacklogError> {
+    ) -> Result<Option<Comment>, BacklogError> {
         let myself = self.myself().await?;
         let mut max_id = None;
         for _ in 0..SEARCHED_PAGES {
@@ -63,17 +63,19 @@ impl Commenter {
                 .client
                 .comments(project, repository, pr, max_id, 100)
                 .await?;
-            if let Some(found) = page.iter().find(|comment| {
+            let oldest = page.iter().map(|comment| comment.id).min();
+            let full = page.len() == 100;
+            if let Some(found) = page.into_iter().find(|comment| {
                 comment.created_user.id == myself
                     && comment
                         .content
                         .as_deref()
                         .is_some_and(|content| content.contains(marker))
             }) {
-                return Ok(Some(found.id));
+                return Ok(Some(found));
             }
-            match page.iter().map(|comment| comment.id).min() {
-                Some(oldest) if page.len() == 100 && oldest > 1 => max_id = Some(oldest - 1),
+            match oldest {
+                Some(oldest) if full && oldest > 1 => max_id = Some(oldest - 1),
                 _ => break,
             }
         }
@@ -94,7 +96,7 @@ impl Commenter {
         loop {
             tries += 1;
             let result = match self.find(project, repository, pr, marker).await? {
-                Some(id) => self
+                Some(Comment { id, .. }) => self
                     .client
                     .update_comment(project, repository, pr, id, content)
                     .await

@@ -2,12 +2,42 @@
 
 use super::api::{BacklogClient, BacklogError};
 use crate::core::pull_request::{matching, number_in_merge_message, runs_oldest_first};
-use crate::model::backlog::{PullRequest, STATUS_MERGED};
+use crate::model::backlog::{PullRequest, STATUS_MERGED, STATUS_OPEN};
 
 /// Pages of merged pull requests read before giving up: the merge is recent, so it is among
 /// the newest (Backlog's order is undocumented: both ends are handled).
 const PAGES: u64 = 3;
 const PAGE_SIZE: u8 = 100;
+
+/// Open pull requests read at most, for a push to a branch: the previews of one repository
+/// never need more.
+const OPEN_PAGES: u64 = 5;
+
+/// The repository's open pull requests (Backlog has no branch filter: the caller picks).
+pub async fn open_pull_requests(
+    client: &BacklogClient,
+    project: &str,
+    repository: &str,
+) -> Result<Vec<PullRequest>, BacklogError> {
+    let mut open = Vec::new();
+    for page in 0..OPEN_PAGES {
+        let prs = client
+            .pull_requests(
+                project,
+                repository,
+                STATUS_OPEN,
+                page * u64::from(PAGE_SIZE),
+                PAGE_SIZE,
+            )
+            .await?;
+        let last = prs.len() < usize::from(PAGE_SIZE);
+        open.extend(prs);
+        if last {
+            break;
+        }
+    }
+    Ok(open)
+}
 
 /// Finds the pull request of a push: the one its head commit's message names, when that PR
 /// really was merged by a pushed commit; else by listing merged pull requests. `None`: a

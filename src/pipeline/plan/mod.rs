@@ -14,19 +14,24 @@ use tokio::task::JoinSet;
 pub use prepare::PrepareError;
 pub use stack::{CommitOrder, StackPlanner};
 
+use crate::adapter::backlog::api::BacklogError;
 use crate::adapter::backlog::commenter::Commenter;
 use crate::adapter::backlog::pull_requests::find_merged;
 use crate::adapter::git::Repo;
 use crate::adapter::ledger::Ledger;
 use crate::adapter::sns::Publisher;
 use crate::core::gate::{Existing, Relation};
+use crate::core::preview::wants_slack;
+use crate::model::commit::{parse_full, short};
 use crate::model::delivery::{CommentDelivery, CommentStatus};
 use crate::model::record::ChangeSetRecord;
-use crate::model::report::{Classification, PlanReport, REPORT_VERSION, StackPlan};
+use crate::model::report::{
+    Classification, PlanReport, Preview, PreviewSlack, Previewed, REPORT_VERSION, StackPlan,
+};
 use crate::model::status::ChangeSetStatus;
 use crate::model::verdict::{Finding, Level};
 use crate::render::backlog::plan::plan_comment;
-use crate::render::backlog::plan_marker;
+use crate::render::backlog::{plan_marker, preview_marker, previewed_head};
 use crate::render::links::Links;
 use crate::render::slack::cards;
 use stack::Planned;
@@ -50,6 +55,9 @@ pub struct PlanInputs {
     /// CloudFormation service role for stacks whose config entry names none: the change set
     /// executes with it, so whoever presses Execute needs no resource permissions.
     pub deploy_role_arn: Option<String>,
+    /// Preview pull request `pr` (head `after`, from `branch`) into this branch: changes since
+    /// their merge base, nothing left to execute, nothing recorded.
+    pub preview_into: Option<String>,
 }
 
 /// The AWS side of planning.
@@ -81,6 +89,9 @@ pub struct PlanPipeline {
 impl PlanPipeline {
     /// Never fails as a function: what went wrong is in the report.
     pub async fn run(&self, mut inputs: PlanInputs) -> PlanReport {
+        if inputs.preview_into.is_some() {
+            return self.preview(&inputs).await;
+        }
         // The pull request first: the ledger records and the Slack thread carry its number.
         let mut lookup_failure = None;
         if let (None, BacklogAccess::Ready(commenter), Some(project), Some(repository)) = (
@@ -110,10 +121,128 @@ impl PlanPipeline {
             (BacklogAccess::Ready(_), Some(failure)) => {
                 Some(CommentDelivery::failed(None, failure))
             }
-            (BacklogAccess::Ready(commenter), None) => Some(comment_plan(commenter, &report).await),
+            (BacklogAccess::Ready(commenter), None) => {
+                report.previewed = last_preview(commenter, &inputs, &report).await;
+                Some(comment_plan(commenter, &report).await)
+            }
         };
         report
     }
+
+    /// A pull request's preview: the same review, published only while its head is still the
+    /// pull request's (a late run of an older head never overwrites a newer preview).
+    async fn preview(&self, inputs: &PlanInputs) -> PlanReport {
+        let mut report = plan_stacks(inputs, Arc::clone(&self.planner)).await;
+        let commenter = match &self.backlog {
+            BacklogAccess::Off => None,
+            BacklogAccess::Unusable(reason) => {
+                report.comment = Some(CommentDelivery::failed(
+                    report.pr,
+                    format!("{reason}; nothing was published"),
+                ));
+                return report;
+            }
+            BacklogAccess::Ready(commenter) => Some(commenter),
+        };
+        if let Some(commenter) = commenter {
+            match withheld_because(commenter, &report).await {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    tracing::info!("preview not published: {why}");
+                    if let Some(preview) = &mut report.preview {
+                        preview.withheld = Some(why);
+                    }
+                    return report;
+                }
+                Err(err) => {
+                    report.comment = Some(CommentDelivery::failed(
+                        report.pr,
+                        format!(
+                            "could not read the pull request to check its head, so nothing was published: {err}"
+                        ),
+                    ));
+                    return report;
+                }
+            }
+        }
+        if let Some(publisher) = &self.publisher
+            && wants_slack(&report)
+        {
+            report.cards = publisher
+                .publish(&cards::plan_cards(&report, &self.links))
+                .await;
+        }
+        if let Some(commenter) = commenter {
+            report.comment = Some(comment_plan(commenter, &report).await);
+        }
+        report
+    }
+}
+
+/// Why a preview must not be published: its pull request is no longer open, or has another
+/// head now (read over REST). `None`: publish.
+async fn withheld_because(
+    commenter: &Commenter,
+    report: &PlanReport,
+) -> Result<Option<String>, BacklogError> {
+    let (Some(pr), Some(project), Some(repository)) =
+        (report.pr, &report.project, &report.repository)
+    else {
+        return Ok(None);
+    };
+    let current = commenter
+        .client
+        .pull_request(project, repository, pr)
+        .await?;
+    if !current.is_open() {
+        return Ok(Some(format!("pull request #{pr} is no longer open")));
+    }
+    Ok(current
+        .branch_commit
+        .as_deref()
+        .and_then(parse_full)
+        .filter(|head| *head != report.after)
+        .map(|head| {
+            format!(
+                "pull request #{pr} has a newer head {}: its preview is published, not this one of {}",
+                short(&head),
+                short(&report.after)
+            )
+        }))
+}
+
+/// A merged pull request's last preview, from the bot's preview comment on it; whether its head
+/// is what was merged (a parent of the merge commit). `None` when there was none, or it cannot
+/// be read (the plan goes on).
+async fn last_preview(
+    commenter: &Commenter,
+    inputs: &PlanInputs,
+    report: &PlanReport,
+) -> Option<Previewed> {
+    let (pr, project, repository) = (
+        report.pr?,
+        report.project.as_ref()?,
+        report.repository.as_ref()?,
+    );
+    let comment = match commenter
+        .find(project, repository, pr, &preview_marker(pr))
+        .await
+    {
+        Ok(found) => found?,
+        Err(err) => {
+            tracing::warn!(pr, error = %err, "the pull request's preview comment could not be read");
+            return None;
+        }
+    };
+    let head = previewed_head(comment.content.as_deref()?, pr)?;
+    let parents = Repo::new(&inputs.repo)
+        .parents(&report.after)
+        .await
+        .unwrap_or_default();
+    Some(Previewed {
+        merged: head == report.after || parents.contains(&head),
+        head,
+    })
 }
 
 /// Comments the plan on its pull request: added, or updated when this commit's plan was
@@ -138,10 +267,59 @@ async fn comment_plan(commenter: &Commenter, report: &PlanReport) -> CommentDeli
         backlog_url: Some(commenter.client.space_url().to_owned()),
     };
     let content = plan_comment(report, format, &links);
-    commenter
-        .upsert(project, repository, pr, &plan_marker(report), &content)
-        .await
-        .unwrap_or_else(|err| CommentDelivery::failed(Some(pr), err.to_string()))
+    let result = match &report.preview {
+        None => {
+            commenter
+                .upsert(project, repository, pr, &plan_marker(report), &content)
+                .await
+        }
+        // A pull request that touches no stack gets no preview comment; one that stopped
+        // touching any has its comment say so.
+        Some(_)
+            if report.stacks.is_empty()
+                && report.errors.is_empty()
+                && report.left_in_place.is_empty() =>
+        {
+            update_only(commenter, project, repository, pr, &content).await
+        }
+        Some(_) => {
+            commenter
+                .upsert(project, repository, pr, &preview_marker(pr), &content)
+                .await
+        }
+    };
+    result.unwrap_or_else(|err| CommentDelivery::failed(Some(pr), err.to_string()))
+}
+
+/// Updates the pull request's preview comment if it has one; else comments nothing.
+async fn update_only(
+    commenter: &Commenter,
+    project: &str,
+    repository: &str,
+    pr: u64,
+    content: &str,
+) -> Result<CommentDelivery, BacklogError> {
+    let Some(existing) = commenter
+        .find(project, repository, pr, &preview_marker(pr))
+        .await?
+    else {
+        return Ok(CommentDelivery {
+            pr: Some(pr),
+            status: CommentStatus::Skipped,
+            comment_id: None,
+            detail: Some("the pull request touches no stack: no preview comment".into()),
+        });
+    };
+    let comment = commenter
+        .client
+        .update_comment(project, repository, pr, existing.id, content)
+        .await?;
+    Ok(CommentDelivery {
+        pr: Some(pr),
+        status: CommentStatus::Updated,
+        comment_id: Some(comment.id),
+        detail: None,
+    })
 }
 
 /// Why the pull request of a push could not be looked up.
@@ -150,7 +328,7 @@ enum LookupError {
     #[error(transparent)]
     Git(#[from] PrepareError),
     #[error(transparent)]
-    Backlog(#[from] crate::adapter::backlog::api::BacklogError),
+    Backlog(#[from] BacklogError),
 }
 
 /// The merged pull request the pushed commits came from; `None` for a direct push.
@@ -209,6 +387,12 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
         notes: vec![],
         cards: vec![],
         comment: None,
+        preview: inputs.preview_into.clone().map(|into| Preview {
+            into,
+            slack: PreviewSlack::default(),
+            withheld: None,
+        }),
+        previewed: None,
     };
     let repo = Arc::new(Repo::new(&inputs.repo));
     let provenance = Provenance {
@@ -233,6 +417,7 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
         })
     };
     let semaphore = Arc::new(Semaphore::new(planner.concurrency.max(1)));
+    let preview_of = inputs.preview_into.as_ref().and(inputs.pr);
     let mut tasks = JoinSet::new();
     for request in requests {
         let (planner, order, semaphore) = (
@@ -244,6 +429,12 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
         tasks.spawn(async move {
             let _turn = semaphore.acquire_owned().await;
             let started = Instant::now();
+            // A preview records nothing: nothing of it can be executed.
+            if let Some(pr) = preview_of {
+                let plan = planner.stacks.preview(&request, pr).await;
+                progress(&plan, started);
+                return (plan, vec![]);
+            }
             let Planned {
                 mut plan,
                 superseding,

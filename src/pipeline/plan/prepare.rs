@@ -53,6 +53,9 @@ pub async fn prepare(
         Some(text) => Some(config::parse(text).map_err(PrepareError::Config)?),
         None => None,
     };
+    if let (Some(preview), Some(config)) = (&mut report.preview, &repo_config) {
+        preview.slack = config.preview.slack;
+    }
     let before = match &base {
         Some(base) => read_text(repo, base, CONFIG_FILE)
             .await?
@@ -283,6 +286,18 @@ async fn base_commit(
     inputs: &PlanInputs,
     repo: &Repo,
 ) -> Result<(Option<String>, Option<String>), PrepareError> {
+    if let Some(into) = &inputs.preview_into {
+        // What the pull request would bring: from where it leaves the target branch.
+        return Ok(match repo.merge_base(into, &inputs.after).await? {
+            Some(base) => (Some(base), None),
+            None => (
+                None,
+                Some(format!(
+                    "the head shares no history with {into}: every file counts as added"
+                )),
+            ),
+        });
+    }
     if let Some(before) = &inputs.before {
         repo.ensure_commit(before).await?;
         return Ok((Some(before.clone()), None));

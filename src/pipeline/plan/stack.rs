@@ -10,10 +10,10 @@ use crate::adapter::cloudformation::{
     TemplateBucket,
 };
 use crate::core::classify::{
-    Assessment, ChangeSetDescription, classify, nested_change_sets, with_nested,
+    Assessment, ChangeSetDescription, classify, declared_additions, nested_change_sets, with_nested,
 };
-use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, survey};
-use crate::core::names::{change_set_name, commit_of};
+use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, preview_leftovers, survey};
+use crate::core::names::{change_set_name, commit_of, preview_change_set_name};
 use crate::core::parameters::{kept_parameters, with_resolved};
 use crate::core::template::{self, MASKED};
 use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
@@ -52,6 +52,57 @@ struct Created {
     note: Option<String>,
 }
 
+/// What the stack's state allows.
+struct Start {
+    /// The stack exists (perhaps only as an empty `REVIEW_IN_PROGRESS` one).
+    exists: bool,
+    /// An UPDATE change set; else CREATE.
+    update: bool,
+    /// Parameters kept at their current value (`UsePreviousValue`).
+    kept: Vec<String>,
+    /// Those, with the values they have now (NoEcho ones masked).
+    kept_values: Vec<(String, String)>,
+}
+
+/// A stack's plan with nothing found yet: what the request says of it.
+fn new_plan(request: &StackRequest) -> StackPlan {
+    let mut plan = StackPlan {
+        renamed_from: request.renamed_from.clone(),
+        capabilities: request
+            .capabilities
+            .iter()
+            .map(|capability| capability.as_str().to_owned())
+            .collect(),
+        parameters: request
+            .template
+            .masked(&request.parameters)
+            .into_iter()
+            .map(|(key, value)| ParameterValue { key, value })
+            .collect(),
+        ..StackPlan::new(
+            &request.stack,
+            &request.region,
+            &request.template_path,
+            Classification::Failed,
+        )
+    };
+    plan.notes.extend(request.notes.iter().cloned());
+    plan
+}
+
+/// A change set of ours, not yet described.
+fn change_set_ref(name: &str, update: bool) -> ChangeSetRef {
+    ChangeSetRef {
+        name: name.to_owned(),
+        arn: None,
+        stack_id: None,
+        change_set_type: if update { "UPDATE" } else { "CREATE" }.to_owned(),
+        drift_aware: false,
+        executable: false,
+        template_url: None,
+    }
+}
+
 /// A stack's plan ended early, with its class and reason.
 struct Ended {
     classification: Classification,
@@ -75,86 +126,17 @@ impl StackPlanner {
     /// Plans one stack. Never returns an error: every failure is a `failed` stack plan.
     /// `order` places another commit relative to the planned one.
     pub async fn plan(&self, request: &StackRequest, order: &CommitOrder) -> Planned {
-        let mut plan = StackPlan {
-            renamed_from: request.renamed_from.clone(),
-            capabilities: request
-                .capabilities
-                .iter()
-                .map(|capability| capability.as_str().to_owned())
-                .collect(),
-            parameters: request
-                .template
-                .masked(&request.parameters)
-                .into_iter()
-                .map(|(key, value)| ParameterValue { key, value })
-                .collect(),
-            ..StackPlan::new(
-                &request.stack,
-                &request.region,
-                &request.template_path,
-                Classification::Failed,
-            )
-        };
+        let mut plan = new_plan(request);
         let ended = |plan: StackPlan, end: Ended| Planned {
             plan: plan.ended(end.classification, end.reason),
             superseding: vec![],
         };
-        plan.notes.extend(request.notes.iter().cloned());
-        let (region, stack) = (request.region.as_str(), request.stack.as_str());
-        let state = match self.cloudformation.stack_state(region, stack).await {
-            Ok(state) => state,
-            Err(err) => return ended(plan, Ended::failed(err)),
+        let start = match self.start(request, &mut plan).await {
+            Ok(start) => start,
+            Err(end) => return ended(plan, end),
         };
-        let status = state.as_ref().map(|state| state.status.as_str());
-        let update = match gate(status) {
-            Gate::Create => false,
-            Gate::Update => true,
-            Gate::Busy(reason) => {
-                let end = Ended::new(Classification::Busy, reason);
-                return ended(plan, end);
-            }
-            Gate::Blocked(reason) => {
-                let end = Ended::new(Classification::Blocked, reason);
-                return ended(plan, end);
-            }
-        };
-        let current = state
-            .as_ref()
-            .filter(|_| update)
-            .map(|state| state.parameters.as_slice());
-        let kept = match kept_parameters(
-            &request.template,
-            &request.parameters,
-            &request.keep,
-            current,
-        ) {
-            Ok(kept) => kept,
-            Err(missing) => {
-                plan.notes.push("nothing was created for this stack".into());
-                return ended(plan, Ended::failed(missing));
-            }
-        };
-        // What the kept parameters are now, as the review shows them and the rules read them.
-        let kept_values: Vec<(String, String)> = kept
-            .iter()
-            .map(|key| {
-                let value = current
-                    .into_iter()
-                    .flatten()
-                    .find(|(current, _)| current == key)
-                    .map(|(_, value)| value.as_str())
-                    .filter(|_| !request.template.is_no_echo(key))
-                    .unwrap_or(MASKED);
-                (key.clone(), value.to_owned())
-            })
-            .collect();
-        plan.parameters
-            .extend(kept_values.iter().map(|(key, value)| ParameterValue {
-                key: key.clone(),
-                value: format!("{value} (kept)"),
-            }));
         let name = change_set_name(&request.commit);
-        let reuse = if status.is_some() {
+        let reuse = if start.exists {
             match self.survey(request, &name, order).await {
                 Ok(StackSurvey::Stale { newer }) => {
                     let end = Ended::new(
@@ -176,49 +158,305 @@ impl StackPlanner {
         } else {
             None
         };
-        let mut template_url = None;
-        let created = match reuse {
-            Some(found) => Created {
-                arn: found.handle().to_owned(),
+        let change_set = match reuse {
+            Some(found) => {
+                plan.notes
+                    .push(format!("change set {name} already existed: reused"));
                 // Known once described: a reused change set is drift-aware only if it says so.
-                drift_aware: false,
-                note: Some(format!("change set {name} already existed: reused")),
-            },
-            None => {
-                if request.template.needs_s3() {
-                    match self.upload(request).await {
-                        Ok(url) => template_url = Some(url),
-                        Err(end) => return ended(plan, end),
-                    }
-                }
-                match self
-                    .create(request, &name, update, &kept, template_url.as_deref())
-                    .await
-                {
-                    Ok(created) => created,
-                    Err(end) => return ended(plan, end),
+                ChangeSetRef {
+                    arn: Some(found.handle().to_owned()),
+                    drift_aware: false,
+                    ..change_set_ref(&name, start.update)
                 }
             }
+            None => match self.create_for(request, &mut plan, &name, &start).await {
+                Ok(change_set) => change_set,
+                Err(end) => return ended(plan, end),
+            },
         };
+        if let Err(end) = self
+            .assess(request, &mut plan, change_set, &start.kept_values)
+            .await
+        {
+            return ended(plan, end);
+        }
+        if matches!(
+            plan.classification,
+            Classification::NoChanges | Classification::Failed
+        ) {
+            // FAILED change sets count toward the stack's limit and are never executable.
+            self.discard(&mut plan).await;
+        }
+        // Listed again now that this change set exists: a run for another commit may have
+        // created one meanwhile (concurrent webhooks), and either side must see the other.
+        let superseding = match self.survey(request, &name, order).await {
+            Ok(StackSurvey::Stale { newer }) => {
+                if plan.change_set.as_ref().is_some_and(|c| c.executable) {
+                    self.discard(&mut plan).await;
+                }
+                let end = Ended::new(
+                    Classification::Superseded,
+                    format!(
+                        "a newer commit got change set {newer} while this one was planned: this one was deleted"
+                    ),
+                );
+                return ended(plan, end);
+            }
+            Ok(StackSurvey::Proceed { older, .. }) => older,
+            Ok(StackSurvey::Executed { .. }) => vec![],
+            Err(err) => {
+                plan.notes
+                    .push(format!("older change sets not checked: {err}"));
+                vec![]
+            }
+        };
+        Planned { plan, superseding }
+    }
+
+    /// Previews one stack for pull request `pr`, before its merge: the same review as a merge
+    /// plan, but nothing is left to execute. An existing stack gets a drift-aware change set
+    /// that is deleted as soon as it is described; a new stack only has its template validated
+    /// (a CREATE change set would leave a `REVIEW_IN_PROGRESS` stack behind). Never returns an
+    /// error: every failure is a `failed` stack plan.
+    pub async fn preview(&self, request: &StackRequest, pr: u64) -> StackPlan {
+        let mut plan = new_plan(request);
+        let start = match self.start(request, &mut plan).await {
+            Ok(start) => start,
+            Err(end) => {
+                let advice = match end.classification {
+                    Classification::Busy => {
+                        " Before merging: wait until the stack settles, then push again for a new preview; a merge now is planned only once it settles."
+                    }
+                    Classification::Blocked => {
+                        " Before merging: fix the stack as said, or the plan after the merge is blocked too."
+                    }
+                    _ => "",
+                };
+                return plan.ended(end.classification, format!("{}{advice}", end.reason));
+            }
+        };
+        if !start.update {
+            return self.preview_new(request, plan, &start).await;
+        }
+        self.delete_preview_leftovers(request, pr, &mut plan).await;
+        let name = preview_change_set_name(pr, &request.commit);
+        let change_set = match self.create_for(request, &mut plan, &name, &start).await {
+            Ok(change_set) => change_set,
+            Err(end) => return plan.ended(end.classification, end.reason),
+        };
+        let assessed = self
+            .assess(request, &mut plan, change_set, &start.kept_values)
+            .await;
+        // Deleted at once, whatever it showed: a preview is never executable.
+        self.discard(&mut plan).await;
+        if plan.change_set.as_ref().is_some_and(|c| c.executable) {
+            plan.reason = Some(format!(
+                "the preview change set {name} could not be deleted: delete it, never execute it (the next preview of this pull request deletes it too)"
+            ));
+        }
+        match assessed {
+            Ok(()) => plan,
+            Err(end) => plan.ended(end.classification, end.reason),
+        }
+    }
+
+    /// A new stack's preview: CloudFormation validates the template, and the resources it
+    /// declares are reviewed as `Add`. Nothing is created.
+    async fn preview_new(
+        &self,
+        request: &StackRequest,
+        mut plan: StackPlan,
+        start: &Start,
+    ) -> StackPlan {
+        let template_url = if request.template.needs_s3() {
+            match self.upload(request).await {
+                Ok(url) => Some(url),
+                Err(end) => return plan.ended(end.classification, end.reason),
+            }
+        } else {
+            None
+        };
+        if let Err(err) = self
+            .cloudformation
+            .validate_template(
+                &request.region,
+                &request.template.body,
+                template_url.as_deref(),
+            )
+            .await
+        {
+            plan.notes.push("new stack: nothing was created".to_owned());
+            return plan.ended(Classification::Failed, err.detail());
+        }
+        let assessment = declared_additions(&request.template);
+        plan.classification = assessment.classification;
+        plan.counts = assessment.counts;
+        plan.changes = assessment.changes;
+        plan.notes.extend(assessment.notes);
+        let unchecked = vec![
+            "CloudFormation's change-set validation and Hooks: they run on the change set made after the merge".to_owned(),
+        ];
+        self.review(request, &start.kept_values, &mut plan, (vec![], unchecked))
+            .await;
+        plan
+    }
+
+    /// Deletes what earlier previews of this stack left behind (a crashed run): every preview
+    /// change set of the same pull request, and old ones of others.
+    async fn delete_preview_leftovers(
+        &self,
+        request: &StackRequest,
+        pr: u64,
+        plan: &mut StackPlan,
+    ) {
+        let existing = match self
+            .cloudformation
+            .our_change_sets(&request.region, &request.stack)
+            .await
+        {
+            Ok(existing) => existing,
+            Err(err) => {
+                plan.notes
+                    .push(format!("earlier preview change sets not checked: {err}"));
+                return;
+            }
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() as i64);
+        for leftover in preview_leftovers(&existing, pr, now) {
+            match self
+                .cloudformation
+                .delete_change_set(&request.region, &request.stack, leftover.handle())
+                .await
+            {
+                Ok(()) => plan.notes.push(format!(
+                    "deleted preview change set {}, left behind by an earlier preview",
+                    leftover.name
+                )),
+                Err(err) => plan.notes.push(format!(
+                    "could not delete preview change set {}, left behind by an earlier preview: {err}",
+                    leftover.name
+                )),
+            }
+        }
+    }
+
+    /// What the stack's state allows, and the parameters it keeps (shown in the plan as they
+    /// are now).
+    async fn start(&self, request: &StackRequest, plan: &mut StackPlan) -> Result<Start, Ended> {
+        let (region, stack) = (request.region.as_str(), request.stack.as_str());
+        let state = self
+            .cloudformation
+            .stack_state(region, stack)
+            .await
+            .map_err(Ended::failed)?;
+        let status = state.as_ref().map(|state| state.status.as_str());
+        let update = match gate(status) {
+            Gate::Create => false,
+            Gate::Update => true,
+            Gate::Busy(reason) => return Err(Ended::new(Classification::Busy, reason)),
+            Gate::Blocked(reason) => return Err(Ended::new(Classification::Blocked, reason)),
+        };
+        let current = state
+            .as_ref()
+            .filter(|_| update)
+            .map(|state| state.parameters.as_slice());
+        let kept = match kept_parameters(
+            &request.template,
+            &request.parameters,
+            &request.keep,
+            current,
+        ) {
+            Ok(kept) => kept,
+            Err(missing) => {
+                plan.notes.push("nothing was created for this stack".into());
+                return Err(Ended::failed(missing));
+            }
+        };
+        // What the kept parameters are now, as the review shows them and the rules read them.
+        let kept_values: Vec<(String, String)> = kept
+            .iter()
+            .map(|key| {
+                let value = current
+                    .into_iter()
+                    .flatten()
+                    .find(|(current, _)| current == key)
+                    .map(|(_, value)| value.as_str())
+                    .filter(|_| !request.template.is_no_echo(key))
+                    .unwrap_or(MASKED);
+                (key.clone(), value.to_owned())
+            })
+            .collect();
+        plan.parameters
+            .extend(kept_values.iter().map(|(key, value)| ParameterValue {
+                key: key.clone(),
+                value: format!("{value} (kept)"),
+            }));
+        Ok(Start {
+            exists: state.is_some(),
+            update,
+            kept,
+            kept_values,
+        })
+    }
+
+    /// Uploads the template when it needs S3, then creates the change set (a note in the plan
+    /// when it is not what was asked for).
+    async fn create_for(
+        &self,
+        request: &StackRequest,
+        plan: &mut StackPlan,
+        name: &str,
+        start: &Start,
+    ) -> Result<ChangeSetRef, Ended> {
+        let template_url = if request.template.needs_s3() {
+            Some(self.upload(request).await?)
+        } else {
+            None
+        };
+        let created = self
+            .create(
+                request,
+                name,
+                start.update,
+                &start.kept,
+                template_url.as_deref(),
+            )
+            .await?;
         plan.notes.extend(created.note);
-        let mut change_set = ChangeSetRef {
-            name: name.clone(),
-            arn: Some(created.arn.clone()),
-            stack_id: None,
-            change_set_type: if update { "UPDATE" } else { "CREATE" }.to_owned(),
+        Ok(ChangeSetRef {
+            arn: Some(created.arn),
             drift_aware: created.drift_aware,
-            executable: false,
             template_url,
-        };
+            ..change_set_ref(name, start.update)
+        })
+    }
+
+    /// Waits for the change set, reads it (with its nested stacks'), classifies it, and gives
+    /// it its safety verdict: the review, the same for merge plans and previews. `Err`: it
+    /// could not be read (the plan keeps the change set, so it can be deleted).
+    async fn assess(
+        &self,
+        request: &StackRequest,
+        plan: &mut StackPlan,
+        mut change_set: ChangeSetRef,
+        kept_values: &[(String, String)],
+    ) -> Result<(), Ended> {
+        let (region, stack) = (request.region.as_str(), request.stack.as_str());
+        let handle = change_set
+            .arn
+            .clone()
+            .unwrap_or_else(|| change_set.name.clone());
         let description = match self
             .cloudformation
-            .describe_settled(region, stack, &created.arn, self.polling)
+            .describe_settled(region, stack, &handle, self.polling)
             .await
         {
             Ok(description) => description,
             Err(err) => {
                 plan.change_set = Some(change_set);
-                return ended(plan, Ended::failed(err));
+                return Err(Ended::failed(err));
             }
         };
         for parameter in &mut plan.parameters {
@@ -273,13 +511,13 @@ impl StackPlanner {
         plan.drift = assessment.drift;
         plan.notes.extend(assessment.notes);
         plan.change_set = Some(change_set);
-        match (plan.classification, change_set_arn(&plan)) {
+        match (plan.classification, change_set_arn(plan)) {
             (Classification::Changes | Classification::Drift, arn) => {
                 let checks = match arn {
                     Some(arn) => self.checks(region, &arn).await,
                     None => (vec![], vec![]),
                 };
-                self.review(request, &kept_values, &mut plan, checks).await;
+                self.review(request, kept_values, plan, checks).await;
             }
             // A change set CloudFormation failed because its pre-deployment validation or a
             // Hook in FAIL mode refused it is blocked, with their words; any other failure
@@ -291,42 +529,12 @@ impl StackPlanner {
                     .iter()
                     .any(|finding| finding.level == Level::Blocked)
                 {
-                    self.review(request, &kept_values, &mut plan, checks).await;
+                    self.review(request, kept_values, plan, checks).await;
                 }
             }
             _ => {}
         }
-        if matches!(
-            plan.classification,
-            Classification::NoChanges | Classification::Failed
-        ) {
-            // FAILED change sets count toward the stack's limit and are never executable.
-            self.discard(&mut plan).await;
-        }
-        // Listed again now that this change set exists: a run for another commit may have
-        // created one meanwhile (concurrent webhooks), and either side must see the other.
-        let superseding = match self.survey(request, &name, order).await {
-            Ok(StackSurvey::Stale { newer }) => {
-                if plan.change_set.as_ref().is_some_and(|c| c.executable) {
-                    self.discard(&mut plan).await;
-                }
-                let end = Ended::new(
-                    Classification::Superseded,
-                    format!(
-                        "a newer commit got change set {newer} while this one was planned: this one was deleted"
-                    ),
-                );
-                return ended(plan, end);
-            }
-            Ok(StackSurvey::Proceed { older, .. }) => older,
-            Ok(StackSurvey::Executed { .. }) => vec![],
-            Err(err) => {
-                plan.notes
-                    .push(format!("older change sets not checked: {err}"));
-                vec![]
-            }
-        };
-        Planned { plan, superseding }
+        Ok(())
     }
 
     /// Follows the nested stacks' change sets, level by level (each level's reads at the same

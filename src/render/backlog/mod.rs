@@ -16,9 +16,30 @@ pub const COMMENT_MAX: usize = 45_000;
 /// one huge stack cannot push the others out of the comment.
 pub const DETAILS_PER_STACK: usize = 300;
 
-/// Identifies the bot's comment for one plan (the pushed commit), so a re-run updates it.
+/// Identifies the bot's comment for one plan (the pushed commit), so a re-run updates it; a
+/// preview's is per pull request ([`preview_marker`]), edited on every new head.
 pub fn plan_marker(report: &PlanReport) -> String {
-    format!("cfn-chatops:plan:{}", report.after)
+    match (&report.preview, report.pr) {
+        (Some(_), Some(pr)) => format!("{}{}", preview_marker(pr), report.after),
+        _ => format!("cfn-chatops:plan:{}", report.after),
+    }
+}
+
+/// What the one preview comment of a pull request carries, followed by the head it shows.
+pub fn preview_marker(pr: u64) -> String {
+    // The colon ends the number: pull request 5's marker is not found in 57's comment.
+    format!("cfn-chatops:preview:pr-{pr}:")
+}
+
+/// The head a preview comment shows, from its marker.
+pub fn previewed_head(content: &str, pr: u64) -> Option<String> {
+    let marker = preview_marker(pr);
+    let at = content.find(&marker)? + marker.len();
+    let head: String = content[at..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    crate::model::commit::parse_full(&head)
 }
 
 /// Identifies the bot's comment for one EventBridge event.

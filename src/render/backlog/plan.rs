@@ -24,11 +24,6 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
         (Some(project), Some(repository)) => format!("{project}/{repository}"),
         _ => "repository".into(),
     };
-    w.heading(&format!(
-        "CloudFormation plan · {} · commit {}",
-        w.text(&repository),
-        w.text(&short(&report.after))
-    ));
     let commit = match links.commit(
         report.project.as_deref(),
         report.repository.as_deref(),
@@ -37,6 +32,26 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
         Some(url) => w.link(&url, &short(&report.after)),
         None => w.value(&short(&report.after)),
     };
+    match &report.preview {
+        Some(preview) => {
+            w.heading(&format!(
+                "CloudFormation preview · {} · commit {}",
+                w.text(&repository),
+                w.text(&short(&report.after))
+            ));
+            // The first thing read: what a preview is not.
+            w.line(format!(
+                "Preview of {commit}: {} The real change set is created after the merge into {}, and reviewed again then. This comment is updated on every push.",
+                w.bold("nothing can be executed from a preview."),
+                w.value(&preview.into)
+            ));
+        }
+        None => w.heading(&format!(
+            "CloudFormation plan · {} · commit {}",
+            w.text(&repository),
+            w.text(&short(&report.after))
+        )),
+    }
     let mut origin = format!("Commit {commit} on {}", w.value(&report.branch));
     if let Some(message) = &report.commit_message {
         origin.push_str(&format!(": {}", w.text(&clip(message, 200))));
@@ -44,13 +59,35 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     if let Some(author) = &report.author {
         origin.push_str(&format!(" ({})", w.text(&clip(author, 80))));
     }
+    if let (Some(preview), Some(base)) = (&report.preview, &report.base) {
+        origin.push_str(&format!(
+            ". Changes since {}, where it leaves {}",
+            w.value(&short(base)),
+            w.value(&preview.into)
+        ));
+    }
     w.line(origin);
+    if let Some(previewed) = &report.previewed {
+        let mut line = format!(
+            "Previewed before the merge at {} (the preview comment on this pull request).",
+            w.value(&short(&previewed.head))
+        );
+        if !previewed.merged {
+            line.push_str(
+                " The merged head is not the one previewed: this plan, not the preview, is what Execute deploys.",
+            );
+        }
+        w.line(line);
+    }
     w.line(String::new());
     if report.stacks.is_empty() {
-        w.line("No stack was touched by this push.".into());
+        w.line(match report.preview {
+            Some(_) => "No stack is touched by this pull request any more.".into(),
+            None => "No stack was touched by this push.".into(),
+        });
     }
     for stack in &report.stacks {
-        stack_lines(&mut w, stack);
+        stack_lines(&mut w, stack, report.preview.is_some());
     }
     for left in &report.left_in_place {
         w.item(
@@ -93,6 +130,26 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
         )
     };
     w.line(slack);
+    if report.preview.is_some() {
+        let blocked = report
+            .stacks
+            .iter()
+            .filter(|stack| {
+                stack
+                    .verdict
+                    .as_ref()
+                    .is_some_and(|verdict| verdict.level == Level::Blocked)
+            })
+            .count();
+        if blocked > 0 {
+            w.line(format!(
+                "{} {blocked} stack(s) would be blocked by the safety verdict after the merge: fix them before merging.",
+                w.bold("Do not merge as is:")
+            ));
+        }
+        w.line("Nothing was deployed, and no change set of this preview was kept.".into());
+        return w.finish(&plan_marker(report), COMMENT_MAX);
+    }
     if executable > 0 {
         w.line(format!(
             "{executable} change set(s) wait for review: Execute or Discard them from the Slack card. Nothing is deployed until someone does."
@@ -106,7 +163,7 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     w.finish(&plan_marker(report), COMMENT_MAX)
 }
 
-fn stack_lines(w: &mut Writer, stack: &StackPlan) {
+fn stack_lines(w: &mut Writer, stack: &StackPlan, preview: bool) {
     let mut line = format!(
         "{} ({}): {}",
         w.bold(&stack.stack),
@@ -123,12 +180,20 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan) {
             line.push_str(&format!(" · ⚠ {destructive} destructive"));
         }
     }
-    if let Some(change_set) = &stack.change_set {
-        line.push_str(&format!(
+    match &stack.change_set {
+        // Deleted at once: its name would only send a reader looking for it.
+        Some(change_set) if preview => {
+            line.push_str(&format!(" · {} preview", change_set.change_set_type))
+        }
+        Some(change_set) => line.push_str(&format!(
             " · {} change set {}",
             change_set.change_set_type,
             w.value(&change_set.name)
-        ));
+        )),
+        None if preview && !stack.changes.is_empty() => {
+            line.push_str(" · new stack, template validated")
+        }
+        None => {}
     }
     if let Some(reason) = reason_beside_verdict(stack) {
         line.push_str(&format!(" · {}", w.text(&clip(reason, 400))));

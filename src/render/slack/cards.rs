@@ -28,7 +28,11 @@ pub fn plan_cards(report: &PlanReport, links: &Links) -> Vec<Notification> {
         report
             .stacks
             .iter()
-            .filter(|stack| stack.change_set.is_some())
+            // A preview's new stack has no change set, only its template's resources.
+            .filter(|stack| {
+                stack.change_set.is_some()
+                    || (report.preview.is_some() && !stack.changes.is_empty())
+            })
             .map(|stack| stack_card(report, stack, links, &thread)),
     );
     cards
@@ -119,9 +123,13 @@ fn thread_summary(report: &PlanReport) -> String {
 
 fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
     let pr = report.pr.map(|pr| format!(" PR #{pr}")).unwrap_or_default();
+    let (icon, what) = match report.preview {
+        Some(_) => (":mag:", "preview"),
+        None => (":clipboard:", "plan"),
+    };
     let title = truncate(
         &format!(
-            ":clipboard: CloudFormation plan for {}{pr} ({})",
+            "{icon} CloudFormation {what} for {}{pr} ({})",
             escape(&repository_label(report)),
             escape(&short(&report.after))
         ),
@@ -231,23 +239,28 @@ fn parent(report: &PlanReport, links: &Links, thread: &str) -> Notification {
         "the text report of `cfn-chatops plan` in the build log"
     };
     // Hidden lines of the parent are stacks: say how many of them have destructive changes.
-    let description = fit(
-        vec![origin_line(report, links), String::new()],
-        items,
-        "with destructive changes",
-        where_to_see_all,
-    );
+    let mut header = vec![origin_line(report, links)];
+    if let Some(preview) = &report.preview {
+        header.push(format!(
+            ":lock: *Preview before the merge: nothing can be executed.* The real change set is created after the merge into {}.",
+            code(&clip(&preview.into, 100))
+        ));
+    }
+    header.push(String::new());
+    let description = fit(header, items, "with destructive changes", where_to_see_all);
+    let next_step = match report.preview {
+        Some(_) => "Each stack previewed follows in this thread, without buttons.",
+        None => "Each stack with a change set follows in this thread, with its buttons.",
+    };
     Notification {
         version: "1.0".into(),
         source: "custom".into(),
-        id: ascii_id(&format!("{thread}/plan/{}", short(&report.after)), 256),
+        id: ascii_id(&format!("{thread}/{what}/{}", short(&report.after)), 256),
         content: Content {
             text_type: "client-markdown".into(),
             title,
             description,
-            next_steps: vec![
-                "Each stack with a change set follows in this thread, with its buttons.".into(),
-            ],
+            next_steps: vec![next_step.into()],
             keywords: keywords(["plan", "cloudformation"]),
         },
         metadata: Metadata {
@@ -360,7 +373,8 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     let ids_usable = variables
         .iter()
         .all(|(_, value)| value.is_some_and(is_context_value));
-    let show_buttons = executable && ids_usable;
+    // A preview never has buttons, whatever its change set said before it was deleted.
+    let show_buttons = executable && ids_usable && report.preview.is_none();
     let group = match (show_buttons, drift) {
         (true, true) => GROUP_CHANGE_SET_DRIFT,
         (true, false) => GROUP_CHANGE_SET,
@@ -527,7 +541,12 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
             None => format!("the text report of `cfn-chatops plan` in the build log or {describe}"),
         },
     );
-    let next_steps = if show_buttons {
+    let next_steps = if let Some(preview) = &report.preview {
+        vec![format!(
+            "No buttons: a preview before the merge. The change set to execute is created, and reviewed again, after the merge into {}.",
+            code(&clip(&preview.into, 100))
+        )]
+    } else if show_buttons {
         let execute = if drift {
             "*Execute & overwrite drift* runs `cloudformation execute-change-set`: CloudFormation deploys this change set and overwrites the drift listed above (it rolls back on failure)."
         } else {
@@ -557,7 +576,12 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         // Unique per plan and stack: a later push to the same pull request is a new event.
         id: ascii_id(
             &format!(
-                "{thread}/{}/{}/{}",
+                "{thread}/{}{}/{}/{}",
+                if report.preview.is_some() {
+                    "preview/"
+                } else {
+                    ""
+                },
                 short(&report.after),
                 stack.region,
                 stack.stack
