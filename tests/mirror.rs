@@ -10,14 +10,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cfn_chatops::model::delivery::CommentStatus;
 use serde_json::{Value, json};
 
-use support::backlog::{API_KEY, Backlog, Outage, PullRequest, eventually};
+use support::backlog::{
+    API_KEY, Backlog, Outage, PROJECT, PullRequest, REPOSITORY, eventually, git_push,
+    pull_request_event,
+};
 use support::bot::{self, Bot};
 use support::events::{cloudtrail_event, stack_status_event};
 use support::world::{World, template};
-use support::{SECRET, aws, fixture, git, unique};
-
-const PROJECT: &str = "INFRA";
-const REPOSITORY: &str = "cfn-templates";
+use support::{aws, git, unique};
 
 fn merged(number: u64, base: &str, merge_commit: &str) -> PullRequest {
     PullRequest {
@@ -27,6 +27,7 @@ fn merged(number: u64, base: &str, merge_commit: &str) -> PullRequest {
         status: 3,
         merge_commit: Some(merge_commit.into()),
         summary: format!("Pull request {number}"),
+        branch_commit: None,
     }
 }
 
@@ -42,16 +43,6 @@ fn merge_stack(world: &World, stack: &str, message: &str) -> String {
     git(dir, &["checkout", "-q", "main"]);
     git(dir, &["merge", "-q", "--no-ff", &branch, "-m", message]);
     git(dir, &["rev-parse", "HEAD"])
-}
-
-async fn world_with_backlog(format: &str) -> (World, String, Backlog) {
-    let mut world = World::start().await;
-    let queue = world.with_topic().await;
-    world.commit(&[("README.md", Some("templates\n"))], "Initial commit");
-    let backlog = Backlog::start().await;
-    backlog.project(PROJECT, format);
-    world.extra_env.extend(backlog.env());
-    (world, queue, backlog)
 }
 
 fn project_args() -> Vec<&'static str> {
@@ -70,45 +61,9 @@ async fn plan_merge(world: &World, merge: &str, extra: &[&str]) -> support::worl
     world.plan(&args).await
 }
 
-fn git_webhook(before: &str, after: &str, message: &str) -> String {
-    let payload = json!({
-        "before": before, "after": after, "ref": "refs/heads/main",
-        "repository": {"url": format!("https://example.backlog.com/git/{PROJECT}/{REPOSITORY}"),
-                       "name": REPOSITORY, "description": null},
-        "revisions": [{"id": after, "url": "https://example.backlog.com/x",
-                       "author": {"name": "Ken Sato", "email": "ken@example.com"},
-                       "message": message, "timestamp": "2026-03-04T14:20:47+09:00"}]
-    });
-    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
-}
-
-fn type19(number: u64) -> String {
-    let mut body: Value = serde_json::from_str(&fixture("project-type19-pr-merged.json")).unwrap();
-    body["content"]["number"] = json!(number);
-    body["id"] = json!(3_141_650 + number);
-    body.to_string()
-}
-
-async fn post_answer(bot: &Bot, content_type: &str, body: String) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhook/{SECRET}", bot.base))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
-async fn post(bot: &Bot, content_type: &str, body: String) -> Value {
-    let (status, answer) = post_answer(bot, content_type, body).await;
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_arriving_by_both_webhooks_is_planned_once_and_commented_on_its_pull_request() {
-    let (world, queue, backlog) = world_with_backlog("markdown").await;
+    let (world, queue, backlog) = World::with_backlog("markdown").await;
     let base = git(world.repo.path(), &["rev-parse", "HEAD"]);
     let (first_stack, second_stack) = (unique("alarms"), unique("queues"));
     let first = merge_stack(&world, &first_stack, "Merge branch 'feature' into main");
@@ -117,53 +72,53 @@ async fn a_merge_arriving_by_both_webhooks_is_planned_once_and_commented_on_its_
     backlog.pull_request(PROJECT, REPOSITORY, merged(57, "main", &first));
     backlog.pull_request(PROJECT, REPOSITORY, merged(58, "main", &second));
 
-    let mut env = aws::env(&world.recorder.endpoint);
-    env.extend(world.extra_env.iter().cloned());
-    env.extend([
-        ("CFN_CHATOPS_LEDGER_TABLE".into(), world.table.clone()),
-        ("CFN_CHATOPS_WEBHOOK_SECRET".into(), SECRET.into()),
-        ("CFN_CHATOPS_RUNNER".into(), "local".into()),
-        (
-            "CFN_CHATOPS_LOCAL_CLONE".into(),
-            world.repo.path().to_str().unwrap().into(),
-        ),
-    ]);
+    let env = world.serve_env();
     let bot = Bot::serve(&env);
     const FORM: &str = "application/x-www-form-urlencoded";
     // PR 57: the merge webhook first (it carries the PR), then the push of its merge commit.
-    let answer = post(&bot, "application/json", type19(57)).await;
+    let answer = bot
+        .deliver_ok("application/json", pull_request_event(19, 57))
+        .await;
     assert_eq!(answer["status"], "dispatched", "{answer}");
-    let answer = post(
-        &bot,
-        FORM,
-        git_webhook(&base, &first, "Merge branch 'feature' into main"),
-    )
-    .await;
+    let answer = bot
+        .deliver_ok(
+            FORM,
+            git_push("main", &base, &first, "Merge branch 'feature' into main"),
+        )
+        .await;
     assert_eq!(answer["status"], "duplicate", "{answer}");
     // PR 58: the push first (no PR in it: the plan finds it), then the merge webhook.
-    let answer = post(
-        &bot,
-        FORM,
-        git_webhook(&first, &second, "Merge branch 'other' into main"),
-    )
-    .await;
+    let answer = bot
+        .deliver_ok(
+            FORM,
+            git_push("main", &first, &second, "Merge branch 'other' into main"),
+        )
+        .await;
     assert_eq!(answer["status"], "dispatched", "{answer}");
-    let answer = post(&bot, "application/json", type19(58)).await;
+    let answer = bot
+        .deliver_ok("application/json", pull_request_event(19, 58))
+        .await;
     assert_eq!(answer["status"], "duplicate", "{answer}");
     // A merge into another branch, a PR Backlog does not know, and Backlog down: nothing planned.
-    let answer = post(&bot, "application/json", type19(56)).await;
+    let answer = bot
+        .deliver_ok("application/json", pull_request_event(19, 56))
+        .await;
     assert_eq!(answer["status"], "ignored", "{answer}");
     assert_eq!(
         answer["reason"],
         "branch develop is not the target branch main"
     );
-    let (status, answer) = post_answer(&bot, "application/json", type19(99)).await;
+    let (status, answer) = bot
+        .deliver("application/json", pull_request_event(19, 99))
+        .await;
     assert_eq!(
         (status, &answer["reason"]),
         (502, &json!("could not read pull request #99 from Backlog"))
     );
     backlog.set_down(true);
-    let (status, answer) = post_answer(&bot, "application/json", type19(57)).await;
+    let (status, answer) = bot
+        .deliver("application/json", pull_request_event(19, 57))
+        .await;
     assert_eq!(status, 503, "{answer}");
     backlog.set_down(false);
 
@@ -232,7 +187,7 @@ async fn a_merge_arriving_by_both_webhooks_is_planned_once_and_commented_on_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rerun_updates_the_bots_comment_in_backlog_notation_found_by_the_merge_message() {
-    let (world, _queue, backlog) = world_with_backlog("backlog").await;
+    let (world, _queue, backlog) = World::with_backlog("backlog").await;
     let stack = unique("alarms");
     let merge = merge_stack(&world, &stack, "Merge pull request #58 from feature/alarms");
     backlog.pull_request(PROJECT, REPOSITORY, merged(58, "main", &merge));
@@ -304,7 +259,7 @@ async fn a_rerun_updates_the_bots_comment_in_backlog_notation_found_by_the_merge
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_slack() {
-    let (mut world, queue, backlog) = world_with_backlog("markdown").await;
+    let (mut world, queue, backlog) = World::with_backlog("markdown").await;
     let base = git(world.repo.path(), &["rev-parse", "HEAD"]);
 
     // A direct push (no merged PR carries it): Slack only, no comment, exit 0.
@@ -421,7 +376,7 @@ async fn direct_pushes_rate_limits_and_a_backlog_outage_never_lose_the_plan_or_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_can_come_from_secrets_manager_and_never_shows_in_trace_logs() {
-    let (mut world, _queue, backlog) = world_with_backlog("markdown").await;
+    let (mut world, _queue, backlog) = World::with_backlog("markdown").await;
     let stack = unique("secret");
     let merge = merge_stack(&world, &stack, "Merge branch 'secret'");
     backlog.pull_request(PROJECT, REPOSITORY, merged(70, "main", &merge));
@@ -504,7 +459,7 @@ async fn event_item(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_and_discard_from_slack_come_back_as_outcomes_on_the_pull_request_and_thread() {
-    let (world, queue, backlog) = world_with_backlog("markdown").await;
+    let (world, queue, backlog) = World::with_backlog("markdown").await;
     let (executed, discarded) = (unique("exec"), unique("disc"));
     let base = git(world.repo.path(), &["rev-parse", "HEAD"]);
     let head = world.commit_stacks(&[&executed, &discarded], "Two stacks");
@@ -673,7 +628,7 @@ async fn execute_and_discard_from_slack_come_back_as_outcomes_on_the_pull_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unrelated_and_broken_events_change_nothing_and_the_events_function_runs_on_lambda() {
-    let (world, _queue, backlog) = world_with_backlog("markdown").await;
+    let (world, _queue, backlog) = World::with_backlog("markdown").await;
     let before = aws::ledger_items(&world.aws, &world.table).await.len();
 
     let unrelated = json!({"version": "0", "id": "u-1", "detail-type": "EC2 Instance State-change Notification",

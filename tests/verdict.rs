@@ -82,6 +82,7 @@ async fn review_keeps_the_buttons_with_the_reasons_first_and_block_deletes_the_c
             status: 3,
             merge_commit: Some(first.clone()),
             summary: "Three stacks".into(),
+            branch_commit: None,
         },
     );
     let args = |commit: &str| {

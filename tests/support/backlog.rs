@@ -14,6 +14,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// The project and repository the tests' pull requests live in.
+pub const PROJECT: &str = "INFRA";
+pub const REPOSITORY: &str = "cfn-templates";
+
 pub const API_KEY: &str = "bl-api-key-0123456789-ABCDEFGHIJ";
 pub const BOT_USER: u64 = 777;
 const OTHER_USER: u64 = 1;
@@ -40,6 +44,8 @@ pub struct PullRequest {
     pub status: u64,
     pub merge_commit: Option<String>,
     pub summary: String,
+    /// The head of `branch` (`branchCommit`).
+    pub branch_commit: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,7 +220,7 @@ fn pull_request_json(project_id: u64, pr: &PullRequest) -> Value {
         "id": 8800 + pr.number, "projectId": project_id, "repositoryId": 417, "number": pr.number,
         "summary": pr.summary, "description": "", "base": pr.base, "branch": pr.branch,
         "status": {"id": pr.status, "name": status_name},
-        "assignee": null, "issue": null, "baseCommit": null, "branchCommit": null,
+        "assignee": null, "issue": null, "baseCommit": null, "branchCommit": pr.branch_commit,
         "mergeCommit": pr.merge_commit, "closeAt": null,
         "mergeAt": pr.merge_commit.as_ref().map(|_| "2026-03-04T05:20:58Z"),
         "createdUser": {"id": OTHER_USER, "name": "Ken Sato"}, "created": "2026-03-01T00:00:00Z",
@@ -490,6 +496,33 @@ fn pull_requests(
 fn status_filter(value: Option<&str>) -> impl Fn(&PullRequest) -> bool {
     let status: Option<u64> = value.and_then(|s| s.parse().ok());
     move |pr| status.is_none_or(|status| pr.status == status)
+}
+
+/// A Git webhook delivery (form-encoded) of a push of one commit to `branch`.
+pub fn git_push(branch: &str, before: &str, after: &str, message: &str) -> String {
+    let payload = json!({
+        "before": before, "after": after, "ref": format!("refs/heads/{branch}"),
+        "repository": {"url": format!("https://example.backlog.com/git/{PROJECT}/{REPOSITORY}"),
+                       "name": REPOSITORY, "description": null},
+        "revisions": [{"id": after, "url": "https://example.backlog.com/x",
+                       "author": {"name": "Ken Sato", "email": "ken@example.com"},
+                       "message": message, "timestamp": "2026-03-04T14:20:47+09:00"}]
+    });
+    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+}
+
+/// A project webhook (JSON) about pull request `number`: type 18 (added) or 19 (the
+/// documented merge: status → 3).
+pub fn pull_request_event(kind: u8, number: u64) -> String {
+    let file = match kind {
+        18 => "project-type18-pr-added.json",
+        19 => "project-type19-pr-merged.json",
+        _ => panic!("no fixture for type {kind}"),
+    };
+    let mut body: Value = serde_json::from_str(&super::fixture(file)).unwrap();
+    body["content"]["number"] = json!(number);
+    body["id"] = json!(3_141_650 + number);
+    body.to_string()
 }
 
 /// Polls until `check` holds or the deadline passes.

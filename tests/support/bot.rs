@@ -90,6 +90,25 @@ impl Bot {
         format!("{}/webhook/{secret}", self.base)
     }
 
+    /// Posts a webhook delivery to `/webhook/{SECRET}`: the status and the JSON answer.
+    pub async fn deliver(&self, content_type: &str, body: String) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.webhook_url(super::SECRET))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// [`Bot::deliver`], which must be answered 200: the answer.
+    pub async fn deliver_ok(&self, content_type: &str, body: String) -> Value {
+        let (status, answer) = self.deliver(content_type, body).await;
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
     pub fn log_lines(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }

@@ -9,9 +9,10 @@ use cfn_chatops::model::report::{PlanReport, StackPlan};
 use serde_json::Value;
 
 use super::aws::cli as aws_cli;
+use super::backlog::{Backlog, PROJECT};
 use super::moto::moto;
 use super::proxy::Recorder;
-use super::{aws, git, unique};
+use super::{SECRET, aws, git, unique};
 
 /// moto behind a recording proxy, a ledger table and a git repository.
 pub struct World {
@@ -54,6 +55,35 @@ impl World {
             repo,
             extra_env: vec![],
         }
+    }
+
+    /// A world whose plans comment on the Backlog stand-in (project [`PROJECT`] in `format`)
+    /// and publish cards to an SNS topic: the world, the queue the cards reach, the stand-in.
+    pub async fn with_backlog(format: &str) -> (World, String, Backlog) {
+        let mut world = World::start().await;
+        let queue = world.with_topic().await;
+        world.commit(&[("README.md", Some("templates\n"))], "Initial commit");
+        let backlog = Backlog::start().await;
+        backlog.project(PROJECT, format);
+        world.extra_env.extend(backlog.env());
+        (world, queue, backlog)
+    }
+
+    /// The environment of `cfn-chatops serve` planning this world's repository with the local
+    /// runner.
+    pub fn serve_env(&self) -> Vec<(String, String)> {
+        let mut env = aws::env(&self.recorder.endpoint);
+        env.extend(self.extra_env.iter().cloned());
+        env.extend([
+            ("CFN_CHATOPS_LEDGER_TABLE".into(), self.table.clone()),
+            ("CFN_CHATOPS_WEBHOOK_SECRET".into(), SECRET.into()),
+            ("CFN_CHATOPS_RUNNER".into(), "local".into()),
+            (
+                "CFN_CHATOPS_LOCAL_CLONE".into(),
+                self.repo.path().to_str().unwrap().into(),
+            ),
+        ]);
+        env
     }
 
     /// Writes (`Some`) or deletes (`None`) files and commits; returns the commit.

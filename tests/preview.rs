@@ -1,0 +1,581 @@
+//! Previews of open pull requests end to end: real git repositories, the real binary (`serve`
+//! with the local runner, and `plan --preview-into`), moto behind a recording proxy, and the
+//! Backlog stand-in.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use cfn_chatops::model::report::Classification;
+use serde_json::Value;
+
+use support::aws::{self, cli as aws_cli};
+use support::backlog::{
+    Backlog, PROJECT, PullRequest, REPOSITORY, eventually, git_push, pull_request_event,
+};
+use support::bot::Bot;
+use support::proxy::{Fault, query_answer};
+use support::world::{Planned, World, template};
+use support::{git, unique};
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+const PLAN_TIME: Duration = Duration::from_secs(120);
+
+fn open_pr(number: u64, base: &str, branch: &str, head: &str) -> PullRequest {
+    PullRequest {
+        number,
+        base: base.into(),
+        branch: branch.into(),
+        status: 1,
+        merge_commit: None,
+        summary: format!("Pull request {number}"),
+        branch_commit: Some(head.into()),
+    }
+}
+
+/// Commits `files` on `branch` (created from main when new), then goes back to main; the
+/// commit.
+fn commit_on(world: &World, branch: &str, files: &[(&str, Option<&str>)], message: &str) -> String {
+    let dir = world.repo.path();
+    let exists = std::process::Command::new("git")
+        .args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success();
+    if exists {
+        git(dir, &["checkout", "-q", branch]);
+    } else {
+        git(dir, &["checkout", "-q", "-b", branch, "main"]);
+    }
+    let commit = world.commit(files, message);
+    git(dir, &["checkout", "-q", "main"]);
+    commit
+}
+
+/// Creates the stack in moto from `body`, as if deployed before.
+fn deploy(stack: &str, body: &str) {
+    aws_cli(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        stack,
+        "--template-body",
+        body,
+    ]);
+}
+
+/// Every change set of ours on any of `stacks`, executable or not.
+async fn change_sets_left(world: &World, stacks: &[&str]) -> Vec<String> {
+    let mut left = Vec::new();
+    for stack in stacks {
+        left.extend(world.our_change_sets(stack).await);
+    }
+    left
+}
+
+/// Ledger items about change sets (a preview must add none).
+async fn change_set_records(world: &World) -> usize {
+    aws::ledger_items(&world.aws, &world.table)
+        .await
+        .iter()
+        .filter(|item| {
+            matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("changeset#"))
+        })
+        .count()
+}
+
+async fn preview(world: &World, pr: &str, branch: &str, head: &str) -> Planned {
+    world
+        .plan(&[
+            "--project",
+            PROJECT,
+            "--repository",
+            REPOSITORY,
+            "--branch",
+            branch,
+            "--pr",
+            pr,
+            "--preview-into",
+            "main",
+            "--after",
+            head,
+        ])
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_its_merge_plan() {
+    let (world, queue, backlog) = World::with_backlog("markdown").await;
+    let (app, fresh) = (unique("app"), unique("fresh"));
+    let app_file = format!("{app}.yaml");
+    let fresh_file = format!("{fresh}.yaml");
+    world.commit(
+        &[
+            (&app_file, Some(&template(&app, 1))),
+            (".cfn-chatops.yml", Some("preview:\n  slack: all\n")),
+        ],
+        "Add app",
+    );
+    deploy(&app, &template(&app, 1));
+    let head1 = commit_on(
+        &world,
+        "feature/grow",
+        &[
+            (&app_file, Some(&template(&app, 2))),
+            (&fresh_file, Some(&template(&fresh, 1))),
+        ],
+        "Grow app, add fresh",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(61, "main", "feature/grow", &head1),
+    );
+    let bot = Bot::serve(&world.serve_env());
+
+    // Opened: previewed at the head Backlog names.
+    let answer = bot.deliver_ok(JSON, pull_request_event(18, 61)).await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    assert_eq!(
+        answer["reason"],
+        format!("previewing pull request #61 into main at {}", &head1[..7])
+    );
+    bot.wait_for_log("local plan finished", PLAN_TIME).await;
+    let comments = backlog.bot_comments(PROJECT, REPOSITORY, 61);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    let text = &comments[0].content;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "### CloudFormation preview · {PROJECT}/{REPOSITORY} · commit {}",
+            &head1[..7]
+        )
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "Preview of [{}]({}/git/{PROJECT}/{REPOSITORY}/commit/{head1}): **nothing can be executed from a preview.** The real change set is created after the merge into `main`",
+            &head1[..7],
+            backlog.url
+        )),
+        "the first line says what a preview is not: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- **{app}** (us-east-1): changes `+1 ~0 -0` · UPDATE preview"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- **{fresh}** (us-east-1): changes `+1 ~0 -0` · new stack, template validated"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was deployed, and no change set of this preview was kept."));
+    assert!(
+        text.ends_with(&format!("<sub>cfn-chatops:preview:pr-61:{head1}</sub>")),
+        "{text}"
+    );
+    // What CloudFormation was asked: a preview change set for the existing stack only, deleted
+    // at once; a validation of the new stack's template; nothing recorded, nothing created.
+    let creates: Vec<Value> = world.requests("CreateChangeSet");
+    assert_eq!(creates.len(), 1, "{creates:#?}");
+    assert_eq!(creates[0]["StackName"], app.as_str());
+    assert_eq!(
+        creates[0]["ChangeSetName"],
+        format!("cfn-chatops-preview-pr61-{head1}")
+    );
+    assert_eq!(creates[0]["ChangeSetType"], "UPDATE");
+    let validated = world.requests("ValidateTemplate");
+    assert_eq!(validated.len(), 1);
+    assert!(
+        validated[0]["TemplateBody"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Description: {fresh}"))
+    );
+    assert!(change_sets_left(&world, &[&app, &fresh]).await.is_empty());
+    assert_eq!(
+        world.stack_status(&fresh).await,
+        None,
+        "no stack was created"
+    );
+    assert_eq!(change_set_records(&world).await, 0);
+    // Slack (`preview.slack: all`): a thread parent and a card per stack, never a button.
+    let cards = world.received(&queue, 3).await;
+    assert_eq!(cards.len(), 3, "{cards:#?}");
+    for card in &cards {
+        assert_eq!(card["metadata"]["enableCustomActions"], false, "{card}");
+        assert_eq!(
+            card["metadata"]["threadId"],
+            format!("cfn-chatops/{PROJECT}/{REPOSITORY}/pr-61")
+        );
+    }
+    assert!(
+        cards[0]["content"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with(":mag: CloudFormation preview for INFRA/cfn-templates PR #61")
+    );
+
+    // The same head again: nothing to do.
+    let answer = bot.deliver_ok(JSON, pull_request_event(18, 61)).await;
+    assert_eq!(answer["status"], "ignored", "{answer}");
+    assert_eq!(
+        answer["reason"],
+        format!(
+            "head {} of pull request #61 was previewed already",
+            &head1[..7]
+        )
+    );
+
+    // A second push: the same comment, edited, names the new head.
+    let head2 = commit_on(
+        &world,
+        "feature/grow",
+        &[(&app_file, Some(&template(&app, 3)))],
+        "Grow app more",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(61, "main", "feature/grow", &head2),
+    );
+    let answer = bot
+        .deliver_ok(
+            FORM,
+            git_push("feature/grow", &head1, &head2, "Grow app more"),
+        )
+        .await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    bot.wait_for_logs("local plan finished", 2, PLAN_TIME).await;
+    let comments = backlog.bot_comments(PROJECT, REPOSITORY, 61);
+    assert_eq!(comments.len(), 1, "edited in place: {comments:#?}");
+    let text = &comments[0].content;
+    assert!(
+        text.contains(&format!("cfn-chatops:preview:pr-61:{head2}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&head1[..7]),
+        "nothing of the old head is left: {text}"
+    );
+    assert!(text.contains("changes `+2 ~0 -0`"), "{text}");
+    assert!(change_sets_left(&world, &[&app, &fresh]).await.is_empty());
+
+    // A late push of the older head, a push without a pull request, a pull request into
+    // another branch: nothing planned.
+    let answer = bot
+        .deliver_ok(
+            FORM,
+            git_push("feature/grow", &head1, &head1, "Grow app, add fresh"),
+        )
+        .await;
+    assert_eq!(answer["status"], "ignored", "{answer}");
+    assert_eq!(
+        answer["reason"],
+        format!(
+            "{} is not the head of pull request #61 any more ({} is): no preview",
+            &head1[..7],
+            &head2[..7]
+        )
+    );
+    let answer = bot
+        .deliver_ok(FORM, git_push("lonely", &head1, &head2, "Alone"))
+        .await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["reason"].as_str()),
+        (
+            Some("ignored"),
+            Some(
+                "branch lonely is not the target branch main and has no open pull request into it"
+            )
+        )
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(62, "develop", "feature/grow", &head2),
+    );
+    let answer = bot.deliver_ok(JSON, pull_request_event(18, 62)).await;
+    assert_eq!(
+        answer["reason"],
+        "pull request #62 merges into develop, not the target branch main"
+    );
+
+    // A pull request that touches no stack: previewed, but no comment.
+    let docs = commit_on(
+        &world,
+        "feature/docs",
+        &[("README.md", Some("templates, documented\n"))],
+        "Document",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(63, "main", "feature/docs", &docs),
+    );
+    let answer = bot.deliver_ok(JSON, pull_request_event(18, 63)).await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    bot.wait_for_logs("local plan finished", 3, PLAN_TIME).await;
+    assert!(backlog.bot_comments(PROJECT, REPOSITORY, 63).is_empty());
+
+    // The merge: the merge plan as always, naming the preview; the preview comment stays.
+    let dir = world.repo.path();
+    git(
+        dir,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "feature/grow",
+            "-m",
+            "Merge feature/grow",
+        ],
+    );
+    let merge = git(dir, &["rev-parse", "HEAD"]);
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        PullRequest {
+            status: 3,
+            merge_commit: Some(merge.clone()),
+            ..open_pr(61, "main", "feature/grow", &head2)
+        },
+    );
+    let answer = bot.deliver_ok(JSON, pull_request_event(19, 61)).await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    bot.wait_for_logs("local plan finished", 4, PLAN_TIME).await;
+    let comments = backlog.bot_comments(PROJECT, REPOSITORY, 61);
+    assert_eq!(comments.len(), 2, "{comments:#?}");
+    assert!(
+        comments[0]
+            .content
+            .contains(&format!("cfn-chatops:preview:pr-61:{head2}"))
+    );
+    let plan = &comments[1].content;
+    assert!(
+        plan.starts_with(&format!(
+            "### CloudFormation plan · {PROJECT}/{REPOSITORY} · commit {}",
+            &merge[..7]
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "Previewed before the merge at `{}` (the preview comment on this pull request).\n",
+            &head2[..7]
+        )),
+        "the merged head is the one previewed: {plan}"
+    );
+    assert_eq!(
+        world.our_change_sets(&app).await,
+        [format!("cfn-chatops-{merge}")],
+        "the merge plan's change set waits for review"
+    );
+    assert_eq!(
+        change_set_records(&world).await,
+        2,
+        "the merge plan's records only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog_is_down() {
+    let (world, _queue, backlog) = World::with_backlog("backlog").await;
+    let app = unique("app");
+    let app_file = format!("{app}.yaml");
+    world.commit(&[(&app_file, Some(&template(&app, 1)))], "Add app");
+    deploy(&app, &template(&app, 1));
+    let head = commit_on(
+        &world,
+        "feature/x",
+        &[(&app_file, Some(&template(&app, 2)))],
+        "Grow app",
+    );
+    backlog.pull_request(PROJECT, REPOSITORY, open_pr(71, "main", "feature/x", &head));
+    // Left by crashed previews: one of this pull request, one of another (recent, so in use).
+    let create = |name: &str| {
+        aws_cli(&[
+            "cloudformation",
+            "create-change-set",
+            "--stack-name",
+            &app,
+            "--change-set-name",
+            name,
+            "--change-set-type",
+            "UPDATE",
+            "--template-body",
+            &template(&app, 2),
+        ]);
+    };
+    let ours = format!("cfn-chatops-preview-pr71-{}", "a".repeat(40));
+    let theirs = format!("cfn-chatops-preview-pr72-{}", "b".repeat(40));
+    create(&ours);
+    create(&theirs);
+
+    let planned = preview(&world, "71", "feature/x", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let stack = planned.stack(&app);
+    assert_eq!(stack.classification, Classification::Changes);
+    assert!(
+        stack.notes.contains(&format!(
+            "deleted preview change set {ours}, left behind by an earlier preview"
+        )),
+        "{:#?}",
+        stack.notes
+    );
+    assert_eq!(world.our_change_sets(&app).await, [theirs.clone()]);
+    assert_eq!(change_set_records(&world).await, 0);
+    let comment = backlog.bot_comments(PROJECT, REPOSITORY, 71);
+    assert_eq!(comment.len(), 1);
+    assert!(
+        comment[0].content.contains(&format!(
+            "Preview of [[{}>{}/git/{PROJECT}/{REPOSITORY}/commit/{head}]]: ''nothing can be executed from a preview.''",
+            &head[..7],
+            backlog.url
+        )),
+        "Backlog notation: {}",
+        comment[0].content
+    );
+
+    // A busy stack: said, with what to do before merging; nothing created.
+    let creates_before = world.creates_for(&app).len();
+    world.recorder.inject(Fault {
+        operation: "DescribeStacks".into(),
+        times: 1,
+        status: 200,
+        body: query_answer(
+            "DescribeStacks",
+            &format!(
+                "<Stacks><member><StackName>{app}</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{app}/0f2b4c10</StackId><CreationTime>2026-03-04T05:00:00Z</CreationTime><StackStatus>UPDATE_IN_PROGRESS</StackStatus></member></Stacks>"
+            ),
+        ),
+        when_body_contains: vec![format!("StackName={app}")],
+    });
+    let planned = preview(&world, "71", "feature/x", &head).await;
+    let stack = planned.stack(&app);
+    assert_eq!(stack.classification, Classification::Busy);
+    let reason = stack.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("stack is UPDATE_IN_PROGRESS")
+            && reason.contains("Before merging: wait until the stack settles"),
+        "{reason}"
+    );
+    assert_eq!(world.creates_for(&app).len(), creates_before);
+
+    // Backlog down: the preview fails visibly, names why, and leaves nothing in AWS.
+    backlog.set_down(true);
+    let planned = preview(&world, "71", "feature/x", &head).await;
+    backlog.set_down(false);
+    assert_eq!(planned.code, Some(1), "{}", planned.stderr);
+    assert!(
+        planned.stderr.contains(
+            "could not read the pull request to check its head, so nothing was published"
+        ),
+        "{}",
+        planned.stderr
+    );
+    assert_eq!(world.our_change_sets(&app).await, [theirs.clone()]);
+    assert_eq!(world.creates_for(&app).len(), creates_before + 1);
+
+    // A run of an older head after a newer one was pushed: nothing published.
+    let newer = commit_on(
+        &world,
+        "feature/x",
+        &[(&app_file, Some(&template(&app, 3)))],
+        "Grow more",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(71, "main", "feature/x", &newer),
+    );
+    let before = backlog.bot_comments(PROJECT, REPOSITORY, 71);
+    let planned = preview(&world, "71", "feature/x", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let withheld = planned.report.preview.as_ref().unwrap().withheld.as_deref();
+    assert_eq!(
+        withheld,
+        Some(
+            format!(
+                "pull request #71 has a newer head {}: its preview is published, not this one of {}",
+                &newer[..7],
+                &head[..7]
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(planned.report.comment, None);
+    let after = backlog.bot_comments(PROJECT, REPOSITORY, 71);
+    assert_eq!(
+        before.iter().map(|c| &c.content).collect::<Vec<_>>(),
+        after.iter().map(|c| &c.content).collect::<Vec<_>>()
+    );
+    assert_eq!(world.our_change_sets(&app).await, [theirs]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_branch_names_never_reach_a_shell_or_a_url() {
+    let (world, _queue, backlog) = World::with_backlog("markdown").await;
+    let app = unique("app");
+    let head = commit_on(
+        &world,
+        "feature/plain",
+        &[(&format!("{app}.yaml"), Some(&template(&app, 1)))],
+        "Add app",
+    );
+    // Backlog's REST answer names the branch: untrusted text, however it looks.
+    let hostile = "feature/a b;touch pwned;$(touch pwned2)..ü/`id`";
+    backlog.pull_request(PROJECT, REPOSITORY, open_pr(81, "main", hostile, &head));
+    let bot = Bot::serve(&world.serve_env());
+    let answer = bot.deliver_ok(JSON, pull_request_event(18, 81)).await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    let started = bot.wait_for_log("local plan started", PLAN_TIME).await;
+    bot.wait_for_log("local plan finished", PLAN_TIME).await;
+    // One argument, passed as is, to a program (no shell between).
+    assert!(
+        started["args"].as_str().unwrap().contains(&format!(
+            "\"--branch\" \"{}\"",
+            hostile.replace('"', "\\\"")
+        )),
+        "{started}"
+    );
+    for dir in [world.repo.path(), std::path::Path::new(".")] {
+        for name in ["pwned", "pwned2"] {
+            assert!(!dir.join(name).exists(), "{name} in {}", dir.display());
+        }
+    }
+    let comment = eventually("the preview comment", || {
+        backlog.bot_comments(PROJECT, REPOSITORY, 81).pop()
+    })
+    .await;
+    // Shown as inert code (a backtick cannot close the span).
+    assert!(
+        comment
+            .content
+            .contains("on `feature/a b;touch pwned;$(touch pwned2)..ü/'id'`: Add app"),
+        "{}",
+        comment.content
+    );
+    // Nothing the bot asked Backlog for carried the branch.
+    for request in backlog.received() {
+        assert!(
+            !request.path.contains("pwned") && !request.path.contains("feature"),
+            "{request:?}"
+        );
+        assert!(
+            request.query.iter().all(|(_, v)| !v.contains("pwned")),
+            "{request:?}"
+        );
+    }
+}
