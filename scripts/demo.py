@@ -1,7 +1,8 @@
 """The bot's whole mission, run on this machine: moto as the AWS account, the Backlog
 stand-in (tests/support/backlog.rs, as a process), a sample repository made with git whose
-feature branch is merged to main, Backlog's Git webhook (form-encoded, as Backlog sends it)
-delivered to `cfn-chatops serve`, the plan run by the local runner, the Slack cards as the
+feature branch is previewed on its open pull request and then merged to main, Backlog's Git
+webhook (form-encoded, as Backlog sends it) delivered to `cfn-chatops serve`, the preview and
+the plan run by the local runner, the Slack cards as the
 channel shows them (with their buttons), the pull request comment, then Execute pressed through
 the custom action definition, the events that follow fed to `cfn-chatops outcome`, and the
 outcome comment and Slack follow-ups. Everything it starts is stopped when it ends, also on
@@ -100,7 +101,7 @@ def git(repo, *args):
 
 
 def sample_repository(workdir):
-    """main, then a feature branch adding the alarms stack, merged back with a merge commit."""
+    """main, then a feature branch adding the alarms stack (not merged yet)."""
     repo = os.path.join(workdir, REPOSITORY)
     os.makedirs(repo)
     git(repo, "init", "-q", "-b", "main")
@@ -115,8 +116,13 @@ def sample_repository(workdir):
     git(repo, "commit", "-q", "-m", "Add alarms stack")
     feature = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "-q", "main")
+    return repo, before, feature
+
+
+def merge(repo):
+    """The pull request merged, with a merge commit as Backlog makes one."""
     git(repo, "merge", "-q", "--no-ff", "feature/alarms", "-m", "Merge branch 'feature/alarms' into main")
-    return repo, before, feature, git(repo, "rev-parse", "HEAD")
+    return git(repo, "rev-parse", "HEAD")
 
 
 def git_webhook(before, commits, ref="refs/heads/main"):
@@ -224,12 +230,13 @@ class Bot:
                 self.addr = entry["addr"]
                 self.ready.set()
 
-    def wait_for(self, messages, timeout=60):
+    def wait_for(self, messages, count=1, timeout=60):
+        """The `count`-th log entry whose message is one of `messages`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for entry in self.entries:
-                if entry.get("message") in messages:
-                    return entry
+            found = [entry for entry in self.entries if entry.get("message") in messages]
+            if len(found) >= count:
+                return found[count - 1]
             time.sleep(0.05)
         return None
 
@@ -270,10 +277,10 @@ def main(binary, standin):
             "--time-to-live-specification", "Enabled=true,AttributeName=expires_at")
         say("ledger", f"DynamoDB table {TABLE} on moto (created with the AWS CLI)")
 
-        repo, before, feature, after = sample_repository(workdir)
-        tell(backlog, f"merged {PROJECT} {REPOSITORY} 1 main feature/alarms {after}")
-        say("sample repository", f"{repo}  (git: feature/alarms merged to main at {after[:7]})")
-        say("pull request", f"{PROJECT}/{REPOSITORY} #1, merged (mergeCommit {after[:7]}) in the stand-in")
+        repo, before, feature = sample_repository(workdir)
+        tell(backlog, f"open {PROJECT} {REPOSITORY} 1 main feature/alarms {feature}")
+        say("sample repository", f"{repo}  (git: feature/alarms at {feature[:7]}, not merged yet)")
+        say("pull request", f"{PROJECT}/{REPOSITORY} #1 feature/alarms -> main, open (head {feature[:7]}) in the stand-in")
 
         topic = aws(endpoint, "sns", "create-topic", "--name", "cfn-chatops-cards")["TopicArn"]
         queue = aws(endpoint, "sqs", "create-queue", "--queue-name", "slack-channel")["QueueUrl"]
@@ -291,6 +298,19 @@ def main(binary, standin):
         say("cfn-chatops serve", f"http://{bot.addr}/webhook/<secret>  (runner: local, plans in {repo}, pid {bot.process.pid})")
         print()
 
+        # Before the merge: the push to the pull request's branch previews it on the PR.
+        status, answer = post(url, git_webhook(before, [(feature, "Add alarms stack")], "refs/heads/feature/alarms"))
+        say("POST push to PR branch", f"-> {status} {answer}")
+        if bot.wait_for({"local plan finished", "local plan failed"}) is None:
+            print("  (the preview did not finish within 60 s)")
+        comments = backlog_comments(backlog_url, backlog_key, 1)
+        say("Backlog PR #1 preview", "(the comment before the merge: nothing can be executed from it)")
+        print(indented(comments[-1] if comments else "(no comment)"))
+        print()
+
+        after = merge(repo)
+        tell(backlog, f"merged {PROJECT} {REPOSITORY} 1 main feature/alarms {after}")
+        say("merge", f"feature/alarms merged to main at {after[:7]}; PR #1 merged (mergeCommit {after[:7]}) in the stand-in")
         pushed = [(feature, "Add alarms stack"), (after, "Merge branch 'feature/alarms' into main")]
         for label, body, target in [
             ("Git webhook (merge)", git_webhook(before, pushed), url),
@@ -302,8 +322,8 @@ def main(binary, standin):
             say(f"POST {label}", f"-> {status} {answer or '(no body)'}")
         print()
 
-        finished = bot.wait_for({"local plan finished", "local plan failed"})
-        say("plan (local runner)")
+        finished = bot.wait_for({"local plan finished", "local plan failed"}, count=2)
+        say("preview and plan", "(the local runner's output)")
         for entry in bot.entries:
             if entry.get("target") == "cfn_chatops::plan" or entry.get("message", "").startswith("local plan"):
                 print(f"  {entry.get('stream', '')[:6]:<7}{entry.get('message')}")
@@ -342,8 +362,8 @@ def main(binary, standin):
             kind = handled.get("outcome", {}).get("kind", handled.get("reason", ""))
             say(label, f"{event['detail-type']} -> cfn-chatops outcome: {handled['status']}, {kind}")
         print()
-        say("Backlog PR #1 comments", "(the outcomes, after the plan comment)")
-        for comment in backlog_comments(backlog_url, backlog_key, 1)[1:]:
+        say("Backlog PR #1 comments", "(the outcomes, after the preview and plan comments)")
+        for comment in backlog_comments(backlog_url, backlog_key, 1)[2:]:
             print(indented(comment))
             print()
         for card in read_cards(endpoint, queue, 2):

@@ -80,6 +80,11 @@ fn the_demo_runs_the_whole_mission_and_stops_everything_it_started() {
     for line in [
         "AWS (moto)",
         "Backlog (stand-in)",
+        "POST push to PR branch  -> 200 {\"status\":\"dispatched\",\"reason\":\"previewing pull request #1 into main at ",
+        "### CloudFormation preview · DEMO/cfn-templates",
+        "**nothing can be executed from a preview.**",
+        "- **alarms** (us-east-1): changes `+2 ~0 -0` · new stack, template validated",
+        "Previewed before the merge at `",
         "POST Git webhook (merge)-> 200 {\"status\":\"dispatched\"",
         "POST same push again    -> 200 {\"status\":\"duplicate\"",
         "POST wrong secret       -> 404",

@@ -12,12 +12,11 @@ use serde_json::{Value, json};
 
 use support::backlog::{
     API_KEY, Backlog, Outage, PROJECT, PullRequest, REPOSITORY, eventually, git_push,
-    pull_request_event,
 };
 use support::bot::{self, Bot};
 use support::events::{cloudtrail_event, stack_status_event};
 use support::world::{World, template};
-use support::{aws, git, unique};
+use support::{aws, git, pull_request_event, unique};
 
 fn merged(number: u64, base: &str, merge_commit: &str) -> PullRequest {
     PullRequest {

@@ -11,13 +11,11 @@ use cfn_chatops::model::report::Classification;
 use serde_json::Value;
 
 use support::aws::{self, cli as aws_cli};
-use support::backlog::{
-    Backlog, PROJECT, PullRequest, REPOSITORY, eventually, git_push, pull_request_event,
-};
+use support::backlog::{PROJECT, PullRequest, REPOSITORY, eventually, git_push};
 use support::bot::Bot;
 use support::proxy::{Fault, query_answer};
 use support::world::{Planned, World, template};
-use support::{git, unique};
+use support::{git, pull_request_event, unique};
 
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";

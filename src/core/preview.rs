@@ -36,6 +36,7 @@ mod tests {
                 into: "main".into(),
                 slack,
                 withheld: None,
+                slack_quiet: false,
             }),
             ..sample_report(stacks)
         }

@@ -64,6 +64,9 @@ pub struct Preview {
     /// Why nothing was published (a newer head came, the pull request closed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withheld: Option<String>,
+    /// No card was sent because `slack` said so (a topic is configured).
+    #[serde(default)]
+    pub slack_quiet: bool,
 }
 
 /// When a preview goes to Slack, as a card without buttons in the pull request's thread.

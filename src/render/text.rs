@@ -23,6 +23,13 @@ pub fn plan_text(report: &PlanReport) -> String {
         .base
         .as_deref()
         .map_or("the empty tree".to_owned(), short);
+    if let Some(preview) = &report.preview {
+        let _ = write!(
+            text,
+            "preview before the merge into {} (nothing in it can be executed): ",
+            preview.into
+        );
+    }
     let _ = writeln!(
         text,
         "{repository}{} @ {}{pr}, changes since {base}",
@@ -43,8 +50,16 @@ pub fn plan_text(report: &PlanReport) -> String {
         match stack.classification {
             Classification::Changes | Classification::Drift => {
                 let _ = write!(text, " {}", stack.counts.summary());
-                if let Some(change_set) = &stack.change_set {
-                    let _ = write!(text, "  {} {}", change_set.change_set_type, change_set.name);
+                match (&stack.change_set, &report.preview) {
+                    (Some(change_set), Some(_)) => {
+                        let _ = write!(text, "  {} preview, deleted", change_set.change_set_type);
+                    }
+                    (Some(change_set), None) => {
+                        let _ =
+                            write!(text, "  {} {}", change_set.change_set_type, change_set.name);
+                    }
+                    (None, Some(_)) => text.push_str("  new stack, template validated"),
+                    (None, None) => {}
                 }
             }
             _ => {
@@ -150,6 +165,9 @@ pub fn plan_text(report: &PlanReport) -> String {
     }
     for note in &report.notes {
         let _ = writeln!(text, "  note: {note}");
+    }
+    if let Some(withheld) = report.preview.as_ref().and_then(|p| p.withheld.as_ref()) {
+        let _ = writeln!(text, "  not published: {withheld}");
     }
     let delivered = report.cards.iter().filter(|d| d.delivered).count();
     if !report.cards.is_empty() {

@@ -511,20 +511,6 @@ pub fn git_push(branch: &str, before: &str, after: &str, message: &str) -> Strin
     serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
 }
 
-/// A project webhook (JSON) about pull request `number`: type 18 (added) or 19 (the
-/// documented merge: status → 3).
-pub fn pull_request_event(kind: u8, number: u64) -> String {
-    let file = match kind {
-        18 => "project-type18-pr-added.json",
-        19 => "project-type19-pr-merged.json",
-        _ => panic!("no fixture for type {kind}"),
-    };
-    let mut body: Value = serde_json::from_str(&super::fixture(file)).unwrap();
-    body["content"]["number"] = json!(number);
-    body["id"] = json!(3_141_650 + number);
-    body.to_string()
-}
-
 /// Polls until `check` holds or the deadline passes.
 pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -35,6 +35,20 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
+/// A project webhook (JSON) about pull request `number`: type 18 (added) or 19 (the
+/// documented merge: status → 3).
+pub fn pull_request_event(kind: u8, number: u64) -> String {
+    let file = match kind {
+        18 => "project-type18-pr-added.json",
+        19 => "project-type19-pr-merged.json",
+        _ => panic!("no fixture for type {kind}"),
+    };
+    let mut body: serde_json::Value = serde_json::from_str(&fixture(file)).unwrap();
+    body["content"]["number"] = serde_json::json!(number);
+    body["id"] = serde_json::json!(3_141_650 + number);
+    body.to_string()
+}
+
 /// The real git CLI in `dir`, with a fixed author; panics with git's message on failure.
 pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
     let output = std::process::Command::new("git")

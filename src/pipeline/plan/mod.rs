@@ -165,12 +165,14 @@ impl PlanPipeline {
                 }
             }
         }
-        if let Some(publisher) = &self.publisher
-            && wants_slack(&report)
-        {
-            report.cards = publisher
-                .publish(&cards::plan_cards(&report, &self.links))
-                .await;
+        if let Some(publisher) = &self.publisher {
+            if wants_slack(&report) {
+                report.cards = publisher
+                    .publish(&cards::plan_cards(&report, &self.links))
+                    .await;
+            } else if let Some(preview) = &mut report.preview {
+                preview.slack_quiet = true;
+            }
         }
         if let Some(commenter) = commenter {
             report.comment = Some(comment_plan(commenter, &report).await);
@@ -391,6 +393,7 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
             into,
             slack: PreviewSlack::default(),
             withheld: None,
+            slack_quiet: false,
         }),
         previewed: None,
     };

@@ -10,7 +10,7 @@ use crate::core::text::clip;
 use crate::model::backlog::TextFormat;
 use crate::model::commit::short;
 use crate::model::report::{
-    Classification, DriftedProperty, PlanReport, ResourceChangeSummary, StackPlan,
+    Classification, DriftedProperty, PlanReport, PreviewSlack, ResourceChangeSummary, StackPlan,
 };
 use crate::model::verdict::{Level, Verdict};
 use crate::render::links::Links;
@@ -118,7 +118,12 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
         .filter(|stack| stack.classification == Classification::Blocked)
         .count();
     let delivered = report.cards.iter().filter(|n| n.delivered).count();
-    let slack = if report.cards.is_empty() {
+    let slack = if let Some(preview) = report.preview.as_ref().filter(|p| p.slack_quiet) {
+        match preview.slack {
+            PreviewSlack::None => "Slack: no card (`preview.slack: none` in .cfn-chatops.yml).".to_string(),
+            _ => "Slack: no card: nothing risky found (`preview.slack: risky` sends removals, replacements, drift and blocked verdicts).".to_string(),
+        }
+    } else if report.cards.is_empty() {
         "Slack: not configured, no cards sent.".to_string()
     } else if delivered == report.cards.len() {
         format!("Slack: {delivered} card(s) delivered.")
@@ -753,5 +758,89 @@ mod tests {
                     || text.contains(&plan_marker(&report))
             );
         }
+    }
+
+    fn preview_of(mut report: PlanReport) -> PlanReport {
+        report.preview = Some(crate::model::report::Preview {
+            into: "main".into(),
+            slack: PreviewSlack::Risky,
+            withheld: None,
+            slack_quiet: true,
+        });
+        report.base = Some("4b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c".into());
+        report.cards.clear();
+        report
+    }
+
+    #[test]
+    fn a_preview_comment_says_first_that_nothing_can_be_executed_in_both_formats() {
+        use crate::model::verdict::{Finding, Source, Verdict};
+        let mut report = preview_of(report());
+        report.stacks[0].verdict = Some(Verdict::new(
+            vec![Finding {
+                rule: "data-loss".into(),
+                resource: Some("OldTopic (AWS::SNS::Topic)".into()),
+                message: "removed".into(),
+                source: Source::Builtin,
+                level: Level::Blocked,
+                waived: None,
+            }],
+            7,
+            vec![],
+        ));
+        let markdown = plan_comment(&report, TextFormat::Markdown, &links());
+        let lines: Vec<&str> = markdown.lines().collect();
+        assert_eq!(
+            lines[0],
+            "### CloudFormation preview · INFRA/cfn-templates · commit d3adb33"
+        );
+        assert!(
+            lines[1].starts_with(&format!("Preview of [d3adb33](https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}): **nothing can be executed from a preview.** The real change set is created after the merge into `main`")),
+            "{markdown}"
+        );
+        assert!(
+            lines[2].ends_with("Changes since `4b1f0c2`, where it leaves `main`"),
+            "{markdown}"
+        );
+        // The deleted change set is not named: nobody should go looking for it.
+        assert!(markdown.contains("· UPDATE preview"), "{markdown}");
+        assert!(!markdown.contains("cfn-chatops-d3adb33"), "{markdown}");
+        assert!(!markdown.contains("wait for review"), "{markdown}");
+        assert!(markdown.contains("**Do not merge as is:** 1 stack(s) would be blocked by the safety verdict after the merge"), "{markdown}");
+        assert!(
+            markdown.contains("Slack: no card: nothing risky found"),
+            "{markdown}"
+        );
+        assert!(markdown.ends_with(&format!("<sub>cfn-chatops:preview:pr-57:{SHA}</sub>")));
+        assert_eq!(
+            super::super::previewed_head(&markdown, 57).as_deref(),
+            Some(SHA)
+        );
+        assert_eq!(
+            super::super::previewed_head(&markdown, 5),
+            None,
+            "pull request 5 is not 57"
+        );
+
+        let notation = plan_comment(&report, TextFormat::Backlog, &links());
+        assert!(
+            notation.lines().nth(1).unwrap().starts_with(&format!("Preview of [[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}]]: ''nothing can be executed from a preview.''")),
+            "{notation}"
+        );
+        assert!(notation.ends_with(&format!("cfn-chatops:preview:pr-57:{SHA}")));
+    }
+
+    #[test]
+    fn a_merge_plan_names_the_last_preview_and_says_when_its_head_was_not_merged() {
+        let mut report = report();
+        report.previewed = Some(crate::model::report::Previewed {
+            head: "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into(),
+            merged: true,
+        });
+        let text = plan_comment(&report, TextFormat::Markdown, &links());
+        assert!(text.contains("Previewed before the merge at `7e6d5c4` (the preview comment on this pull request).\n"), "{text}");
+        report.previewed.as_mut().unwrap().merged = false;
+        let text = plan_comment(&report, TextFormat::Markdown, &links());
+        assert!(text.contains("The merged head is not the one previewed: this plan, not the preview, is what Execute deploys."), "{text}");
     }
 }

@@ -1351,6 +1351,49 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_preview_has_no_buttons_and_its_own_ids_in_the_pull_requests_thread() {
+        let changes = stack("app", Classification::Changes, true);
+        let mut fresh = StackPlan::new("fresh", "us-east-1", "fresh.yaml", Classification::Changes);
+        fresh.changes = vec![change("Add", "Topic", None)];
+        let merge_plan = report(vec![changes.clone()]);
+        let mut preview = report(vec![changes, fresh]);
+        preview.preview = Some(crate::model::report::Preview {
+            into: "main".into(),
+            slack: crate::model::report::PreviewSlack::All,
+            withheld: None,
+            slack_quiet: false,
+        });
+        let cards = plan_cards(&preview, &Links::default());
+        assert_eq!(
+            cards.len(),
+            3,
+            "the parent, the existing stack and the new one"
+        );
+        assert!(
+            cards[0]
+                .content
+                .title
+                .starts_with(":mag: CloudFormation preview for")
+        );
+        for card in &cards {
+            assert!(!card.metadata.enable_custom_actions, "{card:?}");
+            assert_eq!(card.metadata.additional_context[ACTION_GROUP], GROUP_INFO);
+            assert_eq!(card.metadata.thread_id, thread_id(&preview));
+        }
+        assert!(
+            cards[1].content.next_steps[0].starts_with("No buttons: a preview before the merge.")
+        );
+        let plan_ids: Vec<String> = plan_cards(&merge_plan, &Links::default())
+            .into_iter()
+            .map(|card| card.id)
+            .collect();
+        assert!(
+            cards.iter().all(|card| !plan_ids.contains(&card.id)),
+            "{plan_ids:?}"
+        );
+    }
+
     fn button_texts(buttons: Vec<Button>) -> Vec<String> {
         buttons.into_iter().map(|b| b.text).collect()
     }
