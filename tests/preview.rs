@@ -432,7 +432,7 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
         "{:#?}",
         stack.notes
     );
-    assert_eq!(world.our_change_sets(&app).await, [theirs.clone()]);
+    assert_eq!(world.our_change_sets(&app).await, std::slice::from_ref(&theirs));
     assert_eq!(change_set_records(&world).await, 0);
     let comment = backlog.bot_comments(PROJECT, REPOSITORY, 71);
     assert_eq!(comment.len(), 1);
@@ -483,7 +483,7 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
         "{}",
         planned.stderr
     );
-    assert_eq!(world.our_change_sets(&app).await, [theirs.clone()]);
+    assert_eq!(world.our_change_sets(&app).await, std::slice::from_ref(&theirs));
     assert_eq!(world.creates_for(&app).len(), creates_before + 1);
 
     // A run of an older head after a newer one was pushed: nothing published.

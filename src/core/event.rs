@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::names::is_preview_change_set;
 use super::text::{FieldError, deserialize_at};
 use crate::model::outcome::Actor;
 
@@ -183,6 +184,13 @@ pub fn parse(value: &Value) -> Result<Parsed, EventError> {
                 .ok_or_else(|| {
                     EventError::Invalid("detail.requestParameters.changeSetName: missing".into())
                 })?;
+            // The bot deletes every preview's change set itself, at once: nothing to mirror.
+            if is_preview_change_set(&change_set) {
+                return Ok(Parsed::Unrelated(format!(
+                    "a pull request preview's change set ({execute_or_delete})",
+                    execute_or_delete = record.event_name
+                )));
+            }
             Ok(Parsed::Event(Event::ChangeSetCall(ChangeSetCall {
                 id: envelope.id,
                 time: envelope.time,
@@ -362,6 +370,15 @@ mod tests {
         assert_eq!(
             parse(&other).unwrap(),
             Parsed::Unrelated("source aws.ec2".into())
+        );
+        let mut preview = cloudtrail("DeleteChangeSet", json!({}), None);
+        preview["detail"]["requestParameters"]["changeSetName"] = json!(format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cfn-chatops-preview-pr61-{}/9a8b",
+            "d".repeat(40)
+        ));
+        assert_eq!(
+            parse(&preview).unwrap(),
+            Parsed::Unrelated("a pull request preview's change set (DeleteChangeSet)".into())
         );
         let mut drift = documented_stack_status();
         drift["detail-type"] = json!("CloudFormation Drift Detection Status Change");

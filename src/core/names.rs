@@ -94,6 +94,15 @@ pub fn preview_pr_of(change_set_name: &str) -> Option<u64> {
     is_full_commit_id(commit).then(|| pr.parse().ok()).flatten()
 }
 
+/// Whether a change set, by name or ARN (`…:changeSet/<name>/<id>`), is a preview's.
+pub fn is_preview_change_set(name_or_arn: &str) -> bool {
+    let name = match name_or_arn.split_once(":changeSet/") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or_default(),
+        None => name_or_arn,
+    };
+    preview_pr_of(name).is_some()
+}
+
 /// CreateChangeSet's ClientToken (1–128 characters): one per stack and change set, so a merge
 /// plan and a preview of the same commit never share one.
 pub fn client_token(stack: &str, change_set: &str) -> String {
@@ -128,6 +137,13 @@ mod tests {
         assert_eq!(preview_pr_of(&preview), Some(57));
         assert_eq!(preview_pr_of(&name), None);
         assert_eq!(preview_pr_of("cfn-chatops-preview-prX-abc"), None);
+        assert!(is_preview_change_set(&preview));
+        assert!(is_preview_change_set(&format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:changeSet/{preview}/9a8b"
+        )));
+        assert!(!is_preview_change_set(&format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:changeSet/{name}/9a8b"
+        )));
         assert_ne!(
             client_token("app", &name),
             client_token("app", &preview),

@@ -337,3 +337,33 @@ pub fn reply_line(text: &str) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_of_several_plans_answers_the_most_urgent_verdict_with_every_reason() {
+        let dispatched = |n: u64| {
+            let mut answer = Answer::new(Verdict::Dispatched, format!("previewing #{n}"));
+            answer.build_id = Some(format!("build:{n}"));
+            answer
+        };
+        let both = combined(vec![dispatched(1), dispatched(2)]);
+        assert_eq!(both.verdict, Verdict::Dispatched);
+        assert_eq!(both.reason, "previewing #1; previewing #2");
+        assert_eq!(both.build_id.as_deref(), Some("build:1,build:2"));
+        // One that must be retried makes Backlog retry; the dispatched one is a duplicate then.
+        let retry = combined(vec![
+            dispatched(1),
+            Answer::new(Verdict::Unavailable, "ledger unavailable; retry"),
+        ]);
+        assert_eq!(retry.verdict, Verdict::Unavailable);
+        assert_eq!(retry.reason, "previewing #1; ledger unavailable; retry");
+        let seen = combined(vec![
+            Answer::ignored("head abc1234 of pull request #1 was previewed already"),
+            Answer::new(Verdict::Duplicate, "x was already received"),
+        ]);
+        assert_eq!(seen.verdict, Verdict::Duplicate);
+    }
+}
