@@ -699,10 +699,10 @@ async fn filtered_deliveries_answer_200_with_their_reason_and_dispatch_nothing()
             "pull request #57 merged, but no Backlog API credentials are configured to look it up; the push webhook plans it",
         ),
         (
-            "pull request added",
+            "pull request added, no Backlog API configured",
             JSON,
             fixture("project-type18-pr-added.json"),
-            "type 18",
+            "pull request #58 changed, but no Backlog API credentials are configured to read its head: no preview",
         ),
         (
             "repository created",

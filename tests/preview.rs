@@ -45,8 +45,9 @@ fn commit_on(world: &World, branch: &str, files: &[(&str, Option<&str>)], messag
             &format!("refs/heads/{branch}"),
         ])
         .current_dir(dir)
-        .status()
+        .output()
         .unwrap()
+        .status
         .success();
     if exists {
         git(dir, &["checkout", "-q", branch]);
@@ -154,17 +155,18 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
     assert_eq!(
         lines[0],
         format!(
-            "### CloudFormation preview · {PROJECT}/{REPOSITORY} · commit {}",
+            "### Preview of {}: nothing can be executed from a preview",
             &head1[..7]
-        )
+        ),
+        "the first line says what a preview is not"
     );
     assert!(
         lines[1].starts_with(&format!(
-            "Preview of [{}]({}/git/{PROJECT}/{REPOSITORY}/commit/{head1}): **nothing can be executed from a preview.** The real change set is created after the merge into `main`",
+            "CloudFormation preview of {PROJECT}/{REPOSITORY} at [{}]({}/git/{PROJECT}/{REPOSITORY}/commit/{head1}). The real change set is created after the merge into `main`",
             &head1[..7],
             backlog.url
         )),
-        "the first line says what a preview is not: {text}"
+        "{text}"
     );
     assert!(
         text.contains(&format!(
@@ -231,22 +233,18 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
     assert_eq!(
         answer["reason"],
         format!(
-            "head {} of pull request #61 was previewed already",
+            "a preview of head {} of pull request #61 was dispatched already",
             &head1[..7]
         )
     );
 
-    // A second push: the same comment, edited, names the new head.
+    // A second push: the same comment, edited, names the new head (while Backlog's
+    // `branchCommit` still names the old one: the push says which commit it brought).
     let head2 = commit_on(
         &world,
         "feature/grow",
         &[(&app_file, Some(&template(&app, 3)))],
         "Grow app more",
-    );
-    backlog.pull_request(
-        PROJECT,
-        REPOSITORY,
-        open_pr(61, "main", "feature/grow", &head2),
     );
     let answer = bot
         .deliver_ok(
@@ -270,8 +268,8 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
     assert!(text.contains("changes `+2 ~0 -0`"), "{text}");
     assert!(change_sets_left(&world, &[&app, &fresh]).await.is_empty());
 
-    // A late push of the older head, a push without a pull request, a pull request into
-    // another branch: nothing planned.
+    // The older head again, a push without a pull request, a pull request into another
+    // branch: nothing planned.
     let answer = bot
         .deliver_ok(
             FORM,
@@ -279,14 +277,6 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
         )
         .await;
     assert_eq!(answer["status"], "ignored", "{answer}");
-    assert_eq!(
-        answer["reason"],
-        format!(
-            "{} is not the head of pull request #61 any more ({} is): no preview",
-            &head1[..7],
-            &head2[..7]
-        )
-    );
     let answer = bot
         .deliver_ok(FORM, git_push("lonely", &head1, &head2, "Alone"))
         .await;
@@ -327,6 +317,54 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
     bot.wait_for_logs("local plan finished", 3, PLAN_TIME).await;
     assert!(backlog.bot_comments(PROJECT, REPOSITORY, 63).is_empty());
 
+    // Two quick pushes whose webhooks arrive out of order: the late one, of the older head,
+    // is previewed but publishes nothing.
+    let head3 = commit_on(
+        &world,
+        "feature/grow",
+        &[(&app_file, Some(&template(&app, 4)))],
+        "Grow app to four",
+    );
+    let head4 = commit_on(
+        &world,
+        "feature/grow",
+        &[(&app_file, Some(&template(&app, 5)))],
+        "Grow app to five",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(61, "main", "feature/grow", &head4),
+    );
+    for (before, after) in [(&head3, &head4), (&head2, &head3)] {
+        let answer = bot
+            .deliver_ok(FORM, git_push("feature/grow", before, after, "Grow"))
+            .await;
+        assert_eq!(answer["status"], "dispatched", "{answer}");
+    }
+    bot.wait_for_logs("local plan finished", 5, PLAN_TIME).await;
+    let comments = backlog.bot_comments(PROJECT, REPOSITORY, 61);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0]
+            .content
+            .contains(&format!("cfn-chatops:preview:pr-61:{head4}"))
+            && comments[0].content.contains("changes `+4 ~0 -0`"),
+        "the newer head's preview stays: {}",
+        comments[0].content
+    );
+    let withheld = format!(
+        "preview not published: pull request #61 has a newer head {}: its preview is published, not this one of {}",
+        &head4[..7],
+        &head3[..7]
+    );
+    assert!(
+        bot.log_lines().iter().any(|line| line.contains(&withheld)),
+        "{:#?}",
+        bot.log_lines()
+    );
+    assert!(change_sets_left(&world, &[&app, &fresh]).await.is_empty());
+
     // The merge: the merge plan as always, naming the preview; the preview comment stays.
     let dir = world.repo.path();
     git(
@@ -347,18 +385,18 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
         PullRequest {
             status: 3,
             merge_commit: Some(merge.clone()),
-            ..open_pr(61, "main", "feature/grow", &head2)
+            ..open_pr(61, "main", "feature/grow", &head4)
         },
     );
     let answer = bot.deliver_ok(JSON, pull_request_event(19, 61)).await;
     assert_eq!(answer["status"], "dispatched", "{answer}");
-    bot.wait_for_logs("local plan finished", 4, PLAN_TIME).await;
+    bot.wait_for_logs("local plan finished", 6, PLAN_TIME).await;
     let comments = backlog.bot_comments(PROJECT, REPOSITORY, 61);
     assert_eq!(comments.len(), 2, "{comments:#?}");
     assert!(
         comments[0]
             .content
-            .contains(&format!("cfn-chatops:preview:pr-61:{head2}"))
+            .contains(&format!("cfn-chatops:preview:pr-61:{head4}"))
     );
     let plan = &comments[1].content;
     assert!(
@@ -370,8 +408,9 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
     );
     assert!(
         plan.contains(&format!(
-            "Previewed before the merge at `{}` (the preview comment on this pull request).\n",
-            &head2[..7]
+            "Previewed before the merge at [{}]({}/git/{PROJECT}/{REPOSITORY}/commit/{head4}) (the preview comment on this pull request).\n",
+            &head4[..7],
+            backlog.url
         )),
         "the merged head is the one previewed: {plan}"
     );
@@ -401,9 +440,10 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
         "Grow app",
     );
     backlog.pull_request(PROJECT, REPOSITORY, open_pr(71, "main", "feature/x", &head));
-    // Left by crashed previews: one of this pull request, one of another (recent, so in use).
-    let create = |name: &str| {
-        aws_cli(&[
+    // Left by crashed previews: one of this very head, one of an older head long ago, and
+    // one of another pull request (young, so perhaps in use by a run right now).
+    let create = |name: &str| -> String {
+        let out = aws_cli(&[
             "cloudformation",
             "create-change-set",
             "--stack-name",
@@ -415,30 +455,63 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
             "--template-body",
             &template(&app, 2),
         ]);
+        serde_json::from_str::<Value>(&out).unwrap()["Id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
-    let ours = format!("cfn-chatops-preview-pr71-{}", "a".repeat(40));
+    let same = format!("cfn-chatops-preview-pr71-{head}");
+    let old = format!("cfn-chatops-preview-pr71-{}", "a".repeat(40));
     let theirs = format!("cfn-chatops-preview-pr72-{}", "b".repeat(40));
-    create(&ours);
-    create(&theirs);
+    // moto dates every change set "now": the listing says when each was made.
+    let members: String = [
+        (&same, "2099-01-01T00:00:00Z"),
+        (&old, "2026-01-01T00:00:00Z"),
+        (&theirs, "2099-01-01T00:00:00Z"),
+    ]
+    .into_iter()
+    .map(|(name, created)| {
+        let id = create(name);
+        format!(
+            "<member><StackName>{app}</StackName><ChangeSetId>{id}</ChangeSetId><ChangeSetName>{name}</ChangeSetName><ExecutionStatus>AVAILABLE</ExecutionStatus><Status>CREATE_COMPLETE</Status><CreationTime>{created}</CreationTime></member>"
+        )
+    })
+    .collect();
+    world.recorder.inject(Fault {
+        operation: "ListChangeSets".into(),
+        times: 1,
+        status: 200,
+        body: query_answer(
+            "ListChangeSets",
+            &format!("<Summaries>{members}</Summaries>"),
+        ),
+        when_body_contains: vec![format!("StackName={app}")],
+    });
 
     let planned = preview(&world, "71", "feature/x", &head).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
     let stack = planned.stack(&app);
     assert_eq!(stack.classification, Classification::Changes);
-    assert!(
-        stack.notes.contains(&format!(
-            "deleted preview change set {ours}, left behind by an earlier preview"
-        )),
-        "{:#?}",
-        stack.notes
+    for leftover in [&same, &old] {
+        assert!(
+            stack.notes.contains(&format!(
+                "deleted preview change set {leftover}, left behind by an earlier preview"
+            )),
+            "{:#?}",
+            stack.notes
+        );
+    }
+    assert_eq!(
+        world.our_change_sets(&app).await,
+        std::slice::from_ref(&theirs)
     );
-    assert_eq!(world.our_change_sets(&app).await, std::slice::from_ref(&theirs));
     assert_eq!(change_set_records(&world).await, 0);
     let comment = backlog.bot_comments(PROJECT, REPOSITORY, 71);
     assert_eq!(comment.len(), 1);
     assert!(
         comment[0].content.contains(&format!(
-            "Preview of [[{}>{}/git/{PROJECT}/{REPOSITORY}/commit/{head}]]: ''nothing can be executed from a preview.''",
+            "** Preview of {}: nothing can be executed from a preview\nCloudFormation preview of {PROJECT}/{REPOSITORY} at [[{}>{}/git/{PROJECT}/{REPOSITORY}/commit/{head}]].",
+            &head[..7],
             &head[..7],
             backlog.url
         )),
@@ -466,7 +539,9 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
     let reason = stack.reason.as_deref().unwrap();
     assert!(
         reason.starts_with("stack is UPDATE_IN_PROGRESS")
-            && reason.contains("Before merging: wait until the stack settles"),
+            && reason.contains(
+                "Before merging: wait until the stack settles; the next push to the pull request previews it again."
+            ),
         "{reason}"
     );
     assert_eq!(world.creates_for(&app).len(), creates_before);
@@ -483,7 +558,10 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
         "{}",
         planned.stderr
     );
-    assert_eq!(world.our_change_sets(&app).await, std::slice::from_ref(&theirs));
+    assert_eq!(
+        world.our_change_sets(&app).await,
+        std::slice::from_ref(&theirs)
+    );
     assert_eq!(world.creates_for(&app).len(), creates_before + 1);
 
     // A run of an older head after a newer one was pushed: nothing published.
@@ -540,6 +618,34 @@ async fn hostile_branch_names_never_reach_a_shell_or_a_url() {
     assert_eq!(answer["status"], "dispatched", "{answer}");
     let started = bot.wait_for_log("local plan started", PLAN_TIME).await;
     bot.wait_for_log("local plan finished", PLAN_TIME).await;
+    // (A push's branch is its ref, which the webhook parser only takes when git could have
+    // it: the hostile names come from Backlog's REST answers.)
+
+    // Backlog naming no head (`branchCommit: null`): the event previews nothing, the push to
+    // the branch does.
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        PullRequest {
+            branch_commit: None,
+            ..open_pr(82, "main", "feature/plain", &head)
+        },
+    );
+    let answer = bot.deliver_ok(JSON, pull_request_event(18, 82)).await;
+    assert_eq!(
+        answer["reason"],
+        "Backlog names no head commit for pull request #82: the next push to its branch previews it"
+    );
+    let answer = bot
+        .deliver_ok(FORM, git_push("feature/plain", &head, &head, "Add app"))
+        .await;
+    assert_eq!(
+        answer["reason"],
+        format!("previewing pull request #82 into main at {}", &head[..7]),
+        "{answer}"
+    );
+    bot.wait_for_logs("local plan finished", 2, PLAN_TIME).await;
+    assert_eq!(backlog.bot_comments(PROJECT, REPOSITORY, 82).len(), 1);
     // One argument, passed as is, to a program (no shell between).
     assert!(
         started["args"].as_str().unwrap().contains(&format!(
@@ -576,4 +682,72 @@ async fn hostile_branch_names_never_reach_a_shell_or_a_url() {
             "{request:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_preview_says_do_not_merge_and_its_change_set_is_deleted_once() {
+    let (world, _queue, backlog) = World::with_backlog("markdown").await;
+    let app = unique("app");
+    let app_file = format!("{app}.yaml");
+    world.commit(
+        &[
+            (&app_file, Some(&template(&app, 1))),
+            (".cfn-chatops.yml", Some("risks:\n  permissions: block\n")),
+        ],
+        "Add app",
+    );
+    deploy(&app, &template(&app, 1));
+    let admin = template(&app, 1).replace(
+        "Outputs:",
+        "  Admin:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          - Effect: Allow\n            Principal: {Service: lambda.amazonaws.com}\n            Action: sts:AssumeRole\n      ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]\nOutputs:",
+    );
+    let head = commit_on(
+        &world,
+        "feature/admin",
+        &[(&app_file, Some(&admin))],
+        "Give the app admin",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(91, "main", "feature/admin", &head),
+    );
+    let planned = preview(&world, "91", "feature/admin", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let stack = planned.stack(&app);
+    assert_eq!(stack.classification, Classification::Blocked);
+    assert!(
+        stack
+            .change_set
+            .as_ref()
+            .is_some_and(|c| c.deleted && !c.executable),
+        "{stack:#?}"
+    );
+    assert!(
+        stack
+            .notes
+            .iter()
+            .all(|note| !note.contains("could not delete")),
+        "deleted once, by the verdict, and not again: {:#?}",
+        stack.notes
+    );
+    let deletes: Vec<Value> = world
+        .requests("DeleteChangeSet")
+        .into_iter()
+        .filter(|body| body["StackName"] == app.as_str())
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:#?}");
+    assert!(world.our_change_sets(&app).await.is_empty());
+    assert_eq!(change_set_records(&world).await, 0);
+    let comment = &backlog.bot_comments(PROJECT, REPOSITORY, 91)[0].content;
+    assert!(
+        comment.contains(
+            "**Do not merge as is:** 1 stack(s) would be blocked by the safety verdict after the merge: fix them before merging."
+        ),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("Nothing was deployed, and no change set of this preview was kept."),
+        "{comment}"
+    );
 }

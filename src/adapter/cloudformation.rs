@@ -27,7 +27,7 @@ use crate::core::classify::{
     ResourceTargetDefinition, TargetDrift,
 };
 use crate::core::gate::Existing;
-use crate::core::names::{CHANGE_SET_PREFIX, client_token};
+use crate::core::names::CHANGE_SET_PREFIX;
 use crate::core::template::{Capability, Template};
 use crate::core::verdict::StackRules;
 use crate::core::verdict::checks::{HookResult, ValidationResult};
@@ -137,6 +137,8 @@ impl CloudFormationError {
 pub struct NewChangeSet<'a> {
     pub request: &'a StackRequest,
     pub name: &'a str,
+    /// CreateChangeSet's ClientToken ([`crate::core::names::client_token`]).
+    pub client_token: &'a str,
     /// `UPDATE` of an existing stack; else `CREATE`.
     pub update: bool,
     /// The template's S3 URL, when it is too large for the request body.
@@ -287,7 +289,7 @@ impl CloudFormation {
             } else {
                 ChangeSetType::Create
             })
-            .client_token(client_token(&request.stack, new.name))
+            .client_token(new.client_token)
             .description(&request.description)
             .set_capabilities(Some(
                 request

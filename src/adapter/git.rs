@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
 use crate::core::changes::{FileChange, parse_name_status};
+use crate::model::commit::parse_full;
 
 #[derive(Debug, thiserror::Error)]
 #[error("git {args}: {message}")]
@@ -188,12 +189,7 @@ impl Repo {
     /// `None`: no common history. `branch` is only ever read inside a full ref name, so no
     /// name can pass for an option.
     pub async fn merge_base(&self, branch: &str, head: &str) -> Result<Option<String>, GitError> {
-        let has_origin = self
-            .output(&["config", "--get", "remote.origin.url"])
-            .await?
-            .status
-            .success();
-        let tip = if has_origin {
+        let tip = if self.has_origin().await? {
             let tip = format!("refs/remotes/origin/{branch}");
             self.run(&[
                 "fetch",
@@ -223,6 +219,38 @@ impl Repo {
                 message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             }),
         }
+    }
+
+    /// Where `branch` points now: at `origin` (asked, not fetched), or here when there is no
+    /// `origin`. `None`: no such branch (or a name git cannot have). `branch` is only ever read
+    /// inside a full ref name.
+    pub async fn branch_tip(&self, branch: &str) -> Result<Option<String>, GitError> {
+        let full = format!("refs/heads/{branch}");
+        let output = if self.has_origin().await? {
+            self.run(&["ls-remote", "origin", &full]).await?
+        } else {
+            let commit = format!("{full}^{{commit}}");
+            let output = self
+                .output(&["rev-parse", "--verify", "--quiet", &commit])
+                .await?;
+            if !output.status.success() {
+                return Ok(None);
+            }
+            output.stdout
+        };
+        // ls-remote answers `<sha>\t<ref>` lines, rev-parse the sha alone.
+        Ok(String::from_utf8_lossy(&output)
+            .lines()
+            .filter(|line| line.split('\t').nth(1).is_none_or(|name| name == full))
+            .find_map(|line| line.split('\t').next().and_then(parse_full)))
+    }
+
+    async fn has_origin(&self) -> Result<bool, GitError> {
+        Ok(self
+            .output(&["config", "--get", "remote.origin.url"])
+            .await?
+            .status
+            .success())
     }
 
     /// The parents of `commit` (two for a merge commit).

@@ -13,7 +13,9 @@ use crate::adapter::cloudformation::{CloudFormation, Polling, TemplateBucket};
 use crate::adapter::runner::env;
 use crate::core::config::is_role_arn;
 use crate::model::commit;
-use crate::pipeline::plan::{BacklogAccess, PlanInputs, PlanPipeline, Planner, StackPlanner};
+use crate::pipeline::plan::{
+    BacklogAccess, PlanInputs, PlanPipeline, Planner, PreviewOf, StackPlanner,
+};
 use crate::render::text::plan_text;
 
 #[derive(clap::Args)]
@@ -151,7 +153,10 @@ pub async fn run(args: PlanArgs) -> Result<(), Failure> {
         templates_path: args.templates_path,
         default_region,
         deploy_role_arn,
-        preview_into: args.preview_into,
+        preview: args
+            .preview_into
+            .zip(args.pr)
+            .map(|(into, pr)| PreviewOf { pr, into }),
     };
     let bucket = args
         .template_bucket

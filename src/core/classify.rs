@@ -212,8 +212,11 @@ pub fn declared_additions(template: &Template) -> Assessment {
         classification: Classification::Changes,
         counts,
         changes,
+        drift: vec![],
+        reason: None,
+        warnings: vec![],
+        incomplete: vec![],
         notes,
-        ..Assessment::unusable(Classification::Changes, None)
     }
 }
 

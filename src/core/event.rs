@@ -184,12 +184,12 @@ pub fn parse(value: &Value) -> Result<Parsed, EventError> {
                 .ok_or_else(|| {
                     EventError::Invalid("detail.requestParameters.changeSetName: missing".into())
                 })?;
-            // The bot deletes every preview's change set itself, at once: nothing to mirror.
-            if is_preview_change_set(&change_set) {
-                return Ok(Parsed::Unrelated(format!(
-                    "a pull request preview's change set ({execute_or_delete})",
-                    execute_or_delete = record.event_name
-                )));
+            // The bot deletes every preview's change set itself, at once: nothing to mirror. (An
+            // execution of one is not unrelated: it goes on, to be reported.)
+            if !execute && is_preview_change_set(&change_set) {
+                return Ok(Parsed::Unrelated(
+                    "the bot's deletion of a pull request preview's change set".into(),
+                ));
             }
             Ok(Parsed::Event(Event::ChangeSetCall(ChangeSetCall {
                 id: envelope.id,
@@ -378,7 +378,12 @@ mod tests {
         ));
         assert_eq!(
             parse(&preview).unwrap(),
-            Parsed::Unrelated("a pull request preview's change set (DeleteChangeSet)".into())
+            Parsed::Unrelated("the bot's deletion of a pull request preview's change set".into())
+        );
+        preview["detail"]["eventName"] = json!("ExecuteChangeSet");
+        assert!(
+            matches!(parse(&preview).unwrap(), Parsed::Event(Event::ChangeSetCall(call)) if call.execute),
+            "executing a preview's change set is never ignored as unrelated"
         );
         let mut drift = documented_stack_status();
         drift["detail-type"] = json!("CloudFormation Drift Detection Status Change");

@@ -84,8 +84,9 @@ pub fn admit_merge(
 }
 
 /// Decides whether an open pull request is previewed, from the pull request as the REST API
-/// has it. `pushed`: the commit a push just put on its branch; when Backlog names the head too,
-/// the two must agree (a late or replayed push previews nothing).
+/// has it. The head previewed is `pushed`, the commit a push just put on its branch (Backlog's
+/// `branchCommit` may not have caught up yet); else the head Backlog names. Whether it is
+/// still the head when the preview is published, the preview checks with git.
 pub fn admit_preview(
     event: PullRequestEvent,
     pr: &PullRequest,
@@ -102,29 +103,17 @@ pub fn admit_preview(
             target: target_branch.to_owned(),
         });
     }
-    let named = pr.branch_commit.as_deref().and_then(parse_full);
-    let head = match (named, pushed.and_then(parse_full)) {
-        (Some(head), Some(pushed)) if head != pushed => {
-            return Err(Ignored::NotTheHead {
-                number: event.number,
-                pushed,
-                head,
-            });
-        }
-        (Some(head), _) | (None, Some(head)) => head,
-        (None, None) => return Err(Ignored::HeadUnknown(event.number)),
+    let Some(head) = pushed.or(pr.branch_commit.as_deref()).and_then(parse_full) else {
+        return Err(Ignored::HeadUnknown(event.number));
     };
     Ok(Trigger {
         project_key: event.project_key,
         repository: event.repository,
         branch: pr.branch.clone(),
         before: None,
-        after: head.clone(),
-        revisions: vec![Revision {
-            id: head,
-            message: pr.summary.clone(),
-            author: event.actor.clone(),
-        }],
+        after: head,
+        // A preview diffs from the merge base, not from pushed revisions.
+        revisions: vec![],
         pr_number: Some(event.number),
         actor: event.actor,
         preview_into: Some(target_branch.to_owned()),
@@ -275,17 +264,11 @@ mod tests {
             trigger.delivery_key().as_str(),
             format!("INFRA/cfn-templates#pr-57@{HEAD}")
         );
-        // A push's commit stands in when Backlog names no head; it must agree when it does.
-        let pushed = admit_preview(merge(), &open("main", None), "main", Some(SHA)).unwrap();
-        assert_eq!(pushed.after, SHA);
-        assert_eq!(
-            admit_preview(merge(), &open("main", Some(HEAD)), "main", Some(SHA)),
-            Err(Ignored::NotTheHead {
-                number: 57,
-                pushed: SHA.into(),
-                head: HEAD.into()
-            })
-        );
+        // A push names its commit: Backlog's head may lag behind it.
+        for named in [None, Some(HEAD)] {
+            let pushed = admit_preview(merge(), &open("main", named), "main", Some(SHA)).unwrap();
+            assert_eq!(pushed.after, SHA);
+        }
         assert_eq!(
             admit_preview(merge(), &open("main", None), "main", None),
             Err(Ignored::HeadUnknown(57))

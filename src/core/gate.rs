@@ -82,22 +82,25 @@ impl Existing {
     }
 }
 
-/// A preview's change set lives for seconds: one of another pull request older than this was
-/// left behind by a crashed run.
-pub const PREVIEW_LEFTOVER_SECS: i64 = 3_600;
-
-/// The preview change sets a new preview of pull request `pr` deletes first: every one of the
-/// same pull request (none can still be in use: its previews run one head at a time, and a
-/// newer head wins), and those of other pull requests left behind long ago.
-pub fn preview_leftovers(existing: &[Existing], pr: u64, now: i64) -> Vec<&Existing> {
+/// The preview change sets a new preview named `name` deletes first: one of the same name (a
+/// crashed run of this very head: no other run previews it, deliveries are de-duplicated), and
+/// any other preview's older than `in_use_for` seconds (longer than a preview can hold one) —
+/// a younger one may still be read by a concurrent run (another head of the pull request, or
+/// another pull request).
+pub fn preview_leftovers<'a>(
+    existing: &'a [Existing],
+    name: &str,
+    now: i64,
+    in_use_for: i64,
+) -> Vec<&'a Existing> {
     existing
         .iter()
-        .filter(|found| match preview_pr_of(&found.name) {
-            Some(of) if of == pr => true,
-            Some(_) => found
-                .created_at
-                .is_some_and(|created| now - created > PREVIEW_LEFTOVER_SECS),
-            None => false,
+        .filter(|found| preview_pr_of(&found.name).is_some())
+        .filter(|found| {
+            found.name == name
+                || found
+                    .created_at
+                    .is_some_and(|created| now - created > in_use_for)
         })
         .collect()
 }
@@ -162,26 +165,36 @@ mod tests {
     const PLANNED: &str = "cccccccccccccccccccccccccccccccccccccccc";
 
     #[test]
-    fn a_preview_deletes_its_pull_requests_leftovers_and_old_ones_of_others() {
-        let preview = |pr, created_at| Existing {
-            name: crate::core::names::preview_change_set_name(pr, PLANNED),
+    fn a_preview_deletes_its_own_leftover_and_old_ones_never_one_in_use() {
+        let preview = |pr, commit: &str, created_at| Existing {
+            name: crate::core::names::preview_change_set_name(pr, commit),
             arn: None,
             execution_status: Some("AVAILABLE".into()),
             created_at,
         };
         let now = 1_000_000;
+        let name = crate::core::names::preview_change_set_name(57, PLANNED);
+        let older_head = "dddddddddddddddddddddddddddddddddddddddd";
         let existing = [
-            preview(57, Some(now - 5)),
-            preview(58, Some(now - 5)),
-            preview(59, Some(now - PREVIEW_LEFTOVER_SECS - 1)),
-            preview(60, None),
-            existing(PLANNED, "AVAILABLE"),
+            preview(57, PLANNED, Some(now - 5)),
+            preview(57, older_head, Some(now - 5)),
+            preview(58, PLANNED, Some(now - 5)),
+            preview(59, PLANNED, Some(now - 1_501)),
+            preview(60, PLANNED, None),
+            Existing {
+                created_at: Some(0),
+                ..existing(PLANNED, "AVAILABLE")
+            },
         ];
-        let deleted: Vec<_> = preview_leftovers(&existing, 57, now)
+        let deleted: Vec<&str> = preview_leftovers(&existing, &name, now, 1_500)
             .iter()
-            .map(|found| preview_pr_of(&found.name))
+            .map(|found| found.name.as_str())
             .collect();
-        assert_eq!(deleted, [Some(57), Some(59)]);
+        assert_eq!(
+            deleted,
+            [name.as_str(), existing[3].name.as_str()],
+            "its own name, and an old one of another; never a young one, a merge plan's or one of unknown age"
+        );
     }
 
     #[test]

@@ -103,10 +103,10 @@ pub fn is_preview_change_set(name_or_arn: &str) -> bool {
     preview_pr_of(name).is_some()
 }
 
-/// CreateChangeSet's ClientToken (1–128 characters): one per stack and change set, so a merge
-/// plan and a preview of the same commit never share one.
-pub fn client_token(stack: &str, change_set: &str) -> String {
-    let token = format!("{stack}-{change_set}");
+/// CreateChangeSet's ClientToken (1–128 characters, the end kept): one per stack and `what`
+/// (a merge plan's commit; a preview's change set name and run).
+pub fn client_token(stack: &str, what: &str) -> String {
+    let token = format!("{stack}-{what}");
     token
         .chars()
         .rev()
@@ -145,10 +145,13 @@ mod tests {
             "arn:aws:cloudformation:us-east-1:123456789012:changeSet/{name}/9a8b"
         )));
         assert_ne!(
-            client_token("app", &name),
+            client_token("app", SHA),
             client_token("app", &preview),
             "a preview and a merge plan of one commit must not share a ClientToken"
         );
+        let long = client_token(&"s".repeat(128), &format!("{preview}-1764660000000"));
+        assert_eq!(long.len(), 128);
+        assert!(long.ends_with("-1764660000000"), "the distinct end is kept");
     }
 
     #[test]

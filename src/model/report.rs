@@ -85,8 +85,9 @@ pub enum PreviewSlack {
 pub struct Previewed {
     /// The head commit it previewed.
     pub head: String,
-    /// Whether that head is what was merged (a parent of the merge commit).
-    pub merged: bool,
+    /// Whether that head is what was merged (a parent of the merge commit); `None` when git
+    /// could not tell.
+    pub merged: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,6 +235,9 @@ pub struct ChangeSetRef {
     pub executable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_url: Option<String>,
+    /// The bot deleted it (no change, failed, blocked, superseded, or a preview's).
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// Resource changes per action.

@@ -124,15 +124,9 @@ pub enum Ignored {
         base: String,
         target: String,
     },
-    /// The pull request's head is not the pushed commit any more (a late or replayed push).
-    NotTheHead {
-        number: u64,
-        pushed: String,
-        head: String,
-    },
     /// Backlog names no head commit for the pull request.
     HeadUnknown(u64),
-    /// This head of the pull request was previewed (or is being previewed) already.
+    /// A preview of this head of the pull request was dispatched already.
     HeadUnchanged {
         number: u64,
         head: String,
@@ -175,23 +169,13 @@ impl fmt::Display for Ignored {
                 f,
                 "pull request #{number} merges into {base}, not the target branch {target}"
             ),
-            Ignored::NotTheHead {
-                number,
-                pushed,
-                head,
-            } => write!(
-                f,
-                "{} is not the head of pull request #{number} any more ({} is): no preview",
-                short(pushed),
-                short(head)
-            ),
             Ignored::HeadUnknown(number) => write!(
                 f,
-                "Backlog names no head commit for pull request #{number}: no preview"
+                "Backlog names no head commit for pull request #{number}: the next push to its branch previews it"
             ),
             Ignored::HeadUnchanged { number, head } => write!(
                 f,
-                "head {} of pull request #{number} was previewed already",
+                "a preview of head {} of pull request #{number} was dispatched already",
                 short(head)
             ),
             Ignored::MergeNotFound { number, why } => {

@@ -16,6 +16,7 @@ use crate::adapter::sns::Publisher;
 use crate::core::event::{
     self, ChangeSetCall, Event, EventError, Parsed, StackStatus, stack_arn_parts,
 };
+use crate::core::names::is_preview_change_set;
 use crate::core::outcome::{OutcomeDecision, on_call, on_status, seconds_between, terminal};
 use crate::model::delivery::{CommentDelivery, CommentStatus};
 use crate::model::outcome::{Actor, Outcome, OutcomeKind};
@@ -366,6 +367,18 @@ impl OutcomeHandler {
                 .await?
         };
         let Some(record) = found else {
+            if call.execute && is_preview_change_set(&call.change_set) {
+                // Never the bot's doing: a preview's change set holds unmerged code.
+                tracing::warn!(
+                    change_set = call.change_set,
+                    actor = ?call.actor,
+                    "a pull request preview's change set was executed: code that was not merged is being deployed"
+                );
+                return Ok(Resolution::Ignore(format!(
+                    "change set {} is a pull request preview's, executed outside the bot: not tracked",
+                    call.change_set
+                )));
+            }
             return Ok(Resolution::Ignore(format!(
                 "change set {} is not one of ours",
                 call.change_set

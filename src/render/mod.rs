@@ -84,6 +84,7 @@ mod tests {
             drift_aware: false,
             executable: !deleted,
             template_url: None,
+            deleted: false,
         });
         stack.verdict = Some(Verdict::new(
             vec![Finding {

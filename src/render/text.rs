@@ -51,10 +51,10 @@ pub fn plan_text(report: &PlanReport) -> String {
             Classification::Changes | Classification::Drift => {
                 let _ = write!(text, " {}", stack.counts.summary());
                 match (&stack.change_set, &report.preview) {
-                    (Some(change_set), Some(_)) => {
+                    (Some(change_set), Some(_)) if change_set.deleted => {
                         let _ = write!(text, "  {} preview, deleted", change_set.change_set_type);
                     }
-                    (Some(change_set), None) => {
+                    (Some(change_set), _) => {
                         let _ =
                             write!(text, "  {} {}", change_set.change_set_type, change_set.name);
                     }

@@ -55,9 +55,16 @@ pub struct PlanInputs {
     /// CloudFormation service role for stacks whose config entry names none: the change set
     /// executes with it, so whoever presses Execute needs no resource permissions.
     pub deploy_role_arn: Option<String>,
-    /// Preview pull request `pr` (head `after`, from `branch`) into this branch: changes since
-    /// their merge base, nothing left to execute, nothing recorded.
-    pub preview_into: Option<String>,
+    /// A preview of a pull request before its merge: changes since the merge base, nothing
+    /// left to execute, nothing recorded.
+    pub preview: Option<PreviewOf>,
+}
+
+/// Which pull request a preview is of (head `after`, from `branch`), and where it merges.
+#[derive(Debug, Clone)]
+pub struct PreviewOf {
+    pub pr: u64,
+    pub into: String,
 }
 
 /// The AWS side of planning.
@@ -89,8 +96,8 @@ pub struct PlanPipeline {
 impl PlanPipeline {
     /// Never fails as a function: what went wrong is in the report.
     pub async fn run(&self, mut inputs: PlanInputs) -> PlanReport {
-        if inputs.preview_into.is_some() {
-            return self.preview(&inputs).await;
+        if let Some(of) = &inputs.preview {
+            return self.preview(&inputs, of).await;
         }
         // The pull request first: the ledger records and the Slack thread carry its number.
         let mut lookup_failure = None;
@@ -131,7 +138,7 @@ impl PlanPipeline {
 
     /// A pull request's preview: the same review, published only while its head is still the
     /// pull request's (a late run of an older head never overwrites a newer preview).
-    async fn preview(&self, inputs: &PlanInputs) -> PlanReport {
+    async fn preview(&self, inputs: &PlanInputs, of: &PreviewOf) -> PlanReport {
         let mut report = plan_stacks(inputs, Arc::clone(&self.planner)).await;
         let commenter = match &self.backlog {
             BacklogAccess::Off => None,
@@ -145,7 +152,7 @@ impl PlanPipeline {
             BacklogAccess::Ready(commenter) => Some(commenter),
         };
         if let Some(commenter) = commenter {
-            match withheld_because(commenter, &report).await {
+            match withheld_because(commenter, inputs, of, &report).await {
                 Ok(None) => {}
                 Ok(Some(why)) => {
                     tracing::info!("preview not published: {why}");
@@ -181,17 +188,19 @@ impl PlanPipeline {
     }
 }
 
-/// Why a preview must not be published: its pull request is no longer open, or has another
-/// head now (read over REST). `None`: publish.
+/// Why a preview must not be published: its pull request is no longer open, or its branch
+/// has another head now. The head is read from git (the branch's tip at `origin`), which is
+/// never behind the push; Backlog's `branchCommit` only when git cannot tell. `None`: publish.
 async fn withheld_because(
     commenter: &Commenter,
+    inputs: &PlanInputs,
+    of: &PreviewOf,
     report: &PlanReport,
 ) -> Result<Option<String>, BacklogError> {
-    let (Some(pr), Some(project), Some(repository)) =
-        (report.pr, &report.project, &report.repository)
-    else {
+    let (Some(project), Some(repository)) = (&report.project, &report.repository) else {
         return Ok(None);
     };
+    let pr = of.pr;
     let current = commenter
         .client
         .pull_request(project, repository, pr)
@@ -199,18 +208,21 @@ async fn withheld_because(
     if !current.is_open() {
         return Ok(Some(format!("pull request #{pr} is no longer open")));
     }
-    Ok(current
-        .branch_commit
-        .as_deref()
-        .and_then(parse_full)
-        .filter(|head| *head != report.after)
-        .map(|head| {
-            format!(
-                "pull request #{pr} has a newer head {}: its preview is published, not this one of {}",
-                short(&head),
-                short(&report.after)
-            )
-        }))
+    let tip = match Repo::new(&inputs.repo).branch_tip(&inputs.branch).await {
+        Ok(Some(tip)) => Some(tip),
+        Ok(None) => current.branch_commit.as_deref().and_then(parse_full),
+        Err(err) => {
+            tracing::warn!(error = %err, "the branch's head could not be read from git");
+            current.branch_commit.as_deref().and_then(parse_full)
+        }
+    };
+    Ok(tip.filter(|tip| *tip != report.after).map(|tip| {
+        format!(
+            "pull request #{pr} has a newer head {}: its preview is published, not this one of {}",
+            short(&tip),
+            short(&report.after)
+        )
+    }))
 }
 
 /// A merged pull request's last preview, from the bot's preview comment on it; whether its head
@@ -237,14 +249,14 @@ async fn last_preview(
         }
     };
     let head = previewed_head(comment.content.as_deref()?, pr)?;
-    let parents = Repo::new(&inputs.repo)
-        .parents(&report.after)
-        .await
-        .unwrap_or_default();
-    Some(Previewed {
-        merged: head == report.after || parents.contains(&head),
-        head,
-    })
+    let merged = match Repo::new(&inputs.repo).parents(&report.after).await {
+        Ok(parents) => Some(head == report.after || parents.contains(&head)),
+        Err(err) => {
+            tracing::warn!(error = %err, "the merge commit's parents could not be read");
+            None
+        }
+    };
+    Some(Previewed { head, merged })
 }
 
 /// Comments the plan on its pull request: added, or updated when this commit's plan was
@@ -389,8 +401,8 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
         notes: vec![],
         cards: vec![],
         comment: None,
-        preview: inputs.preview_into.clone().map(|into| Preview {
-            into,
+        preview: inputs.preview.as_ref().map(|of| Preview {
+            into: of.into.clone(),
             slack: PreviewSlack::default(),
             withheld: None,
             slack_quiet: false,
@@ -420,7 +432,7 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
         })
     };
     let semaphore = Arc::new(Semaphore::new(planner.concurrency.max(1)));
-    let preview_of = inputs.preview_into.as_ref().and(inputs.pr);
+    let preview_of = inputs.preview.as_ref().map(|of| of.pr);
     let mut tasks = JoinSet::new();
     for request in requests {
         let (planner, order, semaphore) = (

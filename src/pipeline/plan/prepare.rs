@@ -53,15 +53,20 @@ pub async fn prepare(
         Some(text) => Some(config::parse(text).map_err(PrepareError::Config)?),
         None => None,
     };
-    if let (Some(preview), Some(config)) = (&mut report.preview, &repo_config) {
-        preview.slack = config.preview.slack;
-    }
     let before = match &base {
         Some(base) => read_text(repo, base, CONFIG_FILE)
             .await?
             .and_then(|text| config::parse(&text).ok()),
         None => None,
     };
+    // Who hears of a preview is the target branch's decision, not the pull request's: a pull
+    // request cannot silence Slack about itself.
+    if let Some(preview) = &mut report.preview {
+        preview.slack = before
+            .as_ref()
+            .map(|config| config.preview.slack)
+            .unwrap_or_default();
+    }
     let discovery = Discovery::new(
         &inputs.templates_path,
         &inputs.default_region,
@@ -286,7 +291,8 @@ async fn base_commit(
     inputs: &PlanInputs,
     repo: &Repo,
 ) -> Result<(Option<String>, Option<String>), PrepareError> {
-    if let Some(into) = &inputs.preview_into {
+    if let Some(preview) = &inputs.preview {
+        let into = &preview.into;
         // What the pull request would bring: from where it leaves the target branch.
         return Ok(match repo.merge_base(into, &inputs.after).await? {
             Some(base) => (Some(base), None),

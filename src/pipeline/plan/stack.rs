@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::adapter::cloudformation::{
     Checked, CloudFormation, CloudFormationError, NewChangeSet, Polling, StackRequest,
@@ -13,7 +14,7 @@ use crate::core::classify::{
     Assessment, ChangeSetDescription, classify, declared_additions, nested_change_sets, with_nested,
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, preview_leftovers, survey};
-use crate::core::names::{change_set_name, commit_of, preview_change_set_name};
+use crate::core::names::{change_set_name, client_token, commit_of, preview_change_set_name};
 use crate::core::parameters::{kept_parameters, with_resolved};
 use crate::core::template::{self, MASKED};
 use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
@@ -90,6 +91,20 @@ fn new_plan(request: &StackRequest) -> StackPlan {
     plan
 }
 
+/// Why a preview ended early, and what to do about it before merging.
+fn before_merging(end: Ended) -> String {
+    let advice = match end.classification {
+        Classification::Busy => {
+            " Before merging: wait until the stack settles; the next push to the pull request previews it again. A merge while it is busy gets a busy plan, to be re-run once it settles."
+        }
+        Classification::Blocked => {
+            " Before merging: fix the stack as said, or the plan after the merge is blocked too."
+        }
+        _ => "",
+    };
+    format!("{}{advice}", end.reason)
+}
+
 /// A change set of ours, not yet described.
 fn change_set_ref(name: &str, update: bool) -> ChangeSetRef {
     ChangeSetRef {
@@ -100,6 +115,7 @@ fn change_set_ref(name: &str, update: bool) -> ChangeSetRef {
         drift_aware: false,
         executable: false,
         template_url: None,
+        deleted: false,
     }
 }
 
@@ -169,7 +185,16 @@ impl StackPlanner {
                     ..change_set_ref(&name, start.update)
                 }
             }
-            None => match self.create_for(request, &mut plan, &name, &start).await {
+            None => match self
+                .create_for(
+                    request,
+                    &mut plan,
+                    &name,
+                    &client_token(&request.stack, &request.commit),
+                    &start,
+                )
+                .await
+            {
                 Ok(change_set) => change_set,
                 Err(end) => return ended(plan, end),
             },
@@ -222,36 +247,37 @@ impl StackPlanner {
         let mut plan = new_plan(request);
         let start = match self.start(request, &mut plan).await {
             Ok(start) => start,
-            Err(end) => {
-                let advice = match end.classification {
-                    Classification::Busy => {
-                        " Before merging: wait until the stack settles, then push again for a new preview; a merge now is planned only once it settles."
-                    }
-                    Classification::Blocked => {
-                        " Before merging: fix the stack as said, or the plan after the merge is blocked too."
-                    }
-                    _ => "",
-                };
-                return plan.ended(end.classification, format!("{}{advice}", end.reason));
-            }
+            Err(end) => return plan.ended(end.classification, before_merging(end)),
         };
         if !start.update {
             return self.preview_new(request, plan, &start).await;
         }
-        self.delete_preview_leftovers(request, pr, &mut plan).await;
         let name = preview_change_set_name(pr, &request.commit);
-        let change_set = match self.create_for(request, &mut plan, &name, &start).await {
+        self.delete_preview_leftovers(request, &name, &mut plan)
+            .await;
+        // Its own token per run: a token CloudFormation saw for a change set since deleted
+        // must not stand for the new one.
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let token = client_token(&request.stack, &format!("{name}-{started}"));
+        let change_set = match self
+            .create_for(request, &mut plan, &name, &token, &start)
+            .await
+        {
             Ok(change_set) => change_set,
-            Err(end) => return plan.ended(end.classification, end.reason),
+            Err(end) => return plan.ended(end.classification, before_merging(end)),
         };
         let assessed = self
             .assess(request, &mut plan, change_set, &start.kept_values)
             .await;
-        // Deleted at once, whatever it showed: a preview is never executable.
+        // Deleted at once, whatever it showed (a blocked one already is): a preview is never
+        // executable.
         self.discard(&mut plan).await;
-        if plan.change_set.as_ref().is_some_and(|c| c.executable) {
+        if plan.change_set.as_ref().is_some_and(|c| !c.deleted) {
             plan.reason = Some(format!(
-                "the preview change set {name} could not be deleted: delete it, never execute it (the next preview of this pull request deletes it too)"
+                "the preview change set {name} could not be deleted: delete it, never execute it (the next preview of this stack deletes it too)"
             ));
         }
         match assessed {
@@ -301,12 +327,12 @@ impl StackPlanner {
         plan
     }
 
-    /// Deletes what earlier previews of this stack left behind (a crashed run): every preview
-    /// change set of the same pull request, and old ones of others.
+    /// Deletes what earlier previews of this stack left behind (a crashed run): one of this
+    /// very name, and any other older than a preview can take (so never one still in use).
     async fn delete_preview_leftovers(
         &self,
         request: &StackRequest,
-        pr: u64,
+        name: &str,
         plan: &mut StackPlan,
     ) {
         let existing = match self
@@ -321,10 +347,12 @@ impl StackPlanner {
                 return;
             }
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs() as i64);
-        for leftover in preview_leftovers(&existing, pr, now) {
+        // A preview holds its change set no longer than the wait for it, and seconds more.
+        let in_use_for = self.polling.timeout.as_secs() as i64 + 600;
+        for leftover in preview_leftovers(&existing, name, now, in_use_for) {
             match self
                 .cloudformation
                 .delete_change_set(&request.region, &request.stack, leftover.handle())
@@ -408,6 +436,7 @@ impl StackPlanner {
         request: &StackRequest,
         plan: &mut StackPlan,
         name: &str,
+        client_token: &str,
         start: &Start,
     ) -> Result<ChangeSetRef, Ended> {
         let template_url = if request.template.needs_s3() {
@@ -419,6 +448,7 @@ impl StackPlanner {
             .create(
                 request,
                 name,
+                client_token,
                 start.update,
                 &start.kept,
                 template_url.as_deref(),
@@ -713,7 +743,7 @@ impl StackPlanner {
     /// Deletes the plan's own change set; it is then no longer executable (or a note says why
     /// it could not be deleted).
     async fn discard(&self, plan: &mut StackPlan) {
-        let Some(change_set) = plan.change_set.as_mut() else {
+        let Some(change_set) = plan.change_set.as_mut().filter(|c| !c.deleted) else {
             return;
         };
         let handle = change_set
@@ -725,7 +755,10 @@ impl StackPlanner {
             .delete_change_set(&plan.region, &plan.stack, &handle)
             .await
         {
-            Ok(()) => change_set.executable = false,
+            Ok(()) => {
+                change_set.executable = false;
+                change_set.deleted = true;
+            }
             Err(err) => plan
                 .notes
                 .push(format!("could not delete the change set: {err}")),
@@ -748,6 +781,7 @@ impl StackPlanner {
         &self,
         request: &StackRequest,
         name: &str,
+        client_token: &str,
         update: bool,
         kept: &[String],
         template_url: Option<&str>,
@@ -755,6 +789,7 @@ impl StackPlanner {
         let new = |revert_drift| NewChangeSet {
             request,
             name,
+            client_token,
             update,
             template_url,
             revert_drift,

@@ -34,15 +34,14 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     };
     match &report.preview {
         Some(preview) => {
+            // The first thing read (and all a notification shows): what a preview is not.
             w.heading(&format!(
-                "CloudFormation preview · {} · commit {}",
-                w.text(&repository),
+                "Preview of {}: nothing can be executed from a preview",
                 w.text(&short(&report.after))
             ));
-            // The first thing read: what a preview is not.
             w.line(format!(
-                "Preview of {commit}: {} The real change set is created after the merge into {}, and reviewed again then. This comment is updated on every push.",
-                w.bold("nothing can be executed from a preview."),
+                "CloudFormation preview of {} at {commit}. The real change set is created after the merge into {}, and reviewed again then. This comment is updated on every push.",
+                w.text(&repository),
                 w.value(&preview.into)
             ));
         }
@@ -68,11 +67,18 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     }
     w.line(origin);
     if let Some(previewed) = &report.previewed {
+        let head = match links.commit(
+            report.project.as_deref(),
+            report.repository.as_deref(),
+            &previewed.head,
+        ) {
+            Some(url) => w.link(&url, &short(&previewed.head)),
+            None => w.value(&short(&previewed.head)),
+        };
         let mut line = format!(
-            "Previewed before the merge at {} (the preview comment on this pull request).",
-            w.value(&short(&previewed.head))
+            "Previewed before the merge at {head} (the preview comment on this pull request)."
         );
-        if !previewed.merged {
+        if previewed.merged == Some(false) {
             line.push_str(
                 " The merged head is not the one previewed: this plan, not the preview, is what Execute deploys.",
             );
@@ -121,7 +127,7 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     let slack = if let Some(preview) = report.preview.as_ref().filter(|p| p.slack_quiet) {
         match preview.slack {
             PreviewSlack::None => "Slack: no card (`preview.slack: none` in .cfn-chatops.yml).".to_string(),
-            _ => "Slack: no card: nothing risky found (`preview.slack: risky` sends removals, replacements, drift and blocked verdicts).".to_string(),
+            _ => "Slack: no card (`preview.slack: risky` sends only removals, replacements, drift and blocked verdicts).".to_string(),
         }
     } else if report.cards.is_empty() {
         "Slack: not configured, no cards sent.".to_string()
@@ -152,7 +158,20 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
                 w.bold("Do not merge as is:")
             ));
         }
-        w.line("Nothing was deployed, and no change set of this preview was kept.".into());
+        // Only true when every delete went through.
+        let kept = report
+            .stacks
+            .iter()
+            .filter(|stack| stack.change_set.as_ref().is_some_and(|c| !c.deleted))
+            .count();
+        if kept == 0 {
+            w.line("Nothing was deployed, and no change set of this preview was kept.".into());
+        } else {
+            w.line(format!(
+                "Nothing was deployed. {} {kept} preview change set(s) could not be deleted: delete them, never execute them.",
+                w.bold("Warning:")
+            ));
+        }
         return w.finish(&plan_marker(report), COMMENT_MAX);
     }
     if executable > 0 {
@@ -187,7 +206,7 @@ fn stack_lines(w: &mut Writer, stack: &StackPlan, preview: bool) {
     }
     match &stack.change_set {
         // Deleted at once: its name would only send a reader looking for it.
-        Some(change_set) if preview => {
+        Some(change_set) if preview && change_set.deleted => {
             line.push_str(&format!(" · {} preview", change_set.change_set_type))
         }
         Some(change_set) => line.push_str(&format!(
@@ -478,6 +497,7 @@ mod tests {
             drift_aware: true,
             executable: true,
             template_url: None,
+            deleted: false,
         });
         let mut worker = stack("worker", Classification::Failed);
         worker.reason = Some("Template format error: ''bold'' [[x>http://evil]]".into());
@@ -769,6 +789,14 @@ mod tests {
         });
         report.base = Some("4b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c".into());
         report.cards.clear();
+        for change_set in report
+            .stacks
+            .iter_mut()
+            .filter_map(|s| s.change_set.as_mut())
+        {
+            change_set.deleted = true;
+            change_set.executable = false;
+        }
         report
     }
 
@@ -792,10 +820,10 @@ mod tests {
         let lines: Vec<&str> = markdown.lines().collect();
         assert_eq!(
             lines[0],
-            "### CloudFormation preview · INFRA/cfn-templates · commit d3adb33"
+            "### Preview of d3adb33: nothing can be executed from a preview"
         );
         assert!(
-            lines[1].starts_with(&format!("Preview of [d3adb33](https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}): **nothing can be executed from a preview.** The real change set is created after the merge into `main`")),
+            lines[1].starts_with(&format!("CloudFormation preview of INFRA/cfn-templates at [d3adb33](https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}). The real change set is created after the merge into `main`")),
             "{markdown}"
         );
         assert!(
@@ -808,8 +836,11 @@ mod tests {
         assert!(!markdown.contains("wait for review"), "{markdown}");
         assert!(markdown.contains("**Do not merge as is:** 1 stack(s) would be blocked by the safety verdict after the merge"), "{markdown}");
         assert!(
-            markdown.contains("Slack: no card: nothing risky found"),
+            markdown.contains("Slack: no card (`preview.slack: risky` sends only removals"),
             "{markdown}"
+        );
+        assert!(
+            markdown.contains("Nothing was deployed, and no change set of this preview was kept.")
         );
         assert!(markdown.ends_with(&format!("<sub>cfn-chatops:preview:pr-57:{SHA}</sub>")));
         assert_eq!(
@@ -824,10 +855,23 @@ mod tests {
 
         let notation = plan_comment(&report, TextFormat::Backlog, &links());
         assert!(
-            notation.lines().nth(1).unwrap().starts_with(&format!("Preview of [[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}]]: ''nothing can be executed from a preview.''")),
+            notation.starts_with(&format!("** Preview of d3adb33: nothing can be executed from a preview\nCloudFormation preview of INFRA/cfn-templates at [[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}]].")),
             "{notation}"
         );
         assert!(notation.ends_with(&format!("cfn-chatops:preview:pr-57:{SHA}")));
+
+        // A change set whose delete failed is named, and nothing claims it is gone.
+        report.stacks[0].change_set.as_mut().unwrap().deleted = false;
+        let kept = plan_comment(&report, TextFormat::Markdown, &links());
+        assert!(
+            kept.contains("UPDATE change set `cfn-chatops-d3adb33`"),
+            "{kept}"
+        );
+        assert!(kept.contains("**Warning:** 1 preview change set(s) could not be deleted: delete them, never execute them."), "{kept}");
+        assert!(
+            !kept.contains("no change set of this preview was kept"),
+            "{kept}"
+        );
     }
 
     #[test]
@@ -835,11 +879,17 @@ mod tests {
         let mut report = report();
         report.previewed = Some(crate::model::report::Previewed {
             head: "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into(),
-            merged: true,
+            merged: Some(true),
         });
         let text = plan_comment(&report, TextFormat::Markdown, &links());
-        assert!(text.contains("Previewed before the merge at `7e6d5c4` (the preview comment on this pull request).\n"), "{text}");
-        report.previewed.as_mut().unwrap().merged = false;
+        assert!(text.contains("Previewed before the merge at [7e6d5c4](https://x.backlog.com/git/INFRA/cfn-templates/commit/7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b) (the preview comment on this pull request).\n"), "{text}");
+        report.previewed.as_mut().unwrap().merged = None;
+        let unknown = plan_comment(&report, TextFormat::Markdown, &links());
+        assert!(
+            !unknown.contains("not the one previewed"),
+            "git could not tell: {unknown}"
+        );
+        report.previewed.as_mut().unwrap().merged = Some(false);
         let text = plan_comment(&report, TextFormat::Markdown, &links());
         assert!(text.contains("The merged head is not the one previewed: this plan, not the preview, is what Execute deploys."), "{text}");
     }

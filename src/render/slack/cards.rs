@@ -458,7 +458,16 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         code(&clip(&stack.region, 40)),
         code(&clip(&stack.template, 200))
     ));
-    if let Some(change_set) = change_set {
+    if report.preview.is_some() {
+        // Its change set was deleted at once: naming it would only send a reader looking.
+        header.push(match change_set {
+            Some(change_set) => format!(
+                "*Preview* of an {} (its change set was deleted)",
+                escape(&clip(&change_set.change_set_type, 20))
+            ),
+            None => "*Preview* of a new stack: the template validated, nothing created".into(),
+        });
+    } else if let Some(change_set) = change_set {
         header.push(format!(
             "*Change set* {} ({}{})",
             code(&clip(&change_set.name, 128)),
@@ -523,12 +532,16 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
         header.push(format!("_Note:_ {}", escape(&clip(note, 300))));
     }
     header.push(String::new());
-    let describe = match change_set.and_then(|c| c.arn.as_deref()) {
+    let describe = match change_set
+        .filter(|_| report.preview.is_none())
+        .and_then(|c| c.arn.as_deref())
+    {
         Some(arn) => code(&format!(
             "aws cloudformation describe-change-set --change-set-name {} --region {}",
             clip(arn, 300),
             clip(&stack.region, 40)
         )),
+        None if report.preview.is_some() => "the next preview".into(),
         None => "the change set in the CloudFormation console".into(),
     };
     let description = fit(
@@ -956,6 +969,7 @@ mod tests {
                 drift_aware: true,
                 executable,
                 template_url: None,
+                deleted: false,
             }),
             counts: ActionCounts {
                 add: 1,
