@@ -580,6 +580,24 @@ async fn bad_arguments_exit_2_with_a_reason_and_touch_nothing() {
             vec!["--after", &commit, "--deploy-role-arn", "admin"],
             "--deploy-role-arn \"admin\" is not an IAM role ARN",
         ),
+        // A preview is of a pull request, from where it leaves the branch.
+        (
+            vec!["--after", &commit, "--preview-into", "main"],
+            "the following required arguments were not provided:\n  --pr <PR>",
+        ),
+        (
+            vec![
+                "--after",
+                &commit,
+                "--preview-into",
+                "main",
+                "--pr",
+                "5",
+                "--before",
+                &commit,
+            ],
+            "the argument '--preview-into <PREVIEW_INTO>' cannot be used with '--before <BEFORE>'",
+        ),
     ] {
         let mut env = aws::env(&world.recorder.endpoint);
         env.push(("CFN_CHATOPS_LEDGER_TABLE".into(), world.table.clone()));
@@ -609,7 +627,18 @@ async fn bad_arguments_exit_2_with_a_reason_and_touch_nothing() {
         "{:?}",
         planned.report.errors
     );
+    // A preview into a branch the repository does not have: the same.
+    let planned = world
+        .plan(&["--after", &commit, "--pr", "5", "--preview-into", "no/such"])
+        .await;
+    assert_eq!(planned.code, Some(1));
+    assert!(
+        planned.report.errors[0].contains("branch no/such is not in the repository"),
+        "{:?}",
+        planned.report.errors
+    );
     assert!(world.requests("CreateChangeSet").is_empty());
+    assert!(world.requests("ValidateTemplate").is_empty());
 }
 
 /// A first page of DescribeChangeSet, as CloudFormation's XML, with one extra resource.

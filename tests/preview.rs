@@ -162,7 +162,9 @@ async fn an_open_pull_request_gets_one_preview_comment_edited_on_each_push_then_
     );
     assert!(
         lines[1].starts_with(&format!(
-            "CloudFormation preview of {PROJECT}/{REPOSITORY} at [{}]({}/git/{PROJECT}/{REPOSITORY}/commit/{head1}). The real change set is created after the merge into `main`",
+            "CloudFormation preview of {PROJECT}/{REPOSITORY}: the real change set is created after the merge into `main`"
+        )) && lines[2].starts_with(&format!(
+            "Commit [{}]({}/git/{PROJECT}/{REPOSITORY}/commit/{head1}) on `feature/grow`",
             &head1[..7],
             backlog.url
         )),
@@ -510,7 +512,7 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
     assert_eq!(comment.len(), 1);
     assert!(
         comment[0].content.contains(&format!(
-            "** Preview of {}: nothing can be executed from a preview\nCloudFormation preview of {PROJECT}/{REPOSITORY} at [[{}>{}/git/{PROJECT}/{REPOSITORY}/commit/{head}]].",
+            "** Preview of {}: nothing can be executed from a preview\nCloudFormation preview of {PROJECT}/{REPOSITORY}: the real change set is created after the merge into main, and reviewed again then. This comment is updated on every push.\nCommit [[{}>{}/git/{PROJECT}/{REPOSITORY}/commit/{head}]] on feature/x",
             &head[..7],
             &head[..7],
             backlog.url

@@ -40,7 +40,7 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
                 w.text(&short(&report.after))
             ));
             w.line(format!(
-                "CloudFormation preview of {} at {commit}. The real change set is created after the merge into {}, and reviewed again then. This comment is updated on every push.",
+                "CloudFormation preview of {}: the real change set is created after the merge into {}, and reviewed again then. This comment is updated on every push.",
                 w.text(&repository),
                 w.value(&preview.into)
             ));
@@ -823,7 +823,7 @@ mod tests {
             "### Preview of d3adb33: nothing can be executed from a preview"
         );
         assert!(
-            lines[1].starts_with(&format!("CloudFormation preview of INFRA/cfn-templates at [d3adb33](https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}). The real change set is created after the merge into `main`")),
+            lines[1].starts_with("CloudFormation preview of INFRA/cfn-templates: the real change set is created after the merge into `main`"),
             "{markdown}"
         );
         assert!(
@@ -855,7 +855,7 @@ mod tests {
 
         let notation = plan_comment(&report, TextFormat::Backlog, &links());
         assert!(
-            notation.starts_with(&format!("** Preview of d3adb33: nothing can be executed from a preview\nCloudFormation preview of INFRA/cfn-templates at [[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}]].")),
+            notation.starts_with(&format!("** Preview of d3adb33: nothing can be executed from a preview\nCloudFormation preview of INFRA/cfn-templates: the real change set is created after the merge into main, and reviewed again then. This comment is updated on every push.\nCommit [[d3adb33>https://x.backlog.com/git/INFRA/cfn-templates/commit/{SHA}]] on main")),
             "{notation}"
         );
         assert!(notation.ends_with(&format!("cfn-chatops:preview:pr-57:{SHA}")));
