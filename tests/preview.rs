@@ -753,3 +753,86 @@ async fn a_blocked_preview_says_do_not_merge_and_its_change_set_is_deleted_once(
         "{comment}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_is_of_the_merge_it_would_make_when_the_target_moved_on() {
+    let (world, _queue, backlog) = World::with_backlog("markdown").await;
+    let app = unique("app");
+    let app_file = format!("{app}.yaml");
+    let resource = |name: &str| format!("  {name}:\n    Type: AWS::SNS::Topic\n");
+    let body = |resources: &[&str]| {
+        let mut text =
+            format!("AWSTemplateFormatVersion: '2010-09-09'\nDescription: {app}\nResources:\n");
+        for name in resources {
+            text.push_str(&resource(name));
+            // Room between resources, so that changes to neighbours merge cleanly.
+            text.push_str("    Metadata: {Note: keep}\n");
+        }
+        text
+    };
+    world.commit(&[(&app_file, Some(&body(&["First", "Last"])))], "Add app");
+    // The branch leaves main, adding a queue at the end…
+    let head = commit_on(
+        &world,
+        "feature/queue",
+        &[(&app_file, Some(&body(&["First", "Last", "Queue"])))],
+        "Add a queue",
+    );
+    // …and main moves on, adding a topic at the start, deployed.
+    let moved = world.commit(
+        &[(&app_file, Some(&body(&["Early", "First", "Last"])))],
+        "Add an early topic",
+    );
+    deploy(&app, &body(&["Early", "First", "Last"]));
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(95, "main", "feature/queue", &head),
+    );
+    let planned = preview(&world, "95", "feature/queue", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert_eq!(planned.report.base.as_deref(), Some(moved.as_str()));
+    // What CloudFormation was given is the merge: main's topic kept, the branch's queue added.
+    let sent = world.creates_for(&app);
+    let template = sent[0]["TemplateBody"].as_str().unwrap();
+    for name in ["Early:", "First:", "Last:", "Queue:"] {
+        assert!(template.contains(name), "{name} missing from {template}");
+    }
+    let comment = &backlog.bot_comments(PROJECT, REPOSITORY, 95)[0].content;
+    assert!(
+        comment.contains(&format!(
+            "**Note:** main moved on since the branch left it at {}: previewed as merged into main at {}, as the merge would make it",
+            &git(world.repo.path(), &["merge-base", "main", &head])[..7],
+            &moved[..7]
+        )),
+        "{comment}"
+    );
+    assert!(comment.contains("Add `Queue`"), "{comment}");
+
+    // A conflicting change on main: previewed from where the branch left, and said.
+    let conflicting = world.commit(
+        &[(&app_file, Some(&body(&["Early", "First", "Last", "Tail"])))],
+        "Add a topic at the end too",
+    );
+    let planned = preview(&world, "95", "feature/queue", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert!(
+        planned
+            .report
+            .notes
+            .iter()
+            .any(|note| note.starts_with(&format!(
+                "the pull request conflicts with main at {}: previewed from where it left main",
+                &conflicting[..7]
+            ))),
+        "{:#?}",
+        planned.report.notes
+    );
+    let sent = world.creates_for(&app);
+    let template = sent.last().unwrap()["TemplateBody"].as_str().unwrap();
+    assert!(
+        template.contains("Queue:") && !template.contains("Tail:") && !template.contains("<<<<"),
+        "the head's template, never a conflicted one: {template}"
+    );
+    assert!(world.our_change_sets(&app).await.is_empty());
+}

@@ -27,11 +27,20 @@ impl Repo {
     }
 
     async fn output(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
+        self.output_with(args, &[]).await
+    }
+
+    async fn output_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<std::process::Output, GitError> {
         Command::new("git")
             .arg("-C")
             .arg(&self.dir)
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
+            .envs(env.iter().copied())
             .output()
             .await
             .map_err(|err| GitError {
@@ -184,11 +193,10 @@ impl Repo {
         Ok(output.status.success())
     }
 
-    /// Where a pull request from `head` into `branch` starts: their merge base, with `branch`
-    /// as `origin` has it now (fetched), or as this repository has it when it has no `origin`.
-    /// `None`: no common history. `branch` is only ever read inside a full ref name, so no
-    /// name can pass for an option.
-    pub async fn merge_base(&self, branch: &str, head: &str) -> Result<Option<String>, GitError> {
+    /// The commit `branch` is at: as `origin` has it now (fetched), or as this repository has
+    /// it when it has no `origin`. `branch` is only ever read inside a full ref name, so no name
+    /// can pass for an option.
+    pub async fn fetch_branch(&self, branch: &str) -> Result<String, GitError> {
         let tip = if self.has_origin().await? {
             let tip = format!("refs/remotes/origin/{branch}");
             self.run(&[
@@ -202,13 +210,23 @@ impl Repo {
         } else {
             format!("refs/heads/{branch}")
         };
-        if !self.has_commit(&tip).await? {
+        let commit = format!("{tip}^{{commit}}");
+        let output = self
+            .output(&["rev-parse", "--verify", "--quiet", &commit])
+            .await?;
+        if !output.status.success() {
             return Err(GitError {
                 args: format!("rev-parse {tip}"),
                 message: format!("branch {branch} is not in the repository"),
             });
         }
-        let output = self.output(&["merge-base", &tip, head]).await?;
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// Where a pull request from `head` into a branch at `tip` starts. `None`: no common
+    /// history.
+    pub async fn merge_base(&self, tip: &str, head: &str) -> Result<Option<String>, GitError> {
+        let output = self.output(&["merge-base", tip, head]).await?;
         match output.status.code() {
             Some(0) => Ok(Some(
                 String::from_utf8_lossy(&output.stdout).trim().to_owned(),
@@ -219,6 +237,60 @@ impl Repo {
                 message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             }),
         }
+    }
+
+    /// The merge of `head` into `tip`, as a commit of their merged tree (nothing is checked
+    /// out, no ref moves). `None`: they conflict.
+    pub async fn merged(&self, tip: &str, head: &str) -> Result<Option<String>, GitError> {
+        let output = self
+            .output(&["merge-tree", "--write-tree", "--no-messages", tip, head])
+            .await?;
+        let tree = match output.status.code() {
+            Some(0) => String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            Some(1) => return Ok(None),
+            _ => {
+                return Err(GitError {
+                    args: format!("merge-tree --write-tree {tip} {head}"),
+                    message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                });
+            }
+        };
+        // A fixed identity and date: the same merge is the same commit, whoever previews it.
+        let output = self
+            .output_with(
+                &[
+                    "commit-tree",
+                    &tree,
+                    "-p",
+                    tip,
+                    "-p",
+                    head,
+                    "-m",
+                    "cfn-chatops preview merge",
+                ],
+                &[
+                    ("GIT_AUTHOR_NAME", "cfn-chatops"),
+                    ("GIT_AUTHOR_EMAIL", "cfn-chatops@invalid"),
+                    ("GIT_AUTHOR_DATE", "1970-01-01T00:00:00Z"),
+                    ("GIT_COMMITTER_NAME", "cfn-chatops"),
+                    ("GIT_COMMITTER_EMAIL", "cfn-chatops@invalid"),
+                    ("GIT_COMMITTER_DATE", "1970-01-01T00:00:00Z"),
+                ],
+            )
+            .await?;
+        if !output.status.success() {
+            return Err(GitError {
+                args: format!("commit-tree {tree}"),
+                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        Ok(Some(
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        ))
     }
 
     /// Where `branch` points now: at `origin` (asked, not fetched), or here when there is no

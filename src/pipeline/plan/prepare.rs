@@ -44,11 +44,18 @@ pub async fn prepare(
     let (subject, author) = repo.subject_and_author(&inputs.after).await?;
     report.commit_message = Some(subject);
     report.author = Some(author).filter(|author| !author.is_empty());
-    let (base, note) = base_commit(inputs, repo).await?;
+    // Files are read at `at`: the pushed head, or for a preview the merge it would make.
+    let (base, at, note) = match &inputs.preview {
+        Some(preview) => preview_range(repo, &preview.into, &inputs.after).await?,
+        None => {
+            let (base, note) = base_commit(inputs, repo).await?;
+            (base, inputs.after.clone(), note)
+        }
+    };
     report.notes.extend(note);
     report.base = base.clone();
-    let changes = repo.changed_files(base.as_deref(), &inputs.after).await?;
-    let config_text = read_text(repo, &inputs.after, CONFIG_FILE).await?;
+    let changes = repo.changed_files(base.as_deref(), &at).await?;
+    let config_text = read_text(repo, &at, CONFIG_FILE).await?;
     let repo_config = match &config_text {
         Some(text) => Some(config::parse(text).map_err(PrepareError::Config)?),
         None => None,
@@ -72,7 +79,7 @@ pub async fn prepare(
         &inputs.default_region,
         repo_config.as_ref(),
     );
-    let files = repo.files(&inputs.after).await?;
+    let files = repo.files(&at).await?;
     // Every file discovery could plan at the commit: what waivers may name, and what a
     // discovered stack's name must not clash with.
     let discoverable: Vec<String> = files
@@ -95,7 +102,7 @@ pub async fn prepare(
             for path in &discoverable {
                 if let Some(name) = derived_stack_name(path)
                     && config.waivers.iter().any(|waiver| waiver.stack == name)
-                    && is_template_at(repo, &inputs.after, path).await?
+                    && is_template_at(repo, &at, path).await?
                 {
                     discovered.push(name);
                 }
@@ -133,7 +140,7 @@ pub async fn prepare(
         ));
     }
     for path in unused {
-        if is_template_at(repo, &inputs.after, &path).await? {
+        if is_template_at(repo, &at, &path).await? {
             report.notes.push(format!(
                 "{path} changed, but no stack in {CONFIG_FILE} uses it as its template (discovery is off)"
             ));
@@ -151,10 +158,10 @@ pub async fn prepare(
     }
     let mut problems = problems;
     let mut requests = Vec::new();
-    let review = Review::new(repo, &inputs.after, &files, repo_config.as_ref()).await?;
+    let review = Review::new(repo, &at, &files, repo_config.as_ref()).await?;
     let text = config_text.as_deref().unwrap_or_default();
     for target in targets {
-        let request = match request_for(inputs, repo, &target, text).await {
+        let request = match request_for(inputs, &at, repo, &target, text).await {
             Ok(Some(mut request)) => review
                 .rules_for(repo, base.as_deref(), &target, &request)
                 .await
@@ -175,8 +182,15 @@ pub async fn prepare(
             }),
         }
     }
-    let (requests, clashes) =
-        refuse_clashes(inputs, repo, repo_config.as_ref(), &discoverable, requests).await?;
+    let (requests, clashes) = refuse_clashes(
+        inputs,
+        &at,
+        repo,
+        repo_config.as_ref(),
+        &discoverable,
+        requests,
+    )
+    .await?;
     problems.extend(clashes);
     for problem in problems {
         let plan = problem_plan(problem, &inputs.default_region);
@@ -191,6 +205,7 @@ pub async fn prepare(
 /// entries and other templates. The requests left, and the refusals.
 async fn refuse_clashes(
     inputs: &PlanInputs,
+    at: &str,
     repo: &Repo,
     config: Option<&RepoConfig>,
     discoverable: &[String],
@@ -211,7 +226,7 @@ async fn refuse_clashes(
         .chain(&discovered)
         .map(|(target, _)| target)
         .collect();
-    let templates = discoverable_claims(inputs, repo, discoverable, &names).await?;
+    let templates = discoverable_claims(at, repo, discoverable, &names).await?;
     let entries = entry_claims(inputs, config);
     // An entry's stack is taken by another template discovery plans now or would later.
     let others: Vec<Claim> = discovered
@@ -254,7 +269,7 @@ fn entry_claims(inputs: &PlanInputs, config: Option<&RepoConfig>) -> Vec<Claim> 
 /// Other templates discovery names like one of `targets` (read to be sure they are
 /// templates): the same stack, from another file.
 async fn discoverable_claims(
-    inputs: &PlanInputs,
+    at: &str,
     repo: &Repo,
     discoverable: &[String],
     targets: &[&Target],
@@ -266,7 +281,7 @@ async fn discoverable_claims(
         };
         let planned = targets.iter().any(|target| target.template == *path);
         let clashes = targets.iter().any(|target| target.stack == name);
-        if clashes && !planned && is_template_at(repo, &inputs.after, path).await? {
+        if clashes && !planned && is_template_at(repo, at, path).await? {
             claims.push(Claim {
                 stack: name,
                 by: path.clone(),
@@ -291,19 +306,6 @@ async fn base_commit(
     inputs: &PlanInputs,
     repo: &Repo,
 ) -> Result<(Option<String>, Option<String>), PrepareError> {
-    if let Some(preview) = &inputs.preview {
-        let into = &preview.into;
-        // What the pull request would bring: from where it leaves the target branch.
-        return Ok(match repo.merge_base(into, &inputs.after).await? {
-            Some(base) => (Some(base), None),
-            None => (
-                None,
-                Some(format!(
-                    "the head shares no history with {into}: every file counts as added"
-                )),
-            ),
-        });
-    }
     if let Some(before) = &inputs.before {
         repo.ensure_commit(before).await?;
         return Ok((Some(before.clone()), None));
@@ -327,6 +329,51 @@ async fn base_commit(
     Ok((parent, Some(note)))
 }
 
+/// What a preview of a pull request into `into` compares, and reads its files at: from the
+/// target branch as it is now to the merge the pull request would make (when the target moved
+/// on since the branch left it, its later changes are in the merge, not shown as undone); from
+/// where the branch left it to the head when the two conflict (with a note); from the merge
+/// base to the head when the target has not moved.
+async fn preview_range(
+    repo: &Repo,
+    into: &str,
+    head: &str,
+) -> Result<(Option<String>, String, Option<String>), PrepareError> {
+    let tip = repo.fetch_branch(into).await?;
+    let Some(merge_base) = repo.merge_base(&tip, head).await? else {
+        return Ok((
+            None,
+            head.to_owned(),
+            Some(format!(
+                "the head shares no history with {into}: every file counts as added"
+            )),
+        ));
+    };
+    if merge_base == tip {
+        return Ok((Some(merge_base), head.to_owned(), None));
+    }
+    Ok(match repo.merged(&tip, head).await? {
+        Some(merge) => (
+            Some(tip.clone()),
+            merge,
+            Some(format!(
+                "{into} moved on since the branch left it at {}: previewed as merged into {into} at {}, as the merge would make it",
+                short(&merge_base),
+                short(&tip)
+            )),
+        ),
+        None => (
+            Some(merge_base.clone()),
+            head.to_owned(),
+            Some(format!(
+                "the pull request conflicts with {into} at {}: previewed from where it left {into} ({}), without {into}'s later changes; resolve the conflicts before merging",
+                short(&tip),
+                short(&merge_base)
+            )),
+        ),
+    })
+}
+
 /// How many pushed commits are searched for a pull request's merge commit.
 const PUSHED_COMMITS_SEARCHED: usize = 100;
 
@@ -348,6 +395,7 @@ pub async fn pushed_commits(inputs: &PlanInputs) -> Result<(String, Vec<String>)
 /// discovered file that is not a template.
 async fn request_for(
     inputs: &PlanInputs,
+    at: &str,
     repo: &Repo,
     target: &Target,
     config_text: &str,
@@ -363,7 +411,7 @@ async fn request_for(
         message,
     };
     let content = repo
-        .read(&inputs.after, &target.template)
+        .read(at, &target.template)
         .await
         .map_err(|err| error(&target.template, err.to_string()))?
         .ok_or_else(|| {
@@ -371,7 +419,7 @@ async fn request_for(
                 &target.template,
                 format!(
                     "does not exist at {}: fix the stack's `template` in {CONFIG_FILE}",
-                    short(&inputs.after)
+                    short(at)
                 ),
             )
         })?;
@@ -415,13 +463,13 @@ async fn request_for(
     let mut tags = BTreeMap::new();
     let mut notes = Vec::new();
     if let Some(path) = spec.and_then(|spec| spec.parameters_file.as_deref()) {
-        let text = read_text(repo, &inputs.after, path)
+        let text = read_text(repo, at, path)
             .await
             .map_err(|err| config_error(path, err.to_string()))?
             .ok_or_else(|| {
                 config_error(
                     path,
-                    format!("parameters file does not exist at {}", short(&inputs.after)),
+                    format!("parameters file does not exist at {}", short(at)),
                 )
             })?;
         let file = parse_parameters_file(path, &text)?;
@@ -650,7 +698,10 @@ async fn read_text(repo: &Repo, commit: &str, path: &str) -> Result<Option<Strin
 
 /// The change set's Description (1–1024 characters): where it came from.
 fn description(inputs: &PlanInputs) -> String {
-    let mut text = String::from("cfn-chatops:");
+    let mut text = String::from(match inputs.preview {
+        Some(_) => "cfn-chatops preview:",
+        None => "cfn-chatops:",
+    });
     if let (Some(project), Some(repository)) = (&inputs.project, &inputs.repository) {
         text.push_str(&format!(" {project}/{repository}"));
     }

@@ -60,7 +60,7 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
     }
     if let (Some(preview), Some(base)) = (&report.preview, &report.base) {
         origin.push_str(&format!(
-            ". Changes since {}, where it leaves {}",
+            ". Compared with {} on {}",
             w.value(&short(base)),
             w.value(&preview.into)
         ));
@@ -84,6 +84,12 @@ pub fn plan_comment(report: &PlanReport, format: TextFormat, links: &Links) -> S
             );
         }
         w.line(line);
+    }
+    // A preview's own notes say what it compared (the target moved on, a conflict).
+    if report.preview.is_some() {
+        for note in &report.notes {
+            w.item(0, format!("{} {}", w.bold("Note:"), w.text(note)));
+        }
     }
     w.line(String::new());
     if report.stacks.is_empty() {
@@ -827,7 +833,7 @@ mod tests {
             "{markdown}"
         );
         assert!(
-            lines[2].ends_with("Changes since `4b1f0c2`, where it leaves `main`"),
+            lines[2].ends_with("Compared with `4b1f0c2` on `main`"),
             "{markdown}"
         );
         // The deleted change set is not named: nobody should go looking for it.
