@@ -13,7 +13,7 @@ use serde_json::Value;
 use support::aws::{self, cli as aws_cli};
 use support::backlog::{PROJECT, PullRequest, REPOSITORY, eventually, git_push};
 use support::bot::Bot;
-use support::proxy::{Fault, query_answer};
+use support::proxy::{Fault, query_answer, query_error};
 use support::world::{Planned, World, template};
 use support::{git, pull_request_event, unique};
 
@@ -548,15 +548,48 @@ async fn previews_clean_up_after_a_crash_say_busy_and_leave_nothing_when_backlog
     );
     assert_eq!(world.creates_for(&app).len(), creates_before);
 
+    // A preview change set that cannot be deleted: the run fails, the comment says so and names
+    // it, and the next preview of the head deletes it.
+    let name = format!("cfn-chatops-preview-pr71-{head}");
+    world.recorder.inject(Fault {
+        operation: "DeleteChangeSet".into(),
+        times: 1,
+        status: 400,
+        body: query_error("ValidationError", "Simulated: the delete was refused"),
+        when_body_contains: vec![format!("StackName={app}")],
+    });
+    let planned = preview(&world, "71", "feature/x", &head).await;
+    assert_eq!(planned.code, Some(1), "{}", planned.stderr);
+    assert!(
+        planned.stderr.contains(&format!(
+            "preview change set {name} could not be deleted: delete it, never execute it"
+        )),
+        "{}",
+        planned.stderr
+    );
+    assert!(world.our_change_sets(&app).await.contains(&name));
+    let text = &backlog.bot_comments(PROJECT, REPOSITORY, 71)[0].content;
+    assert!(
+        text.contains(
+            "1 preview change set(s) could not be deleted: delete them, never execute them."
+        ) && text.contains(&name)
+            && !text.contains("no change set of this preview was kept"),
+        "{text}"
+    );
+    let planned = preview(&world, "71", "feature/x", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert!(!world.our_change_sets(&app).await.contains(&name));
+
     // Backlog down: the preview fails visibly, names why, and leaves nothing in AWS.
+    let creates_before = world.creates_for(&app).len();
     backlog.set_down(true);
     let planned = preview(&world, "71", "feature/x", &head).await;
     backlog.set_down(false);
     assert_eq!(planned.code, Some(1), "{}", planned.stderr);
     assert!(
-        planned.stderr.contains(
-            "could not read the pull request to check its head, so nothing was published"
-        ),
+        planned
+            .stderr
+            .contains("could not check the pull request's head, so nothing was published"),
         "{}",
         planned.stderr
     );
@@ -835,4 +868,100 @@ async fn a_preview_is_of_the_merge_it_would_make_when_the_target_moved_on() {
         "the head's template, never a conflicted one: {template}"
     );
     assert!(world.our_change_sets(&app).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_shows_only_public_ssm_parameters_resolved() {
+    let (world, _queue, backlog) = World::with_backlog("markdown").await;
+    let app = unique("app");
+    let private = format!("/app/{app}/db-password-ish");
+    let public = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+    let body = |topics: usize| {
+        let mut text = String::from(
+            "Parameters:\n  Private:\n    Type: AWS::SSM::Parameter::Value<String>\n  Ami:\n    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>\nResources:\n",
+        );
+        for index in 0..topics {
+            text.push_str(&format!("  Topic{index}:\n    Type: AWS::SNS::Topic\n"));
+        }
+        text
+    };
+    // moto has AWS's public AMI parameters; the private one is the team's.
+    aws_cli(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        &private,
+        "--value",
+        "hunter2-secret",
+        "--type",
+        "String",
+    ]);
+    let app_file = "app.yaml";
+    let config = format!(
+        "stacks:\n  - name: {app}\n    template: app.yaml\n    parameters: {{Private: {private}, Ami: {public}}}\n"
+    );
+    world.commit(
+        &[
+            (".cfn-chatops.yml", Some(&config)),
+            (app_file, Some(&body(1))),
+        ],
+        "Add app",
+    );
+    aws_cli(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        &app,
+        "--template-body",
+        &body(1),
+        "--parameters",
+        &format!("ParameterKey=Private,ParameterValue={private}"),
+        &format!("ParameterKey=Ami,ParameterValue={public}"),
+    ]);
+    // An unmerged template may name any parameter the bot's role can read.
+    let head = commit_on(
+        &world,
+        "feature/ssm",
+        &[(&app_file, Some(&body(2)))],
+        "Grow",
+    );
+    backlog.pull_request(
+        PROJECT,
+        REPOSITORY,
+        open_pr(97, "main", "feature/ssm", &head),
+    );
+    // moto does not resolve SSM parameter types in DescribeChangeSet: CloudFormation's
+    // documented answer (Parameters[].ResolvedValue) is given by the proxy. Synthetic.
+    world.recorder.inject(Fault {
+        operation: "DescribeChangeSet".into(),
+        times: 10,
+        status: 200,
+        body: query_answer(
+            "DescribeChangeSet",
+            &format!(
+                "<Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus><Parameters><member><ParameterKey>Private</ParameterKey><ParameterValue>{private}</ParameterValue><ResolvedValue>hunter2-secret</ResolvedValue></member><member><ParameterKey>Ami</ParameterKey><ParameterValue>{public}</ParameterValue><ResolvedValue>ami-0abc1234</ResolvedValue></member></Parameters><Changes><member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>Topic1</LogicalResourceId><ResourceType>AWS::SNS::Topic</ResourceType></ResourceChange></member></Changes>"
+            ),
+        ),
+        when_body_contains: vec![format!("StackName={app}")],
+    });
+    let planned = preview(&world, "97", "feature/ssm", &head).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let shown: Vec<(&str, &str)> = planned
+        .stack(&app)
+        .parameters
+        .iter()
+        .map(|p| (p.key.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Ami", format!("{public} → ami-0abc1234").as_str()),
+            ("Private", private.as_str()),
+        ]
+    );
+    let comment = &backlog.bot_comments(PROJECT, REPOSITORY, 97)[0].content;
+    let report = serde_json::to_string(&planned.report).unwrap();
+    for text in [comment, &report, &planned.stderr] {
+        assert!(!text.contains("hunter2-secret"), "{text}");
+    }
 }

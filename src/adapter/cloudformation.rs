@@ -116,6 +116,14 @@ impl CloudFormationError {
         }
     }
 
+    /// The change set does not exist (any more).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("ChangeSetNotFound" | "ChangeSetNotFoundException")
+        )
+    }
+
     /// What went wrong, without the operation's name.
     pub fn detail(&self) -> String {
         match self {
@@ -131,6 +139,13 @@ impl CloudFormationError {
             Self::Timeout { .. } => None,
         }
     }
+}
+
+/// What ValidateTemplate said of a template it accepted.
+pub struct Validated {
+    /// The capabilities creating it needs (`CAPABILITY_IAM`, …).
+    pub capabilities: Vec<String>,
+    pub capabilities_reason: Option<String>,
 }
 
 /// What CreateChangeSet is asked to make.
@@ -454,23 +469,32 @@ impl CloudFormation {
         }
     }
 
-    /// ValidateTemplate: CloudFormation's syntax check of a template, without a stack. The
-    /// body, or its S3 URL when it is too large for one.
+    /// ValidateTemplate: CloudFormation's syntax check of a template, without a stack, and
+    /// the capabilities it says the template needs. The body, or its S3 URL when it is too
+    /// large for one.
     pub async fn validate_template(
         &self,
         region: &str,
         body: &str,
         template_url: Option<&str>,
-    ) -> Result<(), CloudFormationError> {
+    ) -> Result<Validated, CloudFormationError> {
         let call = self.client(region).validate_template();
         let call = match template_url {
             Some(url) => call.template_url(url),
             None => call.template_body(body),
         };
-        call.send()
+        let output = call
+            .send()
             .await
-            .map(|_| ())
-            .map_err(|err| CloudFormationError::call("ValidateTemplate", err))
+            .map_err(|err| CloudFormationError::call("ValidateTemplate", err))?;
+        Ok(Validated {
+            capabilities: output
+                .capabilities()
+                .iter()
+                .map(|capability| capability.as_str().to_owned())
+                .collect(),
+            capabilities_reason: output.capabilities_reason.clone(),
+        })
     }
 
     /// The template the stack was last deployed with, as submitted (GetTemplate, stage

@@ -107,14 +107,16 @@ pub fn is_preview_change_set(name_or_arn: &str) -> bool {
 /// (a merge plan's commit; a preview's change set name and run).
 pub fn client_token(stack: &str, what: &str) -> String {
     let token = format!("{stack}-{what}");
-    token
+    let tail: String = token
         .chars()
         .rev()
         .take(128)
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
-        .collect()
+        .collect();
+    // It must start with a letter or digit, and the cut may land on a `-`.
+    tail.trim_start_matches('-').to_owned()
 }
 
 #[cfg(test)]
@@ -152,6 +154,20 @@ mod tests {
         let long = client_token(&"s".repeat(128), &format!("{preview}-1764660000000"));
         assert_eq!(long.len(), 128);
         assert!(long.ends_with("-1764660000000"), "the distinct end is kept");
+        // A cut landing on a `-` is trimmed: ClientToken starts with a letter or digit.
+        let dashed = "app-".repeat(20);
+        let cut_on_dash = (49..80).filter(|len| {
+            let stack = &dashed[..*len];
+            let untrimmed = format!("{stack}-{preview}-1764660000000");
+            untrimmed.as_bytes()[untrimmed.len() - 128] == b'-'
+        });
+        let mut checked = 0;
+        for len in cut_on_dash {
+            let token = client_token(&dashed[..len], &format!("{preview}-1764660000000"));
+            assert!(!token.starts_with('-') && token.len() == 127, "{token}");
+            checked += 1;
+        }
+        assert!(checked > 0, "some cut lands on a `-`");
     }
 
     #[test]

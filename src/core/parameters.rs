@@ -72,6 +72,10 @@ pub fn undeclared(template: &Template, given: &[(String, String)]) -> Vec<String
         .collect()
 }
 
+/// Where AWS publishes its public SSM parameters (AMI ids, regions): safe to show resolved
+/// whoever named them.
+pub const PUBLIC_SSM_PREFIX: &str = "/aws/service/";
+
 /// A shown parameter value, with what CloudFormation resolved an SSM parameter type to
 /// (`/aws/service/ami-… → ami-0abc`, `/app/ami (kept) → ami-0abc`). `NoEcho` values stay
 /// masked.

@@ -4,8 +4,8 @@ use crate::model::report::{Classification, PlanReport, PreviewSlack};
 use crate::model::verdict::Level;
 
 /// Whether the preview goes to Slack, as `.cfn-chatops.yml` `preview.slack` says: `risky`
-/// means a removal, a replacement (or any other destructive change), drift, or a blocked
-/// verdict in some stack.
+/// means a removal, a replacement (or any other destructive change), drift, a blocked verdict,
+/// or a preview change set that could not be deleted in some stack.
 pub fn wants_slack(report: &PlanReport) -> bool {
     let Some(preview) = &report.preview else {
         return false;
@@ -21,6 +21,7 @@ pub fn wants_slack(report: &PlanReport) -> bool {
                     .verdict
                     .as_ref()
                     .is_some_and(|verdict| verdict.level == Level::Blocked)
+                || stack.change_set.as_ref().is_some_and(|c| !c.deleted)
         }),
     }
 }

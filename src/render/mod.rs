@@ -48,6 +48,8 @@ pub(crate) fn blocked_next_step(stack: &StackPlan) -> &'static str {
         .is_some_and(|verdict| verdict.reasons().any(|finding| !finding.waivable()));
     if stack.change_set.as_ref().is_some_and(|c| c.executable) {
         "The bot could not delete the change set: delete it (`aws cloudformation delete-change-set`, or the console), and do not execute it."
+    } else if stack.change_set.is_none() {
+        "Nothing was created. Change the template, or waive the rule for this stack in .cfn-chatops.yml (`waivers:` with the stack, the rule id and a reason), in a reviewed pull request."
     } else if refused {
         "CloudFormation refused the change set (its validation, or a Hook in FAIL mode): change the template, or what the check found, and push again. A waiver cannot make it executable."
     } else {

@@ -165,7 +165,7 @@ impl PlanPipeline {
                     report.comment = Some(CommentDelivery::failed(
                         report.pr,
                         format!(
-                            "could not read the pull request to check its head, so nothing was published: {err}"
+                            "could not check the pull request's head, so nothing was published: {err}"
                         ),
                     ));
                     return report;
@@ -196,7 +196,7 @@ async fn withheld_because(
     inputs: &PlanInputs,
     of: &PreviewOf,
     report: &PlanReport,
-) -> Result<Option<String>, BacklogError> {
+) -> Result<Option<String>, LookupError> {
     let (Some(project), Some(repository)) = (&report.project, &report.repository) else {
         return Ok(None);
     };
@@ -208,13 +208,16 @@ async fn withheld_because(
     if !current.is_open() {
         return Ok(Some(format!("pull request #{pr} is no longer open")));
     }
-    let tip = match Repo::new(&inputs.repo).branch_tip(&inputs.branch).await {
-        Ok(Some(tip)) => Some(tip),
-        Ok(None) => current.branch_commit.as_deref().and_then(parse_full),
-        Err(err) => {
-            tracing::warn!(error = %err, "the branch's head could not be read from git");
-            current.branch_commit.as_deref().and_then(parse_full)
-        }
+    if current.base != of.into {
+        return Ok(Some(format!(
+            "pull request #{pr} merges into {} now",
+            current.base
+        )));
+    }
+    // Git failing is the run failing (retried): Backlog's head may lag, so it cannot decide.
+    let tip = match Repo::new(&inputs.repo).branch_tip(&inputs.branch).await? {
+        Some(tip) => Some(tip),
+        None => current.branch_commit.as_deref().and_then(parse_full),
     };
     Ok(tip.filter(|tip| *tip != report.after).map(|tip| {
         format!(
@@ -249,8 +252,10 @@ async fn last_preview(
         }
     };
     let head = previewed_head(comment.content.as_deref()?, pr)?;
+    // Only a merge commit's parents say which head was merged.
     let merged = match Repo::new(&inputs.repo).parents(&report.after).await {
-        Ok(parents) => Some(head == report.after || parents.contains(&head)),
+        Ok(parents) if parents.len() > 1 => Some(parents.contains(&head)),
+        Ok(_) => None,
         Err(err) => {
             tracing::warn!(error = %err, "the merge commit's parents could not be read");
             None
@@ -336,11 +341,13 @@ async fn update_only(
     })
 }
 
-/// Why the pull request of a push could not be looked up.
+/// Why the pull request of a push, or the head of a previewed one, could not be looked up.
 #[derive(Debug, thiserror::Error)]
 enum LookupError {
     #[error(transparent)]
-    Git(#[from] PrepareError),
+    Prepare(#[from] PrepareError),
+    #[error(transparent)]
+    Git(#[from] crate::adapter::git::GitError),
     #[error(transparent)]
     Backlog(#[from] BacklogError),
 }
@@ -448,7 +455,20 @@ pub async fn plan_stacks(inputs: &PlanInputs, planner: Arc<Planner>) -> PlanRepo
             if let Some(pr) = preview_of {
                 let plan = planner.stacks.preview(&request, pr).await;
                 progress(&plan, started);
-                return (plan, vec![]);
+                // Left executable with unmerged code in it: the run fails, whatever else.
+                let errors = plan
+                    .change_set
+                    .as_ref()
+                    .filter(|change_set| !change_set.deleted)
+                    .map(|change_set| {
+                        format!(
+                            "{} ({}): preview change set {} could not be deleted: delete it, never execute it",
+                            plan.stack, plan.region, change_set.name
+                        )
+                    })
+                    .into_iter()
+                    .collect();
+                return (plan, errors);
             }
             let Planned {
                 mut plan,

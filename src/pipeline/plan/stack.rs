@@ -15,7 +15,7 @@ use crate::core::classify::{
 };
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, preview_leftovers, survey};
 use crate::core::names::{change_set_name, client_token, commit_of, preview_change_set_name};
-use crate::core::parameters::{kept_parameters, with_resolved};
+use crate::core::parameters::{PUBLIC_SSM_PREFIX, kept_parameters, with_resolved};
 use crate::core::template::{self, MASKED};
 use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
@@ -89,6 +89,14 @@ fn new_plan(request: &StackRequest) -> StackPlan {
     };
     plan.notes.extend(request.notes.iter().cloned());
     plan
+}
+
+/// What to do when CloudFormation wants capabilities the stack's plan did not acknowledge.
+fn capabilities_advice(request: &StackRequest) -> String {
+    format!(
+        "add `capabilities` to the stack's entry in .cfn-chatops.yml (`stacks: [{{template: {}, capabilities: [...]}}]`)",
+        request.template_path
+    )
 }
 
 /// Why a preview ended early, and what to do about it before merging.
@@ -200,17 +208,25 @@ impl StackPlanner {
             },
         };
         if let Err(end) = self
-            .assess(request, &mut plan, change_set, &start.kept_values)
+            .assess(request, &mut plan, change_set, &start.kept_values, false)
             .await
         {
             return ended(plan, end);
         }
         if matches!(
             plan.classification,
-            Classification::NoChanges | Classification::Failed
+            Classification::NoChanges | Classification::Failed | Classification::Blocked
         ) {
-            // FAILED change sets count toward the stack's limit and are never executable.
+            // Blocked ones must not be executed; FAILED ones count toward the stack's limit and
+            // never can be.
             self.discard(&mut plan).await;
+            if plan.classification == Classification::Blocked
+                && plan.change_set.as_ref().is_some_and(|c| c.executable)
+            {
+                plan.reason = Some(format!(
+                    "{BLOCKED_BY_VERDICT}, but the change set could not be deleted: delete it, do not execute it"
+                ));
+            }
         }
         // Listed again now that this change set exists: a run for another commit may have
         // created one meanwhile (concurrent webhooks), and either side must see the other.
@@ -267,23 +283,44 @@ impl StackPlanner {
             .await
         {
             Ok(change_set) => change_set,
-            Err(end) => return plan.ended(end.classification, before_merging(end)),
+            Err(end) => {
+                // The request may have reached CloudFormation before it failed: make sure
+                // nothing of it is left.
+                match self
+                    .cloudformation
+                    .delete_change_set(&request.region, &request.stack, &name)
+                    .await
+                {
+                    Ok(()) => plan.notes.push(format!(
+                        "deleted preview change set {name}, made although its creation was reported failed"
+                    )),
+                    Err(err) if err.is_not_found() => {}
+                    Err(err) => plan.notes.push(format!(
+                        "could not make sure no preview change set {name} was left: {err}"
+                    )),
+                }
+                return plan.ended(end.classification, before_merging(end));
+            }
         };
         let assessed = self
-            .assess(request, &mut plan, change_set, &start.kept_values)
+            .assess(request, &mut plan, change_set, &start.kept_values, true)
             .await;
-        // Deleted at once, whatever it showed (a blocked one already is): a preview is never
-        // executable.
+        // Deleted at once, whatever it showed: a preview is never executable.
         self.discard(&mut plan).await;
+        if let Err(end) = assessed {
+            plan = plan.ended(end.classification, end.reason);
+        }
         if plan.change_set.as_ref().is_some_and(|c| !c.deleted) {
+            let why = plan
+                .reason
+                .take()
+                .map(|reason| format!(" ({reason})"))
+                .unwrap_or_default();
             plan.reason = Some(format!(
-                "the preview change set {name} could not be deleted: delete it, never execute it (the next preview of this stack deletes it too)"
+                "the preview change set {name} could not be deleted: delete it, never execute it{why}"
             ));
         }
-        match assessed {
-            Ok(()) => plan,
-            Err(end) => plan.ended(end.classification, end.reason),
-        }
+        plan
     }
 
     /// A new stack's preview: CloudFormation validates the template, and the resources it
@@ -302,7 +339,7 @@ impl StackPlanner {
         } else {
             None
         };
-        if let Err(err) = self
+        let validated = match self
             .cloudformation
             .validate_template(
                 &request.region,
@@ -311,8 +348,38 @@ impl StackPlanner {
             )
             .await
         {
-            plan.notes.push("new stack: nothing was created".to_owned());
-            return plan.ended(Classification::Failed, err.detail());
+            Ok(validated) => validated,
+            Err(err) => {
+                plan.notes.push("new stack: nothing was created".to_owned());
+                return plan.ended(Classification::Failed, err.detail());
+            }
+        };
+        // What CreateChangeSet would refuse after the merge, said now.
+        let missing: Vec<&String> = validated
+            .capabilities
+            .iter()
+            .filter(|needed| !plan.capabilities.contains(needed))
+            // Named IAM resources' acknowledgement covers the others.
+            .filter(|needed| {
+                *needed != "CAPABILITY_IAM"
+                    || !plan
+                        .capabilities
+                        .iter()
+                        .any(|c| c == "CAPABILITY_NAMED_IAM")
+            })
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|c| c.as_str()).collect();
+            let reason = format!(
+                "CloudFormation says the template needs {}{}: {}",
+                names.join(", "),
+                validated
+                    .capabilities_reason
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default(),
+                capabilities_advice(request)
+            );
+            return plan.ended(Classification::Failed, reason);
         }
         let assessment = declared_additions(&request.template);
         plan.classification = assessment.classification;
@@ -472,6 +539,7 @@ impl StackPlanner {
         plan: &mut StackPlan,
         mut change_set: ChangeSetRef,
         kept_values: &[(String, String)],
+        preview: bool,
     ) -> Result<(), Ended> {
         let (region, stack) = (request.region.as_str(), request.stack.as_str());
         let handle = change_set
@@ -495,7 +563,10 @@ impl StackPlanner {
                 .iter()
                 .flatten()
                 .find(|found| found.parameter_key.as_deref() == Some(parameter.key.as_str()))
-                .and_then(|found| found.resolved_value.as_deref());
+                .and_then(|found| found.resolved_value.as_deref())
+                // An unmerged template may name any SSM parameter the bot can read: a preview
+                // shows only AWS's public ones resolved.
+                .filter(|_| !preview || parameter.value.starts_with(PUBLIC_SSM_PREFIX));
             parameter.value = with_resolved(
                 &request.template,
                 &parameter.key,
@@ -603,8 +674,8 @@ impl StackPlanner {
         with_nested(assessment, &read, &unreadable)
     }
 
-    /// Gives the change set its safety verdict; a blocked one is deleted, so nothing can
-    /// execute it, and its stack's plan says why.
+    /// Gives the change set its safety verdict; a blocked one is to be deleted by the caller,
+    /// so nothing can execute it, and its stack's plan says why.
     /// `checks`: CloudFormation's validation and Hook findings, and what of them could not
     /// be read.
     async fn review(
@@ -674,12 +745,6 @@ impl StackPlanner {
             plan.classification = Classification::Blocked;
             // The reasons are the verdict's, shown with it.
             plan.reason = Some(BLOCKED_BY_VERDICT.into());
-            self.discard(plan).await;
-            if plan.change_set.as_ref().is_some_and(|c| c.executable) {
-                plan.reason = Some(format!(
-                    "{BLOCKED_BY_VERDICT}, but the change set could not be deleted: delete it, do not execute it"
-                ));
-            }
         }
         plan.verdict = Some(verdict);
     }
@@ -755,7 +820,12 @@ impl StackPlanner {
             .delete_change_set(&plan.region, &plan.stack, &handle)
             .await
         {
+            // Gone already (executing another change set of the stack deletes the rest).
             Ok(()) => {
+                change_set.executable = false;
+                change_set.deleted = true;
+            }
+            Err(err) if err.is_not_found() => {
                 change_set.executable = false;
                 change_set.deleted = true;
             }
@@ -833,10 +903,7 @@ impl StackPlanner {
             }),
             "InsufficientCapabilitiesException" => end(
                 Classification::Failed,
-                format!(
-                    "{message}: add `capabilities` to the stack's entry in .cfn-chatops.yml (`stacks: [{{template: {}, capabilities: [...]}}]`)",
-                    request.template_path
-                ),
+                format!("{message}: {}", capabilities_advice(request)),
             ),
             "LimitExceededException" => end(
                 Classification::Failed,

@@ -461,9 +461,13 @@ fn stack_card(report: &PlanReport, stack: &StackPlan, links: &Links, thread: &st
     if report.preview.is_some() {
         // Its change set was deleted at once: naming it would only send a reader looking.
         header.push(match change_set {
-            Some(change_set) => format!(
+            Some(change_set) if change_set.deleted => format!(
                 "*Preview* of an {} (its change set was deleted)",
                 escape(&clip(&change_set.change_set_type, 20))
+            ),
+            Some(change_set) => format!(
+                ":warning: *Preview change set {} could not be deleted:* delete it, never execute it",
+                code(&clip(&change_set.name, 128))
             ),
             None => "*Preview* of a new stack: the template validated, nothing created".into(),
         });
