@@ -922,7 +922,7 @@ async fn a_preview_shows_only_public_ssm_parameters_resolved() {
     let head = commit_on(
         &world,
         "feature/ssm",
-        &[(&app_file, Some(&body(2)))],
+        &[(app_file, Some(&body(2)))],
         "Grow",
     );
     backlog.pull_request(
