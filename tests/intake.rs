@@ -722,6 +722,33 @@ async fn filtered_deliveries_answer_200_with_their_reason_and_dispatch_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_answer_was_lost_is_its_own_and_the_push_is_dispatched_once() {
+    let world = World::start(Setup::default()).await;
+    // DynamoDB applies the claim, but its answer comes after the SDK's attempt timeout (4 s):
+    // the SDK sends the same put again, and its condition fails on the claim just made.
+    world
+        .recorder
+        .delay_answer("PutItem", HEAD, Duration::from_secs(5), 1);
+    let (status, answer) = world.post_type12().await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    assert_eq!(
+        world.recorder.requests("PutItem").len(),
+        2,
+        "the SDK retried the put"
+    );
+    assert_eq!(world.start_builds().len(), 1);
+    // A redelivery is a duplicate at once, not a lease's worth of 503s.
+    let (status, answer) = world.post_type12().await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
+    assert_eq!(world.start_builds().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_dispatch_answers_503_releases_the_claim_and_the_retry_succeeds() {
     let world = World::start(Setup {
         codebuild_project: false,

@@ -919,12 +919,7 @@ async fn a_preview_shows_only_public_ssm_parameters_resolved() {
         &format!("ParameterKey=Ami,ParameterValue={public}"),
     ]);
     // An unmerged template may name any parameter the bot's role can read.
-    let head = commit_on(
-        &world,
-        "feature/ssm",
-        &[(app_file, Some(&body(2)))],
-        "Grow",
-    );
+    let head = commit_on(&world, "feature/ssm", &[(app_file, Some(&body(2)))], "Grow");
     backlog.pull_request(
         PROJECT,
         REPOSITORY,

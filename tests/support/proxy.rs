@@ -38,6 +38,9 @@ struct Delay {
     operation: String,
     when_body_contains: String,
     by: std::time::Duration,
+    /// The request is forwarded at once and only the answer waits (the service acted; its
+    /// answer is late), for this many calls; `None`: every call waits before it is forwarded.
+    answer_only: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -103,6 +106,24 @@ impl Recorder {
             operation: operation.into(),
             when_body_contains: when_body_contains.into(),
             by,
+            answer_only: None,
+        });
+    }
+
+    /// Forwards the next `times` calls of `operation` whose body contains `when_body_contains`
+    /// at once, and answers them `by` later: the service acted, its answer is late.
+    pub fn delay_answer(
+        &self,
+        operation: &str,
+        when_body_contains: &str,
+        by: std::time::Duration,
+        times: usize,
+    ) {
+        self.delays.lock().unwrap().push(Delay {
+            operation: operation.into(),
+            when_body_contains: when_body_contains.into(),
+            by,
+            answer_only: Some(times),
         });
     }
 
@@ -163,13 +184,24 @@ async fn relay(State(forward): State<Forward>, request: Request) -> Response {
     });
     let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
     let text = String::from_utf8_lossy(&body).into_owned();
-    let delay = forward
-        .delays
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|delay| delay.operation == operation && text.contains(&delay.when_body_contains))
-        .map(|delay| delay.by);
+    let (delay, answer_delay) = {
+        let mut delays = forward.delays.lock().unwrap();
+        let found = delays.iter_mut().find(|delay| {
+            delay.operation == operation
+                && text.contains(&delay.when_body_contains)
+                && delay.answer_only != Some(0)
+        });
+        match found {
+            Some(delay) => match delay.answer_only.as_mut() {
+                Some(times) => {
+                    *times -= 1;
+                    (None, Some(delay.by))
+                }
+                None => (Some(delay.by), None),
+            },
+            None => (None, None),
+        }
+    };
     if let Some(by) = delay {
         tokio::time::sleep(by).await;
     }
@@ -215,6 +247,9 @@ async fn relay(State(forward): State<Forward>, request: Request) -> Response {
                 .unwrap();
         }
     };
+    if let Some(by) = answer_delay {
+        tokio::time::sleep(by).await;
+    }
     let mut response = Response::builder().status(answer.status().as_u16());
     for (name, value) in answer.headers() {
         if name != "content-length" && name != "transfer-encoding" {

@@ -204,7 +204,13 @@ impl Ledger {
             Ok(_) => Ok(Claim::Claimed(token)),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let state = failed.item.as_ref().and_then(|item| item.get("state"));
+                    let old = failed.item.as_ref();
+                    // The SDK retried a put DynamoDB had applied, its answer lost: the claim
+                    // in the way is this very one.
+                    if old.and_then(|item| item.get("claim")) == Some(&s(&token.0)) {
+                        return Ok(Claim::Claimed(token));
+                    }
+                    let state = old.and_then(|item| item.get("state"));
                     if state == Some(&s("dispatching")) {
                         Ok(Claim::InFlight)
                     } else {
