@@ -663,6 +663,18 @@ async fn unrelated_and_broken_events_change_nothing_and_the_events_function_runs
     assert!(stderr.contains("detail"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(event_item(&world, "broken-1").await.is_none());
+    // An id longer than the ledger can key on: unreadable (exit 2), one line, the id clipped.
+    let mut long = foreign.clone();
+    let id = format!("long-{}", "x".repeat(3_000));
+    long["id"] = json!(id);
+    let (code, _, stderr) = outcome(&world, &long).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("id: 3005 bytes, over the 1000 the ledger can key on"),
+        "{stderr}"
+    );
+    assert!(stderr.len() < 300, "the id is clipped: {stderr}");
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "{not json").unwrap();
     let output = bot::command(

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::names::is_preview_change_set;
+use super::text::clip;
 use super::text::{FieldError, deserialize_at};
 use crate::model::outcome::Actor;
 
@@ -129,6 +130,24 @@ fn typed<T: for<'de> Deserialize<'de>>(value: &Value, prefix: &str) -> Result<T,
     Ok(deserialize_at(value, prefix)?)
 }
 
+/// The longest value the ledger keys an item on, in bytes: DynamoDB keys hold at most 2,048
+/// (partition) and 1,024 (sort) bytes, and the ledger puts a prefix before each value.
+pub const MAX_KEYED_BYTES: usize = 1_000;
+
+/// A value the ledger will key on, checked before anything is written or read with it: too
+/// long is an unreadable event (DynamoDB would refuse it every time), named with a clipped
+/// quote.
+fn keyable<'a>(value: &'a str, field: &str) -> Result<&'a str, EventError> {
+    if value.len() <= MAX_KEYED_BYTES {
+        return Ok(value);
+    }
+    Err(EventError::Invalid(format!(
+        "{field}: {} bytes, over the {MAX_KEYED_BYTES} the ledger can key on: {:?}",
+        value.len(),
+        clip(value, 40)
+    )))
+}
+
 pub fn parse(value: &Value) -> Result<Parsed, EventError> {
     if !value.is_object() {
         return Err(EventError::Invalid("expected a JSON object".into()));
@@ -137,12 +156,14 @@ pub fn parse(value: &Value) -> Result<Parsed, EventError> {
     if envelope.id.trim().is_empty() {
         return Err(EventError::Invalid("id is empty".into()));
     }
+    keyable(&envelope.id, "id")?;
     if envelope.source != "aws.cloudformation" {
         return Ok(Parsed::Unrelated(format!("source {}", envelope.source)));
     }
     match envelope.detail_type.as_str() {
         "CloudFormation Stack Status Change" => {
             let detail: StackStatusDetail = typed(&envelope.detail, "detail.")?;
+            keyable(&detail.stack_id, "detail.stack-id")?;
             let (region, stack) = stack_arn_parts(&detail.stack_id).ok_or_else(|| {
                 EventError::Invalid(format!(
                     "detail.stack-id: {:?} is not a stack ARN",
@@ -184,6 +205,10 @@ pub fn parse(value: &Value) -> Result<Parsed, EventError> {
                 .ok_or_else(|| {
                     EventError::Invalid("detail.requestParameters.changeSetName: missing".into())
                 })?;
+            keyable(&change_set, "detail.requestParameters.changeSetName")?;
+            if let Some(stack) = &parameters.stack_name {
+                keyable(stack, "detail.requestParameters.stackName")?;
+            }
             // The bot deletes every preview's change set itself, at once: nothing to mirror. (An
             // execution of one is not unrelated: it goes on, to be reported.)
             if !execute && is_preview_change_set(&change_set) {
@@ -407,6 +432,22 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("detail.stack-id")
+        );
+        // What the ledger would key on, too long for DynamoDB: unreadable, named, clipped.
+        let mut long_id = documented_stack_status();
+        long_id["id"] = json!("x".repeat(3_000));
+        let Err(EventError::Invalid(reason)) = parse(&long_id) else {
+            panic!("a 3,000-byte id is refused");
+        };
+        assert!(
+            reason.starts_with("id: 3000 bytes, over the 1000 the ledger can key on: \"xxx")
+                && reason.len() < 200,
+            "{reason}"
+        );
+        let mut long_name = cloudtrail("DeleteChangeSet", json!({}), None);
+        long_name["detail"]["requestParameters"]["changeSetName"] = json!("c".repeat(1_001));
+        assert!(
+            matches!(parse(&long_name), Err(EventError::Invalid(reason)) if reason.starts_with("detail.requestParameters.changeSetName: 1001 bytes"))
         );
         let mut no_change_set = cloudtrail("ExecuteChangeSet", json!({}), None);
         no_change_set["detail"]["requestParameters"] = json!({"stackName": "alarms"});
