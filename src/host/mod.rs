@@ -15,8 +15,6 @@ pub enum HostError {
     },
     #[error("cannot read the listening address: {0}")]
     Address(std::io::Error),
-    #[error("server stopped: {0}")]
-    Server(std::io::Error),
     #[error("lambda runtime stopped: {0}")]
     Lambda(lambda_http::lambda_runtime::Error),
 }

@@ -20,6 +20,8 @@ use crate::pipeline::intake::{Answer, Intake, Verdict, reply_line};
 
 /// Bodies above this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A body must arrive within this, from the end of its headers.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,23 +213,33 @@ async fn read_body(request: Request) -> Result<Vec<u8>, HttpAnswer> {
         discard_rest(body).await;
         return Err(too_large());
     }
-    let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| {
-            HttpAnswer::refused(
-                StatusCode::BAD_REQUEST,
-                &format!("body could not be read: {err}"),
-            )
-        })?;
-        if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > MAX_BODY_BYTES {
-                discard_rest(body).await;
-                return Err(too_large());
+    let read = async {
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|err| {
+                HttpAnswer::refused(
+                    StatusCode::BAD_REQUEST,
+                    &format!("body could not be read: {err}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > MAX_BODY_BYTES {
+                    discard_rest(body).await;
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
             }
-            bytes.extend_from_slice(&data);
         }
+        Ok(bytes)
+    };
+    // A client sending a byte now and then must not hold the request open.
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(read) => read,
+        Err(_) => Err(HttpAnswer::refused(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("body not received within {} s", BODY_READ_TIMEOUT.as_secs()),
+        )),
     }
-    Ok(bytes)
 }
 
 /// Reads and drops what is left of a refused body, within a bound, before answering: a server

@@ -1,11 +1,38 @@
-//! `cfn-chatops serve`: the router on a local TCP listener, until SIGINT or SIGTERM.
+//! `cfn-chatops serve`: the router on a local TCP listener, until SIGINT or SIGTERM. Its URL is
+//! reachable from the internet (Backlog must reach it), so no client may hold it: headers (and
+//! an idle keep-alive connection's next request) must arrive within [`HEADER_READ_TIMEOUT`], a
+//! body within the router's body timeout, at most [`MAX_CONNECTIONS`] connections are open at
+//! once (the next ones are refused at once), and a stop waits at most [`SHUTDOWN_GRACE`] for the
+//! requests in flight.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::extract::ConnectInfo;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 
 use super::HostError;
 use super::router::router;
 use crate::pipeline::intake::Intake;
+
+/// A request's headers, and an idle connection's next request, must arrive within this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections open at once; well under the usual 1,024 open files, so the server always has
+/// descriptors left for its own calls.
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a stop waits for requests in flight before it closes their connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The pause after a failed accept (out of descriptors, say), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Refusals are logged at most this often, with how many there were.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -16,17 +43,92 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
         %addr,
         runner = intake.runner.name(),
         ledger = intake.ledger.table(),
+        max_connections = MAX_CONNECTIONS,
         "listening"
     );
-    axum::serve(
-        listener,
-        router(intake).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(HostError::Server)?;
+    let app = router(intake);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    let mut refusals = Refusals::default();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accepting a connection failed; retrying");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refuse(&stream);
+            refusals.count();
+            continue;
+        };
+        // The peer is the source address the allowlist checks.
+        let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer))));
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, error = %err, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        grace_s = SHUTDOWN_GRACE.as_secs(),
+        "stopping: no new connections; finishing the requests in flight"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!(
+            grace_s = SHUTDOWN_GRACE.as_secs(),
+            "requests still open after the grace period: their connections are closed"
+        ),
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tells a client over the limit why, without waiting for it (best effort), and closes.
+fn refuse(stream: &TcpStream) {
+    let _ = stream.try_write(
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    );
+}
+
+/// Connections refused since the last log line about them.
+#[derive(Default)]
+struct Refusals {
+    unlogged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    fn count(&mut self) {
+        self.unlogged += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY)
+        {
+            tracing::warn!(
+                refused = self.unlogged,
+                max_connections = MAX_CONNECTIONS,
+                "connections refused: the server is at its connection limit"
+            );
+            self.unlogged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+    }
 }
 
 async fn shutdown_signal() {
