@@ -804,6 +804,58 @@ async fn an_unreachable_ledger_answers_503_and_dispatches_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_ledger_or_runner_is_answered_503_within_10_s() {
+    let world = World::start(Setup::default()).await;
+    // The ledger takes a minute to answer, every time (a frozen DynamoDB endpoint).
+    world
+        .recorder
+        .delay("PutItem", HEAD, Duration::from_secs(60));
+    let asked = std::time::Instant::now();
+    let (status, body) = world.post_type12().await;
+    let took = asked.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["reason"], "the ledger did not answer in time; retry");
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    assert!(world.start_builds().is_empty());
+
+    // The ledger answers, CodeBuild hangs: the same bound, and the claim is given up so the
+    // sender's retry can plan the push.
+    let world = World::start(Setup::default()).await;
+    world
+        .recorder
+        .delay("StartBuild", "", Duration::from_secs(60));
+    let asked = std::time::Instant::now();
+    let (status, body) = world.post_type12().await;
+    let took = asked.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["reason"],
+        "the codebuild runner did not answer in time; retry"
+    );
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    assert!(world.ledger().await.is_empty(), "the claim was released");
+
+    // Every call slow but inside its own timeout (3.5 s of 4): the sum is still bounded, and a
+    // dispatched plan is answered as such.
+    let world = World::start(Setup::default()).await;
+    for operation in ["PutItem", "StartBuild", "UpdateItem"] {
+        world
+            .recorder
+            .delay(operation, "", Duration::from_millis(3_500));
+    }
+    let asked = std::time::Instant::now();
+    let (status, body) = world.post_type12().await;
+    let took = asked.elapsed();
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("dispatched")),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    assert_eq!(world.start_builds().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_source_allowlist_checks_the_peer_and_ignores_x_forwarded_for() {
     let elsewhere = World::start(Setup {
         env: vec![(

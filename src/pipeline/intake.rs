@@ -3,10 +3,13 @@
 //! here; the host turns it into HTTP.
 
 use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::time::{Instant, timeout_at};
 
 use crate::adapter::backlog::api::{BacklogClient, BacklogError};
 use crate::adapter::backlog::pull_requests::open_pull_requests;
-use crate::adapter::ledger::{Claim, Ledger};
+use crate::adapter::ledger::{Claim, ClaimToken, Ledger};
 use crate::adapter::runner::Runner;
 use crate::core::filter::{admit, admit_merge, admit_preview};
 use crate::core::guard::{SourceAllowlist, WebhookSecret};
@@ -15,6 +18,12 @@ use crate::core::webhook::{self, Delivery, PullRequestEvent, WebhookError};
 use crate::model::backlog::PullRequest;
 use crate::model::commit::short;
 use crate::model::trigger::{DeliveryKey, Ignored, Push, Trigger};
+
+/// A delivery's claim and dispatch end by then, whatever the ledger and the runner do; with
+/// [`RELEASE_WITHIN`] and the body's reading, a delivery is answered within 10 s.
+pub const DISPATCH_WITHIN: Duration = Duration::from_secs(8);
+/// Giving a claim up after a failed dispatch waits no longer than this.
+pub const RELEASE_WITHIN: Duration = Duration::from_secs(1);
 
 /// Everything the webhook endpoint needs, built once at start-up.
 pub struct Intake {
@@ -115,10 +124,12 @@ impl Intake {
             Ok(triggers) => triggers,
             Err(answer) => return answer,
         };
-        // One push can bring new heads to several pull requests: each is its own delivery.
+        // One push can bring new heads to several pull requests: each is its own delivery,
+        // all answered within one deadline.
+        let deadline = Instant::now() + DISPATCH_WITHIN;
         let mut answers = Vec::with_capacity(triggers.len());
         for trigger in triggers {
-            answers.push(self.dispatch(&trigger).await);
+            answers.push(self.dispatch(&trigger, deadline).await);
         }
         combined(answers)
     }
@@ -172,6 +183,20 @@ impl Intake {
         Ok(triggers)
     }
 
+    /// Gives a claim up after its dispatch failed, so the sender's retry can plan it, within
+    /// [`RELEASE_WITHIN`] (past it, the retry takes the claim over after its lease).
+    async fn release(&self, key: &DeliveryKey, token: &ClaimToken) {
+        match tokio::time::timeout(RELEASE_WITHIN, self.ledger.release_delivery(key, token)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(delivery = %key, error = %err, "claim not released; a retry can take it over after the lease")
+            }
+            Err(_) => {
+                tracing::error!(delivery = %key, "claim not released in time; a retry can take it over after the lease")
+            }
+        }
+    }
+
     /// A pull request added or updated: previewed at its head, read over REST.
     async fn preview_trigger(&self, event: PullRequestEvent) -> Result<Trigger, Answer> {
         let Some(backlog) = &self.backlog else {
@@ -199,15 +224,28 @@ impl Intake {
             })
     }
 
-    /// Claims the delivery in the ledger and starts its plan.
-    async fn dispatch(&self, trigger: &Trigger) -> Answer {
+    /// Claims the delivery in the ledger and starts its plan, by `deadline` whatever the ledger
+    /// and the runner do (each call's own retries and timeouts are cut short at it).
+    async fn dispatch(&self, trigger: &Trigger, deadline: Instant) -> Answer {
         let key = trigger.delivery_key();
-        // Every "unavailable" asks Backlog to retry; the retry finds nothing recorded.
-        let token = match self
-            .ledger
-            .claim_delivery(trigger, self.runner.name())
-            .await
-        {
+        let late = |what: &str| {
+            Answer::new(
+                Verdict::Unavailable,
+                format!("{what} did not answer in time; retry"),
+            )
+            .for_trigger(trigger)
+        };
+        // Every "unavailable" asks Backlog to retry; the retry finds nothing recorded (or, when
+        // the claim was written but its answer came too late, takes it over after the lease).
+        let claimed = timeout_at(
+            deadline,
+            self.ledger.claim_delivery(trigger, self.runner.name()),
+        )
+        .await;
+        let Ok(claimed) = claimed else {
+            return late("the ledger");
+        };
+        let token = match claimed {
             Ok(Claim::Claimed(token)) => token,
             Ok(Claim::Duplicate) => {
                 let answer = match (trigger.is_preview(), trigger.pr_number) {
@@ -233,15 +271,28 @@ impl Intake {
                     .with_detail(err);
             }
         };
-        match self.runner.dispatch(trigger).await {
+        let dispatched = match timeout_at(deadline, self.runner.dispatch(trigger)).await {
+            Ok(dispatched) => dispatched,
+            Err(_) => {
+                self.release(&key, &token).await;
+                return late(&format!("the {} runner", self.runner.name()));
+            }
+        };
+        match dispatched {
             Ok(dispatched) => {
-                if let Err(err) = self
-                    .ledger
-                    .confirm_delivery(&key, &token, dispatched.build_id.as_deref())
-                    .await
-                {
-                    // The plan is running; an unconfirmed claim only goes stale after its lease.
-                    tracing::warn!(delivery = %key, error = %err, "dispatch not recorded");
+                let confirmed = timeout_at(
+                    deadline,
+                    self.ledger
+                        .confirm_delivery(&key, &token, dispatched.build_id.as_deref()),
+                )
+                .await;
+                // The plan is running; an unconfirmed claim only goes stale after its lease.
+                match confirmed {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => {
+                        tracing::warn!(delivery = %key, error = %err, "dispatch not recorded")
+                    }
+                    Err(_) => tracing::warn!(delivery = %key, "dispatch not recorded in time"),
                 }
                 let what = match (&trigger.preview_into, trigger.pr_number) {
                     (Some(into), Some(pr)) => format!(
@@ -255,9 +306,7 @@ impl Intake {
                 answer
             }
             Err(err) => {
-                if let Err(release) = self.ledger.release_delivery(&key, &token).await {
-                    tracing::error!(delivery = %key, error = %release, "claim not released; a retry can take it over after the lease");
-                }
+                self.release(&key, &token).await;
                 Answer::new(
                     Verdict::Unavailable,
                     format!(
