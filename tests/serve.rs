@@ -199,3 +199,46 @@ async fn a_stop_with_a_request_half_sent_ends_within_the_grace() {
     bot.wait_for_log("stopped", Duration::from_secs(2)).await;
     drop(half);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_plan_that_cannot_start_is_503_and_its_claim_is_given_up() {
+    let world = support::world::World::start().await;
+    let commit = world.commit_stacks(&[&unique("app")], "Add app");
+    // The server runs from a copy of the binary, which an upgrade then moves away.
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("cfn-chatops");
+    std::fs::copy(support::bot::BINARY, &program).unwrap();
+    let bot = Bot::serve_from(&program, &world.serve_env());
+    std::fs::remove_file(&program).unwrap();
+    let push = support::backlog::git_push("main", "", &commit, "Add app");
+    let (status, answer) = bot
+        .deliver("application/x-www-form-urlencoded", push.clone())
+        .await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(
+        answer["reason"],
+        "local runner could not start the plan; retry"
+    );
+    let logged = bot
+        .wait_for_log("webhook delivery", Duration::from_secs(5))
+        .await;
+    assert!(
+        logged["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be run (moved, deleted or not executable)"),
+        "{logged}"
+    );
+    assert!(
+        aws::ledger_items(&world.aws, &world.table).await.is_empty(),
+        "the claim was given up"
+    );
+    // Back in place: the sender's retry is planned.
+    std::fs::copy(support::bot::BINARY, &program).unwrap();
+    let answer = bot
+        .deliver_ok("application/x-www-form-urlencoded", push)
+        .await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    bot.wait_for_log("local plan finished", Duration::from_secs(120))
+        .await;
+}

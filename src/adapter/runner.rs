@@ -86,6 +86,8 @@ pub enum DispatchError {
     StartBuild { project: String, detail: String },
     #[error("local clone {} is not a git repository", .0.display())]
     NotARepository(PathBuf),
+    #[error("plan program {} cannot be run (moved, deleted or not executable)", .0.display())]
+    ProgramMissing(PathBuf),
 }
 
 /// What a dispatch started.
@@ -182,6 +184,11 @@ impl LocalRunner {
         if !self.clone.join(".git").exists() {
             return Err(DispatchError::NotARepository(self.clone.clone()));
         }
+        // Answered "dispatched" only if the plan can start: an upgrade that moved the binary
+        // is a 503, and the claim is given up for the sender's retry.
+        if !is_executable(&self.program) {
+            return Err(DispatchError::ProgramMissing(self.program.clone()));
+        }
         let mut command = Command::new(&self.program);
         command.arg("plan").arg("--repo").arg(&self.clone);
         for input in plan_inputs(trigger) {
@@ -204,6 +211,18 @@ impl LocalRunner {
         });
         Ok(Dispatched { build_id: None })
     }
+}
+
+#[cfg(unix)]
+fn is_executable(program: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(program)
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(program: &std::path::Path) -> bool {
+    program.is_file()
 }
 
 async fn run_logged(mut command: Command, delivery: &str) {

@@ -18,7 +18,11 @@ pub struct Bot {
 
 /// A hermetic command: only PATH and the given variables reach the child.
 pub fn command(args: &[&str], env: &[(String, String)]) -> Command {
-    let mut command = Command::new(BINARY);
+    command_of(std::path::Path::new(BINARY), args, env)
+}
+
+fn command_of(program: &std::path::Path, args: &[&str], env: &[(String, String)]) -> Command {
+    let mut command = Command::new(program);
     command
         .args(args)
         .env_clear()
@@ -30,7 +34,13 @@ pub fn command(args: &[&str], env: &[(String, String)]) -> Command {
 impl Bot {
     /// `cfn-chatops serve` on a free port; waits until it logs where it listens.
     pub fn serve(env: &[(String, String)]) -> Bot {
-        Self::start(
+        Self::serve_from(std::path::Path::new(BINARY), env)
+    }
+
+    /// [`Bot::serve`], run from a copy of the binary at `program`.
+    pub fn serve_from(program: &std::path::Path, env: &[(String, String)]) -> Bot {
+        Self::start_program(
+            program,
             &["serve", "--addr", "127.0.0.1:0", "--log-format", "json"],
             env,
             true,
@@ -43,7 +53,16 @@ impl Bot {
     }
 
     fn start(args: &[&str], env: &[(String, String)], listens: bool) -> Bot {
-        let mut child = command(args, env)
+        Self::start_program(std::path::Path::new(BINARY), args, env, listens)
+    }
+
+    fn start_program(
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(String, String)],
+        listens: bool,
+    ) -> Bot {
+        let mut child = command_of(program, args, env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
