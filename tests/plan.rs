@@ -2131,14 +2131,8 @@ async fn ssm_parameters_show_what_cloudformation_resolved_and_no_echo_ones_nothi
     });
     let planned = world.plan(&["--after", &commit]).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    let shown: Vec<(&str, &str)> = planned
-        .stack(&stack)
-        .parameters
-        .iter()
-        .map(|p| (p.key.as_str(), p.value.as_str()))
-        .collect();
     assert_eq!(
-        shown,
+        planned.parameters(&stack),
         [
             ("Ami", format!("{ami} → ami-0abc1234").as_str()),
             ("Token", "****")

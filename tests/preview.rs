@@ -941,14 +941,8 @@ async fn a_preview_shows_only_public_ssm_parameters_resolved() {
     });
     let planned = preview(&world, "97", "feature/ssm", &head).await;
     assert_eq!(planned.code, Some(0), "{}", planned.stderr);
-    let shown: Vec<(&str, &str)> = planned
-        .stack(&app)
-        .parameters
-        .iter()
-        .map(|p| (p.key.as_str(), p.value.as_str()))
-        .collect();
     assert_eq!(
-        shown,
+        planned.parameters(&app),
         [
             ("Ami", format!("{public} → ami-0abc1234").as_str()),
             ("Private", private.as_str()),

@@ -31,6 +31,15 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// The parameters the stack's plan shows, as (key, value).
+    pub fn parameters(&self, stack: &str) -> Vec<(&str, &str)> {
+        self.stack(stack)
+            .parameters
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect()
+    }
+
     pub fn stack(&self, name: &str) -> &StackPlan {
         self.report
             .stacks
