@@ -834,25 +834,6 @@ async fn a_hung_ledger_or_runner_is_answered_503_within_10_s() {
     );
     assert!(took < Duration::from_secs(10), "answered after {took:?}");
     assert!(world.ledger().await.is_empty(), "the claim was released");
-
-    // Every call slow but inside its own timeout (3.5 s of 4): the sum is still bounded, and a
-    // dispatched plan is answered as such.
-    let world = World::start(Setup::default()).await;
-    for operation in ["PutItem", "StartBuild", "UpdateItem"] {
-        world
-            .recorder
-            .delay(operation, "", Duration::from_millis(3_500));
-    }
-    let asked = std::time::Instant::now();
-    let (status, body) = world.post_type12().await;
-    let took = asked.elapsed();
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("dispatched")),
-        "{body}"
-    );
-    assert!(took < Duration::from_secs(10), "answered after {took:?}");
-    assert_eq!(world.start_builds().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,13 +12,13 @@ use support::bot::Bot;
 use support::moto::moto;
 use support::{SECRET, aws, unique};
 
-/// The documented limits (README, "Hosting"): 10 s for headers or an idle connection's next
-/// request, 10 s for a body, 256 connections, a 10 s grace on stop.
+/// The documented limits (README, "Hosting"): 10 s for headers, 10 s for a body, 256
+/// connections, a 30 s grace on stop.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: usize = 256;
-const GRACE: Duration = Duration::from_secs(10);
+const GRACE: Duration = Duration::from_secs(30);
 /// Slack for a loaded 2-core machine.
-const MARGIN: Duration = Duration::from_secs(4);
+const MARGIN: Duration = Duration::from_secs(6);
 
 async fn serve() -> Bot {
     let config = aws::config(&moto().endpoint).await;
@@ -149,17 +149,18 @@ async fn a_connection_flood_is_refused_fast_and_said_and_healthz_answers_again()
     }
     // Every slot is held: the next client is told at once, and the log says why.
     let asked = Instant::now();
-    let refused = TcpStream::connect(&addr).await.unwrap();
+    let mut refused = TcpStream::connect(&addr).await.unwrap();
+    refused
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
     let (answer, closed) = until_closed(refused).await;
     assert!(
-        closed - asked < Duration::from_secs(2),
+        closed - asked < Duration::from_secs(3),
         "refused in {:?}",
         closed - asked
     );
-    assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 503"),
-        "{answer}"
-    );
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
     let logged = bot
         .wait_for_log(
             "connections refused: the server is at its connection limit",
@@ -201,7 +202,7 @@ async fn a_stop_with_a_request_half_sent_ends_within_the_grace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_local_plan_that_cannot_start_is_503_and_its_claim_is_given_up() {
+async fn a_local_plan_starts_even_after_an_upgrade_moved_the_binary() {
     let world = support::world::World::start().await;
     let commit = world.commit_stacks(&[&unique("app")], "Add app");
     // The server runs from a copy of the binary, which an upgrade then moves away.
@@ -209,36 +210,15 @@ async fn a_local_plan_that_cannot_start_is_503_and_its_claim_is_given_up() {
     let program = dir.path().join("cfn-chatops");
     std::fs::copy(support::bot::BINARY, &program).unwrap();
     let bot = Bot::serve_from(&program, &world.serve_env());
-    std::fs::remove_file(&program).unwrap();
+    std::fs::rename(&program, dir.path().join("cfn-chatops.old")).unwrap();
     let push = support::backlog::git_push("main", "", &commit, "Add app");
-    let (status, answer) = bot
-        .deliver("application/x-www-form-urlencoded", push.clone())
-        .await;
-    assert_eq!(status, 503, "{answer}");
-    assert_eq!(
-        answer["reason"],
-        "local runner could not start the plan; retry"
-    );
-    let logged = bot
-        .wait_for_log("webhook delivery", Duration::from_secs(5))
-        .await;
-    assert!(
-        logged["error"]
-            .as_str()
-            .unwrap()
-            .contains("cannot be run (moved, deleted or not executable)"),
-        "{logged}"
-    );
-    assert!(
-        aws::ledger_items(&world.aws, &world.table).await.is_empty(),
-        "the claim was given up"
-    );
-    // Back in place: the sender's retry is planned.
-    std::fs::copy(support::bot::BINARY, &program).unwrap();
     let answer = bot
         .deliver_ok("application/x-www-form-urlencoded", push)
         .await;
     assert_eq!(answer["status"], "dispatched", "{answer}");
-    bot.wait_for_log("local plan finished", Duration::from_secs(120))
+    let finished = bot
+        .wait_for_logs("local plan finished", 1, Duration::from_secs(120))
         .await;
+    assert_eq!(finished.len(), 1);
+    assert!(bot.log_entries("local plan could not start").is_empty());
 }

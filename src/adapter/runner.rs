@@ -332,4 +332,21 @@ mod tests {
         other.after = "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into();
         assert_ne!(token, idempotency_token(&other.delivery_key()));
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_an_executable_file_is_a_plan_program() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("cfn-chatops-runner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("plan");
+        assert!(!is_executable(&program), "missing");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(!is_executable(&program), "not executable");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(is_executable(&program));
+        assert!(!is_executable(&dir), "a folder");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

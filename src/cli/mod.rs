@@ -154,6 +154,8 @@ pub fn main() -> ExitCode {
             Command::CustomActions(args) => slack::custom_actions(args),
         }
     });
+    // What is still running (a blocked DNS lookup, say) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

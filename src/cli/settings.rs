@@ -23,6 +23,9 @@ use crate::pipeline::intake::Intake;
 use crate::pipeline::outcome::OutcomeHandler;
 use crate::render::links::Links;
 
+/// The binary this process runs, as Linux names it whatever became of its file.
+const RUNNING_BINARY: &str = "/proc/self/exe";
+
 #[derive(clap::Args)]
 pub struct IntakeArgs {
     /// Secret path segment of the webhook URL: at least 32 URL-safe characters. Prefer the
@@ -232,9 +235,14 @@ impl IntakeArgs {
                     .ok_or_else(|| Failure::usage("--codebuild-project is required"))?,
             )),
             RunnerKind::Local => {
-                let program = std::env::current_exe().map_err(|err| {
-                    Failure::runtime(format!("cannot find this executable: {err}"))
-                })?;
+                // On Linux, the running binary itself: plans still start after an upgrade
+                // moved or deleted its file.
+                let program = match PathBuf::from(RUNNING_BINARY) {
+                    running if running.exists() => running,
+                    _ => std::env::current_exe().map_err(|err| {
+                        Failure::runtime(format!("cannot find this executable: {err}"))
+                    })?,
+                };
                 let clone = self
                     .local_clone
                     .ok_or_else(|| Failure::usage("--local-clone is required"))?;

@@ -156,10 +156,11 @@ pub fn parse(value: &Value) -> Result<Parsed, EventError> {
     if envelope.id.trim().is_empty() {
         return Err(EventError::Invalid("id is empty".into()));
     }
-    keyable(&envelope.id, "id")?;
     if envelope.source != "aws.cloudformation" {
         return Ok(Parsed::Unrelated(format!("source {}", envelope.source)));
     }
+    // Only events the ledger records are checked: an unrelated one is never stored.
+    keyable(&envelope.id, "id")?;
     match envelope.detail_type.as_str() {
         "CloudFormation Stack Status Change" => {
             let detail: StackStatusDetail = typed(&envelope.detail, "detail.")?;
@@ -216,10 +217,12 @@ pub fn parse(value: &Value) -> Result<Parsed, EventError> {
                     "the bot's deletion of a pull request preview's change set".into(),
                 ));
             }
+            let region = record.aws_region.unwrap_or(envelope.region);
+            keyable(&region, "detail.awsRegion")?;
             Ok(Parsed::Event(Event::ChangeSetCall(ChangeSetCall {
                 id: envelope.id,
                 time: envelope.time,
-                region: record.aws_region.unwrap_or(envelope.region),
+                region,
                 execute,
                 stack: parameters.stack_name.filter(|name| !name.is_empty()),
                 change_set,

@@ -1,9 +1,9 @@
 //! `cfn-chatops serve`: the router on a local TCP listener, until SIGINT or SIGTERM. Its URL is
-//! reachable from the internet (Backlog must reach it), so no client may hold it: headers (and
-//! an idle keep-alive connection's next request) must arrive within [`HEADER_READ_TIMEOUT`], a
-//! body within the router's body timeout, at most [`MAX_CONNECTIONS`] connections are open at
-//! once (the next ones are refused at once), and a stop waits at most [`SHUTDOWN_GRACE`] for the
-//! requests in flight.
+//! reachable from the internet (Backlog must reach it), so no client may hold it: one request
+//! per connection, its headers within [`HEADER_READ_TIMEOUT`], its body within the router's
+//! body timeout, its answer within the intake's deadline; at most [`MAX_CONNECTIONS`]
+//! connections at once (the next ones are refused at once); and a stop waits at most
+//! [`SHUTDOWN_GRACE`] for the requests in flight.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,24 +15,33 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::HostError;
-use super::router::router;
-use crate::pipeline::intake::Intake;
+use super::router::{BODY_READ_TIMEOUT, router};
+use crate::pipeline::intake::{DISPATCH_WITHIN, Intake, RECORD_WITHIN};
 
-/// A request's headers, and an idle connection's next request, must arrive within this.
+/// A request's headers must arrive within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections open at once; well under the usual 1,024 open files, so the server always has
 /// descriptors left for its own calls.
 pub const MAX_CONNECTIONS: usize = 256;
-/// How long a stop waits for requests in flight before it closes their connections.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a stop waits for requests in flight before it closes their connections: as long as
+/// a request accepted just before it can take (headers, body, claim and dispatch, their
+/// record), so none is cut between its claim and its answer.
+pub const SHUTDOWN_GRACE: Duration = HEADER_READ_TIMEOUT
+    .saturating_add(BODY_READ_TIMEOUT)
+    .saturating_add(DISPATCH_WITHIN)
+    .saturating_add(RECORD_WITHIN)
+    .saturating_add(Duration::from_secs(1));
 /// The pause after a failed accept (out of descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Refusals are logged at most this often, with how many there were.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
+/// How long a refused client gets to read its 503 before the socket closes.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -65,15 +74,18 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
             () = &mut shutdown => break,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refuse(&stream);
+            tokio::spawn(refuse(stream));
             refusals.count();
             continue;
         };
         // The peer is the source address the allowlist checks.
         let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer))));
+        // One request per connection: a webhook needs no more, and a client cannot keep a
+        // slot by asking again and again.
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(false)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -84,6 +96,7 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
         });
     }
     drop(listener);
+    refusals.flush();
     tracing::info!(
         grace_s = SHUTDOWN_GRACE.as_secs(),
         "stopping: no new connections; finishing the requests in flight"
@@ -99,11 +112,20 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
     Ok(())
 }
 
-/// Tells a client over the limit why, without waiting for it (best effort), and closes.
-fn refuse(stream: &TcpStream) {
-    let _ = stream.try_write(
-        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-    );
+/// Tells a client over the limit why, and closes: its request is read and dropped for at most
+/// [`REFUSAL_LINGER`] (closing with unread data would reset the connection, and the 503 with
+/// it).
+async fn refuse(mut stream: TcpStream) {
+    let linger = async {
+        stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(REFUSAL_LINGER, linger).await;
 }
 
 /// Connections refused since the last log line about them.
@@ -120,14 +142,22 @@ impl Refusals {
             .logged_at
             .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY)
         {
-            tracing::warn!(
-                refused = self.unlogged,
-                max_connections = MAX_CONNECTIONS,
-                "connections refused: the server is at its connection limit"
-            );
-            self.unlogged = 0;
-            self.logged_at = Some(Instant::now());
+            self.flush();
         }
+    }
+
+    /// Logs the refusals not logged yet, if any.
+    fn flush(&mut self) {
+        if self.unlogged == 0 {
+            return;
+        }
+        tracing::warn!(
+            refused = self.unlogged,
+            max_connections = MAX_CONNECTIONS,
+            "connections refused: the server is at its connection limit"
+        );
+        self.unlogged = 0;
+        self.logged_at = Some(Instant::now());
     }
 }
 

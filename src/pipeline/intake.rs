@@ -19,11 +19,14 @@ use crate::model::backlog::PullRequest;
 use crate::model::commit::short;
 use crate::model::trigger::{DeliveryKey, Ignored, Push, Trigger};
 
-/// A delivery's claim and dispatch end by then, whatever the ledger and the runner do; with
-/// [`RELEASE_WITHIN`] and the body's reading, a delivery is answered within 10 s.
-pub const DISPATCH_WITHIN: Duration = Duration::from_secs(8);
-/// Giving a claim up after a failed dispatch waits no longer than this.
-pub const RELEASE_WITHIN: Duration = Duration::from_secs(1);
+/// A delivery's claims and dispatches end this long after its body was read, whatever the
+/// ledger and the runner do (each call's own retries are cut at the deadline); recording a
+/// dispatch, or giving a claim up, waits at most [`RECORD_WITHIN`] more. So a push is answered
+/// within 10 s of its body (a pull-request webhook first reads Backlog, on its client's budget).
+pub const DISPATCH_WITHIN: Duration = Duration::from_millis(7_500);
+/// The longest wait for a dispatch's record or a claim's release before answering; either
+/// goes on in the background past it.
+pub const RECORD_WITHIN: Duration = Duration::from_secs(1);
 
 /// Everything the webhook endpoint needs, built once at start-up.
 pub struct Intake {
@@ -108,6 +111,7 @@ impl Intake {
 
     /// Parse, filter, de-duplicate, dispatch.
     pub async fn deliver(&self, content_type: Option<&str>, body: &[u8]) -> Answer {
+        let deadline = Instant::now() + DISPATCH_WITHIN;
         let triggers = match webhook::parse(content_type, body) {
             Ok(Delivery::Push(push)) => self.push_triggers(push).await,
             Ok(Delivery::Merge(merge)) => self.merge_trigger(merge).await.map(|t| vec![t]),
@@ -126,7 +130,6 @@ impl Intake {
         };
         // One push can bring new heads to several pull requests: each is its own delivery,
         // all answered within one deadline.
-        let deadline = Instant::now() + DISPATCH_WITHIN;
         let mut answers = Vec::with_capacity(triggers.len());
         for trigger in triggers {
             answers.push(self.dispatch(&trigger, deadline).await);
@@ -183,18 +186,16 @@ impl Intake {
         Ok(triggers)
     }
 
-    /// Gives a claim up after its dispatch failed, so the sender's retry can plan it, within
-    /// [`RELEASE_WITHIN`] (past it, the retry takes the claim over after its lease).
+    /// Gives a claim up after its dispatch failed, so the sender's retry can plan it: awaited
+    /// up to [`RECORD_WITHIN`], then left to finish by itself.
     async fn release(&self, key: &DeliveryKey, token: &ClaimToken) {
-        match tokio::time::timeout(RELEASE_WITHIN, self.ledger.release_delivery(key, token)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                tracing::error!(delivery = %key, error = %err, "claim not released; a retry can take it over after the lease")
+        let (ledger, key, token) = (self.ledger.clone(), key.clone(), token.clone());
+        in_background(RECORD_WITHIN, async move {
+            if let Err(err) = ledger.release_delivery(&key, &token).await {
+                tracing::error!(delivery = %key, error = %err, "claim not released; a retry can take it over after the lease");
             }
-            Err(_) => {
-                tracing::error!(delivery = %key, "claim not released in time; a retry can take it over after the lease")
-            }
-        }
+        })
+        .await;
     }
 
     /// A pull request added or updated: previewed at its head, read over REST.
@@ -235,6 +236,11 @@ impl Intake {
             )
             .for_trigger(trigger)
         };
+        // Past the deadline, nothing more is asked (a call is sent before its timeout is
+        // looked at).
+        if Instant::now() >= deadline {
+            return late("Backlog or the ledger");
+        }
         // Every "unavailable" asks Backlog to retry; the retry finds nothing recorded (or, when
         // the claim was written but its answer came too late, takes it over after the lease).
         let claimed = timeout_at(
@@ -280,20 +286,20 @@ impl Intake {
         };
         match dispatched {
             Ok(dispatched) => {
-                let confirmed = timeout_at(
-                    deadline,
-                    self.ledger
-                        .confirm_delivery(&key, &token, dispatched.build_id.as_deref()),
-                )
-                .await;
-                // The plan is running; an unconfirmed claim only goes stale after its lease.
-                match confirmed {
-                    Ok(Ok(())) => {}
-                    Ok(Err(err)) => {
-                        tracing::warn!(delivery = %key, error = %err, "dispatch not recorded")
+                // The plan is running: its record is awaited briefly, then goes on by itself (an
+                // unrecorded dispatch could be taken over after the claim's lease).
+                let ledger = self.ledger.clone();
+                let (record_key, record_token, build_id) =
+                    (key.clone(), token.clone(), dispatched.build_id.clone());
+                in_background(RECORD_WITHIN, async move {
+                    if let Err(err) = ledger
+                        .confirm_delivery(&record_key, &record_token, build_id.as_deref())
+                        .await
+                    {
+                        tracing::warn!(delivery = %record_key, error = %err, "dispatch not recorded");
                     }
-                    Err(_) => tracing::warn!(delivery = %key, "dispatch not recorded in time"),
-                }
+                })
+                .await;
                 let what = match (&trigger.preview_into, trigger.pr_number) {
                     (Some(into), Some(pr)) => format!(
                         "previewing pull request #{pr} into {into} at {}",
@@ -329,6 +335,11 @@ impl Intake {
         let pr = self.read_pull_request(backlog, &merge).await?;
         admit_merge(merge, &pr, &self.target_branch).map_err(Answer::ignored)
     }
+}
+
+/// Runs `work` on its own task and waits for it up to `wait`; past that it goes on unawaited.
+async fn in_background(wait: Duration, work: impl Future<Output = ()> + Send + 'static) {
+    let _ = tokio::time::timeout(wait, tokio::spawn(work)).await;
 }
 
 /// Backlog failing: retry later (5xx, 429, unreachable), or its refusal of the bot's request.
