@@ -12,8 +12,8 @@ use support::bot::Bot;
 use support::moto::moto;
 use support::{SECRET, aws, unique};
 
-/// The documented limits (README, "Hosting"): 10 s for headers, 10 s for a body, 256
-/// connections, a 30 s grace on stop.
+/// The documented limits (README, "Hosting"): 10 s for headers (and an idle connection's next
+/// request), 10 s for a body, 256 connections, a 30 s grace on stop.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: usize = 256;
 const GRACE: Duration = Duration::from_secs(30);
@@ -66,6 +66,15 @@ async fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
     let started = Instant::now();
     // Idle: connects and sends nothing.
     let idle = TcpStream::connect(&addr).await.unwrap();
+    // Idle after a request answered on a kept-alive connection.
+    let mut kept = TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 15];
+    kept.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK");
+    let answered = Instant::now();
     // Slow headers: a byte a second, never finishing.
     let mut slow_headers = TcpStream::connect(&addr).await.unwrap();
     slow_headers
@@ -113,6 +122,12 @@ async fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
         idle_after >= HEADER_TIMEOUT - Duration::from_secs(1)
             && idle_after <= HEADER_TIMEOUT + MARGIN,
         "the idle connection was closed after {idle_after:?}"
+    );
+    let (_, kept_closed) = until_closed(kept).await;
+    let kept_after = kept_closed - answered;
+    assert!(
+        kept_after <= HEADER_TIMEOUT + MARGIN,
+        "an idle kept-alive connection was closed after {kept_after:?}"
     );
     let mut body_reader = body_reader;
     let mut answer = Vec::new();

@@ -1,9 +1,10 @@
 //! `cfn-chatops serve`: the router on a local TCP listener, until SIGINT or SIGTERM. Its URL is
-//! reachable from the internet (Backlog must reach it), so no client may hold it: one request
-//! per connection, its headers within [`HEADER_READ_TIMEOUT`], its body within the router's
-//! body timeout, its answer within the intake's deadline; at most [`MAX_CONNECTIONS`]
-//! connections at once (the next ones are refused at once); and a stop waits at most
-//! [`SHUTDOWN_GRACE`] for the requests in flight.
+//! reachable from the internet (Backlog must reach it), so no client may hold it: a request's
+//! headers (and an idle connection's next request) within [`HEADER_READ_TIMEOUT`], its body
+//! within the router's body timeout, its answer within the intake's deadline; a connection
+//! closed after its request in flight once it is [`MAX_CONNECTION_AGE`] old; at most
+//! [`MAX_CONNECTIONS`] connections at once (the next ones are refused at once); and a stop waits
+//! at most [`SHUTDOWN_GRACE`] for the requests in flight.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,18 +14,20 @@ use axum::Extension;
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use super::HostError;
 use super::router::{BODY_READ_TIMEOUT, router};
 use crate::pipeline::intake::{DISPATCH_WITHIN, Intake, RECORD_WITHIN};
 
-/// A request's headers must arrive within this.
+/// A request's headers, and an idle connection's next request, must arrive within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection is closed, after the request it is answering, once this old: a client asking
+/// again and again keeps no slot for long.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
 /// Connections open at once; well under the usual 1,024 open files, so the server always has
 /// descriptors left for its own calls.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -57,7 +60,7 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
     );
     let app = router(intake);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let graceful = GracefulShutdown::new();
+    let (stopping, stop) = watch::channel(());
     let mut refusals = Refusals::default();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -80,17 +83,29 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
         };
         // The peer is the source address the allowlist checks.
         let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer))));
-        // One request per connection: a webhook needs no more, and a client cannot keep a
-        // slot by asking again and again.
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
-            .keep_alive(false)
             .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let mut stop = stop.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(err) = connection.await {
+            tokio::pin!(connection);
+            let aged = tokio::time::sleep(MAX_CONNECTION_AGE);
+            tokio::pin!(aged);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                // Stopping, or old: the request in flight is answered, then the connection ends.
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+                () = &mut aged => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = ended {
                 tracing::debug!(%peer, error = %err, "connection ended");
             }
         });
@@ -101,12 +116,17 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
         grace_s = SHUTDOWN_GRACE.as_secs(),
         "stopping: no new connections; finishing the requests in flight"
     );
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!(
+    let _ = stopping.send(());
+    // Every slot back: every connection has ended.
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
             grace_s = SHUTDOWN_GRACE.as_secs(),
             "requests still open after the grace period: their connections are closed"
-        ),
+        );
     }
     tracing::info!("stopped");
     Ok(())
