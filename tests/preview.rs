@@ -785,6 +785,28 @@ async fn a_blocked_preview_says_do_not_merge_and_its_change_set_is_deleted_once(
         comment.contains("Nothing was deployed, and no change set of this preview was kept."),
         "{comment}"
     );
+
+    // The pull request stops touching the stack: its comment says so, still one comment.
+    let undone = commit_on(
+        &world,
+        "feature/admin",
+        &[(&app_file, Some(&template(&app, 1)))],
+        "Take the admin back",
+    );
+    let planned = preview(&world, "91", "feature/admin", &undone).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let comments = backlog.bot_comments(PROJECT, REPOSITORY, 91);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0]
+            .content
+            .contains("No stack is touched by this pull request any more.")
+            && comments[0]
+                .content
+                .contains(&format!("cfn-chatops:preview:pr-91:{undone}")),
+        "{}",
+        comments[0].content
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,9 +99,13 @@ impl Repo {
 
     /// The first parent of `commit`, or `None` for a root commit.
     pub async fn first_parent(&self, commit: &str) -> Result<Option<String>, GitError> {
-        let parent = format!("{commit}^1");
+        self.resolve(&format!("{commit}^1")).await
+    }
+
+    /// The commit `rev` names, or `None` when it names none here.
+    async fn resolve(&self, rev: &str) -> Result<Option<String>, GitError> {
         let output = self
-            .output(&["rev-parse", "--verify", "--quiet", &parent])
+            .output(&["rev-parse", "--verify", "--quiet", rev])
             .await?;
         Ok(output
             .status
@@ -210,17 +214,12 @@ impl Repo {
         } else {
             format!("refs/heads/{branch}")
         };
-        let commit = format!("{tip}^{{commit}}");
-        let output = self
-            .output(&["rev-parse", "--verify", "--quiet", &commit])
-            .await?;
-        if !output.status.success() {
-            return Err(GitError {
+        self.resolve(&format!("{tip}^{{commit}}"))
+            .await?
+            .ok_or_else(|| GitError {
                 args: format!("rev-parse {tip}"),
                 message: format!("branch {branch} is not in the repository"),
-            });
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            })
     }
 
     /// Where a pull request from `head` into a branch at `tip` starts. `None`: no common
@@ -298,23 +297,16 @@ impl Repo {
     /// inside a full ref name.
     pub async fn branch_tip(&self, branch: &str) -> Result<Option<String>, GitError> {
         let full = format!("refs/heads/{branch}");
-        let output = if self.has_origin().await? {
-            self.run(&["ls-remote", "origin", &full]).await?
-        } else {
-            let commit = format!("{full}^{{commit}}");
-            let output = self
-                .output(&["rev-parse", "--verify", "--quiet", &commit])
-                .await?;
-            if !output.status.success() {
-                return Ok(None);
-            }
-            output.stdout
-        };
-        // ls-remote answers `<sha>\t<ref>` lines, rev-parse the sha alone.
-        Ok(String::from_utf8_lossy(&output)
+        if !self.has_origin().await? {
+            return self.resolve(&format!("{full}^{{commit}}")).await;
+        }
+        // `<sha>\t<ref>` lines, matched by their tail: the exact ref is picked.
+        let listed = self.run(&["ls-remote", "origin", &full]).await?;
+        Ok(String::from_utf8_lossy(&listed)
             .lines()
-            .filter(|line| line.split('\t').nth(1).is_none_or(|name| name == full))
-            .find_map(|line| line.split('\t').next().and_then(parse_full)))
+            .filter_map(|line| line.split_once('\t'))
+            .find(|(_, name)| *name == full)
+            .and_then(|(commit, _)| parse_full(commit)))
     }
 
     async fn has_origin(&self) -> Result<bool, GitError> {

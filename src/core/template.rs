@@ -421,9 +421,49 @@ pub fn normalized(mut capabilities: Vec<Capability>) -> Vec<Capability> {
     capabilities
 }
 
+/// The capabilities CloudFormation says a template needs (as it names them) that
+/// `acknowledged` does not cover: NAMED_IAM covers IAM; a name the bot does not know is never
+/// covered.
+pub fn unacknowledged<'a>(needed: &'a [String], acknowledged: &[Capability]) -> Vec<&'a str> {
+    needed
+        .iter()
+        .map(String::as_str)
+        .filter(|needed| match Capability::parse(needed) {
+            Some(Capability::Iam) => {
+                !acknowledged.contains(&Capability::Iam)
+                    && !acknowledged.contains(&Capability::NamedIam)
+            }
+            Some(capability) => !acknowledged.contains(&capability),
+            None => true,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_cloudformation_asks_for_is_covered_by_what_the_plan_acknowledges() {
+        let needed = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let asked = needed(&["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]);
+        assert_eq!(
+            unacknowledged(&asked, &[]),
+            ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+        );
+        assert_eq!(
+            unacknowledged(&asked, &[Capability::NamedIam]),
+            ["CAPABILITY_AUTO_EXPAND"],
+            "NAMED_IAM covers IAM"
+        );
+        assert!(unacknowledged(&asked, &[Capability::Iam, Capability::AutoExpand]).is_empty());
+        let named = needed(&["CAPABILITY_NAMED_IAM", "CAPABILITY_SOMETHING_NEW"]);
+        assert_eq!(
+            unacknowledged(&named, &[Capability::Iam]),
+            ["CAPABILITY_NAMED_IAM", "CAPABILITY_SOMETHING_NEW"],
+            "IAM does not cover NAMED_IAM, and an unknown one is never covered"
+        );
+    }
 
     fn template(path: &str, text: &str) -> Template {
         inspect(path, text.as_bytes())

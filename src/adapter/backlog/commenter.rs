@@ -82,6 +82,31 @@ impl Commenter {
         Ok(None)
     }
 
+    /// Updates the bot's comment with this marker if there is one; `None` when there is none
+    /// (nothing is added).
+    pub async fn update_if_present(
+        &self,
+        project: &str,
+        repository: &str,
+        pr: u64,
+        marker: &str,
+        content: &str,
+    ) -> Result<Option<CommentDelivery>, BacklogError> {
+        let Some(existing) = self.find(project, repository, pr, marker).await? else {
+            return Ok(None);
+        };
+        let comment = self
+            .client
+            .update_comment(project, repository, pr, existing.id, content)
+            .await?;
+        Ok(Some(CommentDelivery {
+            pr: Some(pr),
+            status: CommentStatus::Updated,
+            comment_id: Some(comment.id),
+            detail: None,
+        }))
+    }
+
     /// Updates the bot's comment with this marker, or adds one. A POST that failed with a
     /// server error may still have landed, so the next try looks for the marker again first.
     pub async fn upsert(

@@ -299,7 +299,19 @@ async fn comment_plan(commenter: &Commenter, report: &PlanReport) -> CommentDeli
                 && report.errors.is_empty()
                 && report.left_in_place.is_empty() =>
         {
-            update_only(commenter, project, repository, pr, &content).await
+            commenter
+                .update_if_present(project, repository, pr, &preview_marker(pr), &content)
+                .await
+                .map(|updated| {
+                    updated.unwrap_or(CommentDelivery {
+                        pr: Some(pr),
+                        status: CommentStatus::Skipped,
+                        comment_id: None,
+                        detail: Some(
+                            "the pull request touches no stack: no preview comment".into(),
+                        ),
+                    })
+                })
         }
         Some(_) => {
             commenter
@@ -308,37 +320,6 @@ async fn comment_plan(commenter: &Commenter, report: &PlanReport) -> CommentDeli
         }
     };
     result.unwrap_or_else(|err| CommentDelivery::failed(Some(pr), err.to_string()))
-}
-
-/// Updates the pull request's preview comment if it has one; else comments nothing.
-async fn update_only(
-    commenter: &Commenter,
-    project: &str,
-    repository: &str,
-    pr: u64,
-    content: &str,
-) -> Result<CommentDelivery, BacklogError> {
-    let Some(existing) = commenter
-        .find(project, repository, pr, &preview_marker(pr))
-        .await?
-    else {
-        return Ok(CommentDelivery {
-            pr: Some(pr),
-            status: CommentStatus::Skipped,
-            comment_id: None,
-            detail: Some("the pull request touches no stack: no preview comment".into()),
-        });
-    };
-    let comment = commenter
-        .client
-        .update_comment(project, repository, pr, existing.id, content)
-        .await?;
-    Ok(CommentDelivery {
-        pr: Some(pr),
-        status: CommentStatus::Updated,
-        comment_id: Some(comment.id),
-        detail: None,
-    })
 }
 
 /// Why the pull request of a push, or the head of a previewed one, could not be looked up.

@@ -16,7 +16,7 @@ use crate::core::classify::{
 use crate::core::gate::{Existing, Gate, Relation, StackSurvey, gate, preview_leftovers, survey};
 use crate::core::names::{change_set_name, client_token, commit_of, preview_change_set_name};
 use crate::core::parameters::{PUBLIC_SSM_PREFIX, kept_parameters, with_resolved};
-use crate::core::template::{self, MASKED};
+use crate::core::template::{self, MASKED, unacknowledged};
 use crate::core::verdict::{Subject, checks, unused_waivers, verdict};
 use crate::model::report::{ChangeSetRef, Classification, ParameterValue, StackPlan};
 use crate::model::verdict::{BLOCKED_BY_VERDICT, Finding, Level};
@@ -331,13 +331,9 @@ impl StackPlanner {
         mut plan: StackPlan,
         start: &Start,
     ) -> StackPlan {
-        let template_url = if request.template.needs_s3() {
-            match self.upload(request).await {
-                Ok(url) => Some(url),
-                Err(end) => return plan.ended(end.classification, end.reason),
-            }
-        } else {
-            None
+        let template_url = match self.template_url(request).await {
+            Ok(url) => url,
+            Err(end) => return plan.ended(end.classification, end.reason),
         };
         let validated = match self
             .cloudformation
@@ -355,24 +351,11 @@ impl StackPlanner {
             }
         };
         // What CreateChangeSet would refuse after the merge, said now.
-        let missing: Vec<&String> = validated
-            .capabilities
-            .iter()
-            .filter(|needed| !plan.capabilities.contains(needed))
-            // Named IAM resources' acknowledgement covers the others.
-            .filter(|needed| {
-                *needed != "CAPABILITY_IAM"
-                    || !plan
-                        .capabilities
-                        .iter()
-                        .any(|c| c == "CAPABILITY_NAMED_IAM")
-            })
-            .collect();
+        let missing = unacknowledged(&validated.capabilities, &request.capabilities);
         if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|c| c.as_str()).collect();
             let reason = format!(
                 "CloudFormation says the template needs {}{}: {}",
-                names.join(", "),
+                missing.join(", "),
                 validated
                     .capabilities_reason
                     .map(|why| format!(" ({why})"))
@@ -506,11 +489,7 @@ impl StackPlanner {
         client_token: &str,
         start: &Start,
     ) -> Result<ChangeSetRef, Ended> {
-        let template_url = if request.template.needs_s3() {
-            Some(self.upload(request).await?)
-        } else {
-            None
-        };
+        let template_url = self.template_url(request).await?;
         let created = self
             .create(
                 request,
@@ -835,14 +814,23 @@ impl StackPlanner {
         }
     }
 
-    async fn upload(&self, request: &StackRequest) -> Result<String, Ended> {
+    /// The template's S3 URL, uploaded there when it is too large for a request body; `None`
+    /// when it is not.
+    async fn template_url(&self, request: &StackRequest) -> Result<Option<String>, Ended> {
+        if !request.template.needs_s3() {
+            return Ok(None);
+        }
         let Some(bucket) = &self.bucket else {
             return Err(Ended::failed(format!(
                 "template is {} bytes, over CloudFormation's 51,200-byte TemplateBody limit: set CFN_CHATOPS_TEMPLATE_BUCKET so it can go through S3",
                 request.template.body.len()
             )));
         };
-        bucket.upload(request).await.map_err(Ended::failed)
+        bucket
+            .upload(request)
+            .await
+            .map(Some)
+            .map_err(Ended::failed)
     }
 
     /// CreateChangeSet, drift-aware for updates, falling back to a standard change set (with a
