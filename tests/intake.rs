@@ -953,6 +953,20 @@ fn the_server_refuses_to_start_with_a_short_secret_or_bad_settings() {
             "secret echoed: {stderr}"
         );
     }
+    // Local plans run in the serving process, which Lambda freezes between requests.
+    let mut lambda = aws::env("http://127.0.0.1:9");
+    lambda.extend(pairs(&[
+        ("CFN_CHATOPS_WEBHOOK_SECRET", SECRET),
+        ("CFN_CHATOPS_RUNNER", "local"),
+        ("CFN_CHATOPS_LOCAL_CLONE", "/tmp"),
+    ]));
+    let output = bot::command(&["lambda"], &lambda).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the Lambda webhook needs --runner codebuild"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -1093,21 +1107,41 @@ async fn the_local_runner_starts_the_plan_on_the_clone_and_logs_its_output() {
     ] {
         assert!(args.contains(part), "{part} in {args}");
     }
-    let ledger = world.ledger().await;
-    assert_eq!(s(&ledger[0], "runner"), "local");
-    assert_eq!(s(&ledger[0], "state"), "dispatched");
-    // The child ran to its end and its exit was logged, whatever it was.
+    // The child ran to its end; its exit was logged, and recorded on the delivery, which
+    // leaves the local runner's queue.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while world.bot.log_entries("local plan finished").is_empty()
-        && world.bot.log_entries("local plan failed").is_empty()
-    {
+    let ended = loop {
+        let ledger = world.ledger().await;
+        let delivery = ledger
+            .iter()
+            .find(|item| s(item, "kind") == "delivery")
+            .cloned()
+            .expect("a delivery record");
+        assert_eq!(s(&delivery, "runner"), "local");
+        let queued = ledger
+            .iter()
+            .filter(|item| s(item, "kind") == "queued-plan")
+            .count();
+        match s(&delivery, "state").as_str() {
+            "dispatched" => assert_eq!(queued, 1, "queued until it ends"),
+            state => {
+                assert_eq!(queued, 0, "{state}: off the queue");
+                break state.to_owned();
+            }
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
             "{:#?}",
             world.bot.log_lines()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    let logged = match ended.as_str() {
+        "planned" => "local plan finished",
+        "failed" => "local plan failed",
+        other => panic!("delivery state {other}"),
+    };
+    assert_eq!(world.bot.log_entries(logged).len(), 1);
 
     // A clone that is not a repository: 503, and the claim is released for the retry.
     let missing = World::start(Setup {

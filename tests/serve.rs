@@ -8,8 +8,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use support::backlog::git_push;
 use support::bot::Bot;
 use support::moto::moto;
+use support::proxy::{Fault, query_error};
+use support::world::World;
 use support::{SECRET, aws, unique};
 
 /// The documented limits (README, "Hosting"): 10 s for headers (and an idle connection's next
@@ -20,7 +25,7 @@ const GRACE: Duration = Duration::from_secs(30);
 /// Slack for a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_secs(6);
 
-async fn serve() -> Bot {
+async fn serve_env() -> Vec<(String, String)> {
     let config = aws::config(&moto().endpoint).await;
     let table = unique("ledger");
     aws::create_ledger(&config, &table).await;
@@ -30,7 +35,40 @@ async fn serve() -> Bot {
         ("CFN_CHATOPS_LEDGER_TABLE".to_owned(), table),
         ("CFN_CHATOPS_CODEBUILD_PROJECT".to_owned(), unique("plan")),
     ]);
-    Bot::serve(&env)
+    env
+}
+
+async fn serve() -> Bot {
+    Bot::serve(&serve_env().await)
+}
+
+/// The server started with a soft open-file limit of `soft` (as a service manager may set it),
+/// and the folder of the script that sets it, to keep while the server runs.
+async fn serve_with_open_file_limit(soft: u64) -> (Bot, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("serve-with-limit");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nulimit -S -n {soft} || exit 97\nexec '{}' \"$@\"\n",
+            support::bot::BINARY
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (Bot::serve_from(&script, &serve_env().await), dir)
+}
+
+/// The hard open-file limit this test process (and so the server) may raise its soft one to.
+fn hard_open_file_limit() -> u64 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap()
+        .to_owned();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    fields[4].parse().unwrap_or(u64::MAX)
 }
 
 fn address(bot: &Bot) -> String {
@@ -156,7 +194,15 @@ async fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_flood_is_refused_fast_and_said_and_healthz_answers_again() {
-    let bot = serve().await;
+    // A soft open-file limit under the connection limit, as some service managers set: the
+    // server raises it at start, so its connection limit, not the descriptors, is what bites.
+    let soft = 200;
+    assert!(hard_open_file_limit() > 1_024, "a hard limit to raise to");
+    let (bot, _script) = serve_with_open_file_limit(soft).await;
+    let raised = bot
+        .wait_for_log("open-file limit raised", Duration::from_secs(5))
+        .await;
+    assert_eq!(raised["from"], soft);
     let addr = address(&bot);
     let mut held = Vec::new();
     for _ in 0..MAX_CONNECTIONS {
@@ -218,7 +264,7 @@ async fn a_stop_with_a_request_half_sent_ends_within_the_grace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_plan_starts_even_after_an_upgrade_moved_the_binary() {
-    let world = support::world::World::start().await;
+    let world = World::start().await;
     let commit = world.commit_stacks(&[&unique("app")], "Add app");
     // The server runs from a copy of the binary, which an upgrade then moves away.
     let dir = tempfile::tempdir().unwrap();
@@ -226,14 +272,213 @@ async fn a_local_plan_starts_even_after_an_upgrade_moved_the_binary() {
     std::fs::copy(support::bot::BINARY, &program).unwrap();
     let bot = Bot::serve_from(&program, &world.serve_env());
     std::fs::rename(&program, dir.path().join("cfn-chatops.old")).unwrap();
-    let push = support::backlog::git_push("main", "", &commit, "Add app");
-    let answer = bot
-        .deliver_ok("application/x-www-form-urlencoded", push)
-        .await;
+    let push = git_push("main", "", &commit, "Add app");
+    let answer = bot.deliver_ok(FORM, push).await;
     assert_eq!(answer["status"], "dispatched", "{answer}");
     let finished = bot
         .wait_for_logs("local plan finished", 1, Duration::from_secs(120))
         .await;
     assert_eq!(finished.len(), 1);
     assert!(bot.log_entries("local plan could not start").is_empty());
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The state of each push's delivery record (by pushed commit), and the plans waiting in the
+/// local runner's queue (by delivery key).
+async fn ledger_deliveries(
+    world: &World,
+) -> (
+    std::collections::HashMap<String, (String, Option<String>)>,
+    Vec<String>,
+) {
+    let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| {
+        item.get(name).and_then(|v| v.as_s().ok()).cloned()
+    };
+    let mut states = std::collections::HashMap::new();
+    let mut queued = Vec::new();
+    for item in aws::ledger_items(&world.aws, &world.table).await {
+        match text(&item, "kind").as_deref() {
+            Some("delivery") => {
+                states.insert(
+                    text(&item, "after").unwrap(),
+                    (text(&item, "state").unwrap(), text(&item, "plan_exit")),
+                );
+            }
+            Some("queued-plan") => queued.push(text(&item, "delivery").unwrap()),
+            _ => {}
+        }
+    }
+    (states, queued)
+}
+
+fn state_of<'a>(
+    states: &'a std::collections::HashMap<String, (String, Option<String>)>,
+    commit: &str,
+) -> &'a str {
+    states
+        .get(commit)
+        .map(|(state, _)| state.as_str())
+        .unwrap_or_else(|| panic!("no delivery record of {commit}: {states:#?}"))
+}
+
+/// Whether the process is gone (or a zombie nobody reaped yet).
+fn process_ended(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start() {
+    let world = World::start().await;
+    let stacks: Vec<String> = (0..3).map(|_| unique("queued")).collect();
+    let commits: Vec<String> = stacks
+        .iter()
+        .map(|stack| world.commit_stacks(&[stack], &format!("Add {stack}")))
+        .collect();
+    // The first plan is slow, so the others wait in the queue when the server is stopped.
+    world.recorder.delay_answer(
+        "DescribeStacks",
+        &format!("StackName={}", stacks[0]),
+        Duration::from_secs(4),
+        1,
+    );
+    let mut bot = Bot::serve(&world.serve_env());
+    for (commit, stack) in commits.iter().zip(&stacks) {
+        let answer = bot
+            .deliver_ok(FORM, git_push("main", "", commit, &format!("Add {stack}")))
+            .await;
+        assert_eq!(answer["status"], "dispatched", "{answer}");
+    }
+    bot.wait_for_log("local plan started", Duration::from_secs(30))
+        .await;
+
+    // A stop lets the running plan finish within the grace; the queued ones stay queued.
+    bot.terminate();
+    let status = bot
+        .exited_within(GRACE + MARGIN)
+        .await
+        .expect("the server stopped within its grace period");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(bot.log_entries("local plan started").len(), 1);
+    let (states, queued) = ledger_deliveries(&world).await;
+    assert_eq!(state_of(&states, &commits[0]), "planned", "{states:#?}");
+    assert_eq!(states[&commits[0]].1.as_deref(), Some("exit status: 0"));
+    assert_eq!(state_of(&states, &commits[1]), "dispatched");
+    assert_eq!(state_of(&states, &commits[2]), "dispatched");
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(queued[0].ends_with(&commits[1]) && queued[1].ends_with(&commits[2]));
+
+    // A crash (SIGKILL) mid-plan: the plan dies with the server and stays queued.
+    world.recorder.delay_answer(
+        "DescribeStacks",
+        &format!("StackName={}", stacks[1]),
+        Duration::from_secs(10),
+        1,
+    );
+    let crashed = Bot::serve(&world.serve_env());
+    let started = crashed
+        .wait_for_log("local plan started", Duration::from_secs(30))
+        .await;
+    assert!(
+        started["delivery"].as_str().unwrap().ends_with(&commits[1]),
+        "{started}"
+    );
+    let pid = started["pid"].as_u64().unwrap();
+    drop(crashed);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !process_ended(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the plan outlived the killed server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (states, queued) = ledger_deliveries(&world).await;
+    assert_eq!(state_of(&states, &commits[1]), "dispatched");
+    assert_eq!(queued.len(), 2, "{queued:?}");
+
+    // The next start runs what is queued, oldest first, and empties the queue.
+    let restarted = Bot::serve(&world.serve_env());
+    let finished = restarted
+        .wait_for_logs("local plan finished", 2, Duration::from_secs(120))
+        .await;
+    let order: Vec<&str> = finished
+        .iter()
+        .map(|entry| entry["delivery"].as_str().unwrap())
+        .collect();
+    assert!(
+        order[0].ends_with(&commits[1]) && order[1].ends_with(&commits[2]),
+        "{order:?}"
+    );
+    let (states, queued) = ledger_deliveries(&world).await;
+    for commit in &commits {
+        assert_eq!(state_of(&states, commit), "planned", "{states:#?}");
+    }
+    assert!(queued.is_empty(), "{queued:?}");
+    // Every stack has its change set, and a redelivery of a planned push is a duplicate.
+    for stack in &stacks {
+        assert!(
+            !world.creates_for(stack).is_empty(),
+            "no change set for {stack}"
+        );
+    }
+    let again = restarted
+        .deliver_ok(FORM, git_push("main", "", &commits[0], "Add"))
+        .await;
+    assert_eq!(again["status"], "duplicate", "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_local_plan_is_recorded_failed_and_a_redelivery_plans_it_again() {
+    let world = World::start().await;
+    let stack = unique("denied");
+    let commit = world.commit_stacks(&[&stack], "Add a stack");
+    world.recorder.inject(Fault {
+        operation: "DescribeStacks".into(),
+        times: 1,
+        status: 403,
+        body: query_error(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: cloudformation:DescribeStacks",
+        ),
+        when_body_contains: vec![format!("StackName={stack}")],
+    });
+    let bot = Bot::serve(&world.serve_env());
+    let push = git_push("main", "", &commit, "Add a stack");
+    let answer = bot.deliver_ok(FORM, push.clone()).await;
+    assert_eq!(answer["status"], "dispatched", "{answer}");
+    let failed = bot
+        .wait_for_log("local plan failed", Duration::from_secs(60))
+        .await;
+    assert!(failed["delivery"].as_str().unwrap().ends_with(&commit));
+    // The end is recorded just after the log line.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (states, queued) = loop {
+        let (states, queued) = ledger_deliveries(&world).await;
+        if state_of(&states, &commit) != "dispatched" || Instant::now() > deadline {
+            break (states, queued);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(state_of(&states, &commit), "failed");
+    assert_eq!(states[&commit].1.as_deref(), Some("exit status: 1"));
+    assert!(queued.is_empty(), "{queued:?}");
+
+    // Backlog's redelivery (or the same push by the other webhook) plans it again.
+    let again = bot.deliver_ok(FORM, push).await;
+    assert_eq!(again["status"], "dispatched", "{again}");
+    bot.wait_for_log("local plan finished", Duration::from_secs(60))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state_of(&ledger_deliveries(&world).await.0, &commit) != "planned" {
+        assert!(Instant::now() < deadline, "the re-run was not recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!world.creates_for(&stack).is_empty());
 }

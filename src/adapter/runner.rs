@@ -2,7 +2,7 @@
 //! self-hosting). Both hand `cfn-chatops plan` the same inputs, named in [`plan_inputs`].
 
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 
 use aws_sdk_codebuild::error::DisplayErrorContext;
@@ -10,7 +10,7 @@ use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 
 use crate::model::trigger::{DeliveryKey, Trigger};
 
@@ -98,7 +98,7 @@ pub struct Dispatched {
 
 pub enum Runner {
     CodeBuild(CodeBuildRunner),
-    Local(LocalRunner),
+    Local(Arc<LocalRunner>),
 }
 
 impl Runner {
@@ -106,13 +106,6 @@ impl Runner {
         match self {
             Runner::CodeBuild(_) => "codebuild",
             Runner::Local(_) => "local",
-        }
-    }
-
-    pub async fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
-        match self {
-            Runner::CodeBuild(runner) => runner.dispatch(trigger).await,
-            Runner::Local(runner) => runner.dispatch(trigger),
         }
     }
 }
@@ -130,7 +123,7 @@ impl CodeBuildRunner {
         }
     }
 
-    async fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
+    pub async fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
         let variables = plan_inputs(trigger)
             .into_iter()
             .map(|input| {
@@ -163,12 +156,24 @@ impl CodeBuildRunner {
     }
 }
 
-/// Runs `cfn-chatops plan` on a local clone, one plan at a time (plans of one clone would
-/// otherwise fight over it), with the child's output in this process's log.
+/// How a local plan run ended.
+#[derive(Debug)]
+pub enum LocalRun {
+    /// The child exited (or was killed by someone else).
+    Exited(ExitStatus),
+    /// Asked to stop before the child exited: it was killed.
+    Stopped,
+    /// The child could not be started.
+    NotStarted(std::io::Error),
+}
+
+/// Runs `cfn-chatops plan` on a local clone as a child process, with its output in this
+/// process's log. Which plans run, and when, the caller decides (its queue is in the ledger);
+/// [`LocalRunner::queued`] wakes it when a plan is queued.
 pub struct LocalRunner {
     program: PathBuf,
     clone: PathBuf,
-    queue: Arc<Semaphore>,
+    queued: Notify,
 }
 
 impl LocalRunner {
@@ -176,42 +181,125 @@ impl LocalRunner {
         Self {
             program,
             clone,
-            queue: Arc::new(Semaphore::new(1)),
+            queued: Notify::new(),
         }
     }
 
-    fn dispatch(&self, trigger: &Trigger) -> Result<Dispatched, DispatchError> {
+    /// Whether a plan can start here now: answered "dispatched" only then (an upgrade that
+    /// moved the binary is a 503, and the claim is given up for the sender's retry).
+    pub fn check(&self) -> Result<(), DispatchError> {
         if !self.clone.join(".git").exists() {
             return Err(DispatchError::NotARepository(self.clone.clone()));
         }
-        // Answered "dispatched" only if the plan can start: an upgrade that moved the binary
-        // is a 503, and the claim is given up for the sender's retry.
         if !is_executable(&self.program) {
             return Err(DispatchError::ProgramMissing(self.program.clone()));
         }
+        Ok(())
+    }
+
+    /// The arguments of a trigger's plan, after `plan --repo CLONE`.
+    pub fn arguments(trigger: &Trigger) -> Vec<String> {
+        plan_inputs(trigger)
+            .into_iter()
+            .flat_map(|input| [input.flag.to_owned(), input.value])
+            .collect()
+    }
+
+    /// Tells the one waiting in [`LocalRunner::wait_for_queued`] that a plan was queued (or,
+    /// if none waits, the next one to wait).
+    pub fn queued(&self) {
+        self.queued.notify_one();
+    }
+
+    /// Returns once [`LocalRunner::queued`] was called since the last return.
+    pub async fn wait_for_queued(&self) {
+        self.queued.notified().await;
+    }
+
+    /// Runs one plan to its end, or until `stop` resolves (then the child is killed).
+    pub async fn run(
+        &self,
+        delivery: &str,
+        arguments: &[String],
+        stop: impl Future<Output = ()>,
+    ) -> LocalRun {
         let mut command = Command::new(&self.program);
-        command.arg("plan").arg("--repo").arg(&self.clone);
-        for input in plan_inputs(trigger) {
-            command.arg(input.flag).arg(input.value);
-        }
         command
+            .arg("plan")
+            .arg("--repo")
+            .arg(&self.clone)
+            .args(arguments)
             // The plan has no use for the webhook secret, and its output goes to the log.
             .env_remove("CFN_CHATOPS_WEBHOOK_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let delivery = trigger.delivery_key().to_string();
-        let queue = Arc::clone(&self.queue);
-        tokio::spawn(async move {
-            let Ok(_turn) = queue.acquire_owned().await else {
-                return;
-            };
-            run_logged(command, &delivery).await;
-        });
-        Ok(Dispatched { build_id: None })
+        die_with_server(&mut command);
+        let args = format!("{:?}", command.as_std());
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => return LocalRun::NotStarted(err),
+        };
+        tracing::info!(delivery, args, pid = child.id(), "local plan started");
+        let stdout = child
+            .stdout
+            .take()
+            .map(|out| log_lines(out, delivery, "stdout"));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|err| log_lines(err, delivery, "stderr"));
+        let ran = async {
+            if let (Some(stdout), Some(stderr)) = (stdout, stderr) {
+                tokio::join!(stdout, stderr);
+            }
+            child.wait().await
+        };
+        let ended = tokio::select! {
+            ended = ran => ended,
+            () = stop => {
+                tracing::warn!(delivery, "local plan stopped: it runs again at the next start");
+                return LocalRun::Stopped;
+            }
+        };
+        match ended {
+            Ok(status) if status.success() => {
+                tracing::info!(delivery, %status, "local plan finished");
+                LocalRun::Exited(status)
+            }
+            Ok(status) => {
+                tracing::warn!(delivery, %status, "local plan failed");
+                LocalRun::Exited(status)
+            }
+            Err(err) => LocalRun::NotStarted(err),
+        }
     }
 }
+
+/// A plan outliving a killed server would run beside its re-run at the next start: the child
+/// is killed when the thread that started it ends, a runtime worker that lives as long as the
+/// server.
+#[cfg(target_os = "linux")]
+fn die_with_server(command: &mut Command) {
+    let server = std::process::id();
+    // SAFETY: between fork and exec the closure makes only async-signal-safe system calls.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The server died before the call above: no signal will come.
+            if u32::try_from(libc::getppid()).ok() != Some(server) {
+                return Err(std::io::Error::other("the server exited"));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_server(_command: &mut Command) {}
 
 #[cfg(unix)]
 fn is_executable(program: &std::path::Path) -> bool {
@@ -223,34 +311,6 @@ fn is_executable(program: &std::path::Path) -> bool {
 #[cfg(not(unix))]
 fn is_executable(program: &std::path::Path) -> bool {
     program.is_file()
-}
-
-async fn run_logged(mut command: Command, delivery: &str) {
-    let args = format!("{:?}", command.as_std());
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(err) => {
-            tracing::error!(delivery, args, error = %err, "local plan could not start");
-            return;
-        }
-    };
-    tracing::info!(delivery, args, pid = child.id(), "local plan started");
-    let stdout = child
-        .stdout
-        .take()
-        .map(|out| log_lines(out, delivery, "stdout"));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|err| log_lines(err, delivery, "stderr"));
-    if let (Some(stdout), Some(stderr)) = (stdout, stderr) {
-        tokio::join!(stdout, stderr);
-    }
-    match child.wait().await {
-        Ok(status) if status.success() => tracing::info!(delivery, %status, "local plan finished"),
-        Ok(status) => tracing::warn!(delivery, %status, "local plan failed"),
-        Err(err) => tracing::error!(delivery, error = %err, "local plan could not be waited for"),
-    }
 }
 
 async fn log_lines(stream: impl AsyncRead + Unpin, delivery: &str, name: &'static str) {

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use logging::LogFormat;
 use outcome::OutcomeArgs;
 use plan::PlanArgs;
-use settings::{BacklogArgs, IntakeArgs, LedgerArgs, LinkArgs, SlackArgs, outcome_handler};
+use settings::{
+    BacklogArgs, IntakeArgs, LedgerArgs, LinkArgs, RunnerKind, SlackArgs, outcome_handler,
+};
 use slack::{CustomActionsArgs, RenderArgs};
 
 use crate::adapter::aws;
@@ -185,6 +187,12 @@ async fn lambda(args: LambdaArgs) -> Result<(), Failure> {
     let sdk = aws::load_config().await;
     match args.function {
         LambdaFunction::Webhook => {
+            // Local plans run in the serving process, which Lambda freezes between requests.
+            if args.intake.runner == RunnerKind::Local {
+                return Err(Failure::usage(
+                    "--runner local runs plans in the `serve` process; the Lambda webhook needs --runner codebuild",
+                ));
+            }
             let intake = Arc::new(args.intake.into_intake(&sdk).await?);
             Ok(host::lambda::run_webhook(intake).await?)
         }

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::ValueEnum;
@@ -246,7 +247,7 @@ impl IntakeArgs {
                 let clone = self
                     .local_clone
                     .ok_or_else(|| Failure::usage("--local-clone is required"))?;
-                Runner::Local(LocalRunner::new(program, clone))
+                Runner::Local(Arc::new(LocalRunner::new(program, clone)))
             }
         };
         Ok(Intake {

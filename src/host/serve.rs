@@ -4,7 +4,8 @@
 //! within the router's body timeout, its answer within the intake's deadline; a connection
 //! closed after its request in flight once it is [`MAX_CONNECTION_AGE`] old; at most
 //! [`MAX_CONNECTIONS`] connections at once (the next ones are refused at once); and a stop waits
-//! at most [`SHUTDOWN_GRACE`] for the requests in flight.
+//! at most [`SHUTDOWN_GRACE`] for the requests in flight and a local plan running. With the local
+//! runner, the server also runs the plans queued in the ledger.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError> {
+    raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| HostError::Listen { addr, source })?;
@@ -58,9 +60,13 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
         max_connections = MAX_CONNECTIONS,
         "listening"
     );
+    let (stopping, stop) = watch::channel(());
+    // The local runner's queued plans, those left by an earlier run first.
+    let plans = intake
+        .local_plans()
+        .map(|plans| tokio::spawn(plans.work(stop.clone(), SHUTDOWN_GRACE)));
     let app = router(intake);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let (stopping, stop) = watch::channel(());
     let mut refusals = Refusals::default();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -119,15 +125,24 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
     let _ = stopping.send(());
     // Every slot back: every connection has ended.
     let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            grace_s = SHUTDOWN_GRACE.as_secs(),
-            "requests still open after the grace period: their connections are closed"
-        );
-    }
+    let connections = async {
+        if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_s = SHUTDOWN_GRACE.as_secs(),
+                "requests still open after the grace period: their connections are closed"
+            );
+        }
+    };
+    // A plan running gets the same grace, then is killed and stays queued for the next start.
+    let plans = async {
+        if let Some(plans) = plans {
+            let _ = plans.await;
+        }
+    };
+    tokio::join!(connections, plans);
     tracing::info!("stopped");
     Ok(())
 }
@@ -180,6 +195,31 @@ impl Refusals {
         self.logged_at = Some(Instant::now());
     }
 }
+
+/// Raises the soft open-file limit to the hard one, as far as allowed: room for the connections
+/// and the server's own calls beyond a service manager's low default.
+#[cfg(target_os = "linux")]
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct passed.
+    let raised = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let soft = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        (soft < limit.rlim_max && libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0).then_some(soft)
+    };
+    if let Some(soft) = raised {
+        tracing::info!(from = soft, to = limit.rlim_max, "open-file limit raised");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_open_file_limit() {}
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

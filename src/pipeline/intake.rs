@@ -3,6 +3,7 @@
 //! here; the host turns it into HTTP.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::{Instant, timeout_at};
@@ -10,7 +11,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::adapter::backlog::api::{BacklogClient, BacklogError};
 use crate::adapter::backlog::pull_requests::open_pull_requests;
 use crate::adapter::ledger::{Claim, ClaimToken, Ledger};
-use crate::adapter::runner::Runner;
+use crate::adapter::runner::{CodeBuildRunner, DispatchError, LocalRunner, Runner};
 use crate::core::filter::{admit, admit_merge, admit_preview};
 use crate::core::guard::{SourceAllowlist, WebhookSecret};
 use crate::core::pull_request::open_from;
@@ -18,6 +19,7 @@ use crate::core::webhook::{self, Delivery, PullRequestEvent, WebhookError};
 use crate::model::backlog::PullRequest;
 use crate::model::commit::short;
 use crate::model::trigger::{DeliveryKey, Ignored, Push, Trigger};
+use crate::pipeline::local_plans::LocalPlans;
 
 /// A delivery's claims and dispatches end this long after its body was read, whatever the
 /// ledger and the runner do (each call's own retries are cut at the deadline); recording a
@@ -192,7 +194,7 @@ impl Intake {
         let (ledger, key, token) = (self.ledger.clone(), key.clone(), token.clone());
         in_background(RECORD_WITHIN, async move {
             if let Err(err) = ledger.release_delivery(&key, &token).await {
-                tracing::error!(delivery = %key, error = %err, "claim not released; a retry can take it over after the lease");
+                tracing::error!(delivery = %key, error = %err, "claim not released: kept if its plan was dispatched after all, else a retry takes it over after the lease");
             }
         })
         .await;
@@ -229,17 +231,10 @@ impl Intake {
     /// and the runner do (each call's own retries and timeouts are cut short at it).
     async fn dispatch(&self, trigger: &Trigger, deadline: Instant) -> Answer {
         let key = trigger.delivery_key();
-        let late = |what: &str| {
-            Answer::new(
-                Verdict::Unavailable,
-                format!("{what} did not answer in time; retry"),
-            )
-            .for_trigger(trigger)
-        };
         // Past the deadline, nothing more is asked (a call is sent before its timeout is
         // looked at).
         if Instant::now() >= deadline {
-            return late("Backlog or the ledger");
+            return late("Backlog or the ledger").for_trigger(trigger);
         }
         // Every "unavailable" asks Backlog to retry; the retry finds nothing recorded (or, when
         // the claim was written but its answer came too late, takes it over after the lease).
@@ -249,7 +244,7 @@ impl Intake {
         )
         .await;
         let Ok(claimed) = claimed else {
-            return late("the ledger");
+            return late("the ledger").for_trigger(trigger);
         };
         let token = match claimed {
             Ok(Claim::Claimed(token)) => token,
@@ -277,52 +272,96 @@ impl Intake {
                     .with_detail(err);
             }
         };
-        let dispatched = match timeout_at(deadline, self.runner.dispatch(trigger)).await {
-            Ok(dispatched) => dispatched,
-            Err(_) => {
+        let started = match &self.runner {
+            Runner::CodeBuild(codebuild) => {
+                self.start_build(codebuild, trigger, &token, deadline).await
+            }
+            Runner::Local(local) => self.queue_plan(local, trigger, &token, deadline).await,
+        };
+        let build_id = match started {
+            Ok(build_id) => build_id,
+            Err(answer) => {
                 self.release(&key, &token).await;
-                return late(&format!("the {} runner", self.runner.name()));
+                return answer.for_trigger(trigger);
             }
         };
-        match dispatched {
-            Ok(dispatched) => {
-                // The plan is running: its record is awaited briefly, then goes on by itself (an
-                // unrecorded dispatch could be taken over after the claim's lease).
-                let ledger = self.ledger.clone();
-                let (record_key, record_token, build_id) =
-                    (key.clone(), token.clone(), dispatched.build_id.clone());
-                in_background(RECORD_WITHIN, async move {
-                    if let Err(err) = ledger
-                        .confirm_delivery(&record_key, &record_token, build_id.as_deref())
-                        .await
-                    {
-                        tracing::warn!(delivery = %record_key, error = %err, "dispatch not recorded");
-                    }
-                })
-                .await;
-                let what = match (&trigger.preview_into, trigger.pr_number) {
-                    (Some(into), Some(pr)) => format!(
-                        "previewing pull request #{pr} into {into} at {}",
-                        short(&trigger.after)
-                    ),
-                    _ => format!("planning {key} on {}", trigger.branch),
-                };
-                let mut answer = Answer::new(Verdict::Dispatched, what).for_trigger(trigger);
-                answer.build_id = dispatched.build_id;
-                answer
+        let what = match (&trigger.preview_into, trigger.pr_number) {
+            (Some(into), Some(pr)) => format!(
+                "previewing pull request #{pr} into {into} at {}",
+                short(&trigger.after)
+            ),
+            _ => format!("planning {key} on {}", trigger.branch),
+        };
+        let mut answer = Answer::new(Verdict::Dispatched, what).for_trigger(trigger);
+        answer.build_id = build_id;
+        answer
+    }
+
+    /// Starts a CodeBuild build, then records it: the build id.
+    async fn start_build(
+        &self,
+        codebuild: &CodeBuildRunner,
+        trigger: &Trigger,
+        token: &ClaimToken,
+        deadline: Instant,
+    ) -> Result<Option<String>, Answer> {
+        let dispatched = timeout_at(deadline, codebuild.dispatch(trigger))
+            .await
+            .map_err(|_| late(&format!("the {} runner", self.runner.name())))?
+            .map_err(|err| runner_failed(self.runner.name(), err))?;
+        // The build is running: its record is awaited briefly, then goes on by itself (an
+        // unrecorded dispatch could be taken over after the claim's lease, and CodeBuild's
+        // idempotency token returns the same build).
+        let ledger = self.ledger.clone();
+        let (key, token, build_id) = (
+            trigger.delivery_key(),
+            token.clone(),
+            dispatched.build_id.clone(),
+        );
+        in_background(RECORD_WITHIN, async move {
+            if let Err(err) = ledger
+                .confirm_delivery(&key, &token, build_id.as_deref())
+                .await
+            {
+                tracing::warn!(delivery = %key, error = %err, "dispatch not recorded");
             }
-            Err(err) => {
-                self.release(&key, &token).await;
-                Answer::new(
-                    Verdict::Unavailable,
-                    format!(
-                        "{} runner could not start the plan; retry",
-                        self.runner.name()
-                    ),
-                )
-                .for_trigger(trigger)
-                .with_detail(err)
-            }
+        })
+        .await;
+        Ok(dispatched.build_id)
+    }
+
+    /// Queues the plan for the local runner, in the ledger (so that neither a stop nor a
+    /// crash loses it), before answering: nothing is answered "dispatched" that is not queued.
+    async fn queue_plan(
+        &self,
+        local: &LocalRunner,
+        trigger: &Trigger,
+        token: &ClaimToken,
+        deadline: Instant,
+    ) -> Result<Option<String>, Answer> {
+        local
+            .check()
+            .map_err(|err| runner_failed(self.runner.name(), err))?;
+        let arguments = LocalRunner::arguments(trigger);
+        let key = trigger.delivery_key();
+        timeout_at(deadline, self.ledger.queue_plan(&key, token, &arguments))
+            .await
+            .map_err(|_| late("the ledger"))?
+            .map_err(|err| {
+                Answer::new(Verdict::Unavailable, "ledger unavailable; retry").with_detail(err)
+            })?;
+        local.queued();
+        Ok(None)
+    }
+
+    /// The worker that runs the local runner's queued plans, if that is the runner.
+    pub fn local_plans(&self) -> Option<LocalPlans> {
+        match &self.runner {
+            Runner::Local(runner) => Some(LocalPlans {
+                ledger: self.ledger.clone(),
+                runner: Arc::clone(runner),
+            }),
+            Runner::CodeBuild(_) => None,
         }
     }
 
@@ -335,6 +374,23 @@ impl Intake {
         let pr = self.read_pull_request(backlog, &merge).await?;
         admit_merge(merge, &pr, &self.target_branch).map_err(Answer::ignored)
     }
+}
+
+/// A service that did not answer within the delivery's deadline: the sender retries.
+fn late(what: &str) -> Answer {
+    Answer::new(
+        Verdict::Unavailable,
+        format!("{what} did not answer in time; retry"),
+    )
+}
+
+/// The runner could not start the plan: the sender retries (the error goes to the log).
+fn runner_failed(runner: &str, err: DispatchError) -> Answer {
+    Answer::new(
+        Verdict::Unavailable,
+        format!("{runner} runner could not start the plan; retry"),
+    )
+    .with_detail(err)
 }
 
 /// Runs `work` on its own task and waits for it up to `wait`; past that it goes on unawaited.

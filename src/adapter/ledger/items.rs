@@ -35,12 +35,25 @@ pub(super) fn event_pk(id: &str) -> String {
 
 pub(super) const EVENT_SK: &str = "event";
 
-/// Partition key of a webhook delivery record.
-pub(super) fn delivery_pk(key: &DeliveryKey) -> String {
+/// Partition key of a webhook delivery record (the key as text, for a queued plan's record).
+pub(super) fn delivery_pk(key: impl std::fmt::Display) -> String {
     format!("delivery#{key}")
 }
 
 pub(super) const DELIVERY_SK: &str = "delivery";
+
+/// Partition of the local runner's queue: one item per plan answered `dispatched` that has not
+/// run to its end yet.
+pub(super) const LOCAL_PLANS_PK: &str = "local-plans";
+
+/// Sort key of a queued plan: the queue's order is the order plans were queued in.
+pub(super) fn local_plan_sk(queued_at: SystemTime, key: &DeliveryKey) -> String {
+    let millis = queued_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{millis:013}#{key}")
+}
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -90,7 +103,7 @@ fn list(lines: &[String]) -> Option<AttributeValue> {
 }
 
 /// The texts of a list attribute; empty when it is absent.
-fn texts(item: &HashMap<String, AttributeValue>, name: &str) -> Vec<String> {
+pub(super) fn texts(item: &HashMap<String, AttributeValue>, name: &str) -> Vec<String> {
     item.get(name)
         .and_then(|value| value.as_l().ok())
         .map(|values| {

@@ -23,8 +23,9 @@ use crate::model::record::{ChangeSetRecord, StoredChangeSet};
 use crate::model::status::ChangeSetStatus;
 use crate::model::trigger::{DeliveryKey, Trigger};
 use items::{
-    DELIVERY_SK, EVENT_SK, change_set_item, delivery_pk, epoch_seconds, event_pk, n, new_token,
-    replannable_condition, s, status, stored_change_set, text, to_item,
+    DELIVERY_SK, EVENT_SK, LOCAL_PLANS_PK, change_set_item, delivery_pk, epoch_seconds, event_pk,
+    local_plan_sk, n, new_token, replannable_condition, s, status, stored_change_set, text, texts,
+    to_item,
 };
 
 /// How long a delivery is remembered: longer than any redelivery Backlog makes.
@@ -50,6 +51,51 @@ pub enum Claim {
     Duplicate,
     /// Another delivery of the same push holds a live claim and is dispatching it now.
     InFlight,
+}
+
+/// Where a webhook delivery is: claimed and being dispatched, dispatched (a build started, or a
+/// plan queued for the local runner), and, for the local runner, how its plan ended. A failed
+/// plan's delivery may be claimed again, so a redelivery re-runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Dispatching,
+    Dispatched,
+    Planned,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Dispatching => "dispatching",
+            DeliveryState::Dispatched => "dispatched",
+            DeliveryState::Planned => "planned",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn value(self) -> AttributeValue {
+        s(self.as_str())
+    }
+}
+
+/// A plan the local runner was asked for and has not run to its end. It waits in the ledger,
+/// so neither a stop nor a crash of the server loses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedPlan {
+    /// The delivery key of the push it plans.
+    pub delivery: String,
+    /// The arguments of `cfn-chatops plan`, after `--repo`.
+    pub arguments: Vec<String>,
+    sk: String,
+}
+
+/// How a queued plan ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanEnd {
+    Planned,
+    /// It ran and failed: how (an exit status).
+    Failed(String),
 }
 
 /// Identifies one claim, so that only its owner confirms or releases it.
@@ -166,10 +212,10 @@ impl Ledger {
         let now = epoch_seconds(SystemTime::now());
         let token = ClaimToken(new_token());
         let mut item = vec![
-            ("pk", s(delivery_pk(&trigger.delivery_key()))),
+            ("pk", s(delivery_pk(trigger.delivery_key()))),
             ("sk", s(DELIVERY_SK)),
             ("kind", s("delivery")),
-            ("state", s("dispatching")),
+            ("state", DeliveryState::Dispatching.value()),
             ("claim", s(&token.0)),
             ("claimed_at", n(now)),
             ("received_at", n(now)),
@@ -191,11 +237,13 @@ impl Ledger {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(item)))
+            // A plan that failed is planned again.
             .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :dispatching AND claimed_at < :stale)",
+                "attribute_not_exists(pk) OR (#state = :dispatching AND claimed_at < :stale) OR #state = :failed",
             )
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":dispatching", s("dispatching"))
+            .expression_attribute_values(":dispatching", DeliveryState::Dispatching.value())
+            .expression_attribute_values(":failed", DeliveryState::Failed.value())
             .expression_attribute_values(":stale", n(now.saturating_sub(CLAIM_LEASE.as_secs())))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -211,7 +259,7 @@ impl Ledger {
                         return Ok(Claim::Claimed(token));
                     }
                     let state = old.and_then(|item| item.get("state"));
-                    if state == Some(&s("dispatching")) {
+                    if state == Some(&DeliveryState::Dispatching.value()) {
                         Ok(Claim::InFlight)
                     } else {
                         Ok(Claim::Duplicate)
@@ -239,7 +287,7 @@ impl Ledger {
             .condition_expression("claim = :claim")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claim", s(&token.0))
-            .expression_attribute_values(":dispatched", s("dispatched"))
+            .expression_attribute_values(":dispatched", DeliveryState::Dispatched.value())
             .expression_attribute_values(":now", n(now));
         update = match build_id {
             Some(build_id) => update
@@ -621,7 +669,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Forgets a claim whose dispatch failed, so that Backlog's retry can dispatch it.
+    /// Forgets a claim whose dispatch failed, so that Backlog's retry can dispatch it. A claim
+    /// already dispatched (its answer came too late) is kept: its plan runs.
     pub async fn release_delivery(
         &self,
         key: &DeliveryKey,
@@ -632,8 +681,129 @@ impl Ledger {
             .table_name(&self.table)
             .key("pk", s(delivery_pk(key)))
             .key("sk", s(DELIVERY_SK))
-            .condition_expression("claim = :claim")
+            .condition_expression("claim = :claim AND #state = :dispatching")
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claim", s(&token.0))
+            .expression_attribute_values(":dispatching", DeliveryState::Dispatching.value())
+            .send()
+            .await
+            .map_err(|err| self.failed(err))?;
+        Ok(())
+    }
+
+    /// Records a claimed delivery as dispatched and queues its plan for the local runner, both
+    /// or neither.
+    pub async fn queue_plan(
+        &self,
+        key: &DeliveryKey,
+        token: &ClaimToken,
+        arguments: &[String],
+    ) -> Result<(), LedgerError> {
+        let now = SystemTime::now();
+        let seconds = epoch_seconds(now);
+        let dispatched = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(delivery_pk(key)))
+            .key("sk", s(DELIVERY_SK))
+            .condition_expression("claim = :claim")
+            .update_expression("SET #state = :dispatched, dispatched_at = :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(&token.0))
+            .expression_attribute_values(":dispatched", DeliveryState::Dispatched.value())
+            .expression_attribute_values(":now", n(seconds))
+            .build()
+            .map_err(|err| self.error(err))?;
+        let queued = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(vec![
+                ("pk", s(LOCAL_PLANS_PK)),
+                ("sk", s(local_plan_sk(now, key))),
+                ("kind", s("queued-plan")),
+                ("delivery", s(key.as_str())),
+                (
+                    "arguments",
+                    AttributeValue::L(arguments.iter().map(s).collect()),
+                ),
+                ("queued_at", n(seconds)),
+                ("expires_at", n(seconds + DELIVERY_TTL.as_secs())),
+            ])))
+            .build()
+            .map_err(|err| self.error(err))?;
+        let items = vec![
+            TransactWriteItem::builder().update(dispatched).build(),
+            TransactWriteItem::builder().put(queued).build(),
+        ];
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(LedgerError {
+                table: self.table.clone(),
+                message: format!("the claim of {key} was taken over before its plan was queued"),
+            })
+        }
+    }
+
+    /// The oldest plan queued for the local runner, if any.
+    pub async fn next_queued_plan(&self) -> Result<Option<QueuedPlan>, LedgerError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(LOCAL_PLANS_PK))
+            .consistent_read(true)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|err| self.failed(err))?;
+        Ok(output.items().first().and_then(|item| {
+            Some(QueuedPlan {
+                delivery: text(item, "delivery")?,
+                arguments: texts(item, "arguments"),
+                sk: text(item, "sk")?,
+            })
+        }))
+    }
+
+    /// Records how a queued plan ended on its delivery, then takes it off the queue. A record
+    /// that has moved on (claimed again, or expired) is left as it is.
+    pub async fn finish_queued_plan(
+        &self,
+        plan: &QueuedPlan,
+        end: &PlanEnd,
+    ) -> Result<(), LedgerError> {
+        let (state, how) = match end {
+            PlanEnd::Planned => (DeliveryState::Planned, "exit status: 0"),
+            PlanEnd::Failed(how) => (DeliveryState::Failed, how.as_str()),
+        };
+        let recorded = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(delivery_pk(&plan.delivery)))
+            .key("sk", s(DELIVERY_SK))
+            .condition_expression("#state = :dispatched")
+            .update_expression("SET #state = :end, finished_at = :now, plan_exit = :how")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":dispatched", DeliveryState::Dispatched.value())
+            .expression_attribute_values(":end", state.value())
+            .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())))
+            .expression_attribute_values(":how", s(how))
+            .send()
+            .await;
+        match recorded {
+            Ok(_) => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(err) => return Err(self.failed(err)),
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(LOCAL_PLANS_PK))
+            .key("sk", s(&plan.sk))
             .send()
             .await
             .map_err(|err| self.failed(err))?;
