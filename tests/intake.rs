@@ -1122,12 +1122,11 @@ async fn the_local_runner_starts_the_plan_on_the_clone_and_logs_its_output() {
             .iter()
             .filter(|item| s(item, "kind") == "queued-plan")
             .count();
+        // The end is recorded, then the plan leaves the queue.
         match s(&delivery, "state").as_str() {
             "dispatched" => assert_eq!(queued, 1, "queued until it ends"),
-            state => {
-                assert_eq!(queued, 0, "{state}: off the queue");
-                break state.to_owned();
-            }
+            state if queued == 0 => break state.to_owned(),
+            _ => {}
         }
         assert!(
             tokio::time::Instant::now() < deadline,

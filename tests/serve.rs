@@ -87,6 +87,18 @@ async fn until_closed(mut stream: TcpStream) -> (String, Instant) {
     )
 }
 
+/// SIGTERM, as a service manager stops it: the server exits 0 within its grace period.
+async fn stop_within_grace(bot: &mut Bot) {
+    let stopping = Instant::now();
+    bot.terminate();
+    let status = bot
+        .exited_within(GRACE + MARGIN)
+        .await
+        .expect("the server stopped within its grace period");
+    assert!(status.success(), "{status:?}");
+    assert!(stopping.elapsed() <= GRACE + MARGIN);
+}
+
 async fn healthz(bot: &Bot) -> u16 {
     reqwest::Client::new()
         .get(format!("{}/healthz", bot.base))
@@ -197,7 +209,10 @@ async fn a_connection_flood_is_refused_fast_and_said_and_healthz_answers_again()
     // A soft open-file limit under the connection limit, as some service managers set: the
     // server raises it at start, so its connection limit, not the descriptors, is what bites.
     let soft = 200;
-    assert!(hard_open_file_limit() > 1_024, "a hard limit to raise to");
+    assert!(
+        hard_open_file_limit() >= 2 * MAX_CONNECTIONS as u64,
+        "a hard limit to raise to"
+    );
     let (bot, _script) = serve_with_open_file_limit(soft).await;
     let raised = bot
         .wait_for_log("open-file limit raised", Duration::from_secs(5))
@@ -250,14 +265,7 @@ async fn a_stop_with_a_request_half_sent_ends_within_the_grace() {
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stopping = Instant::now();
-    bot.terminate();
-    let status = bot
-        .exited_within(GRACE + MARGIN)
-        .await
-        .expect("the server stopped within its grace period");
-    assert!(status.success(), "{status:?}");
-    assert!(stopping.elapsed() <= GRACE + MARGIN);
+    stop_within_grace(&mut bot).await;
     bot.wait_for_log("stopped", Duration::from_secs(2)).await;
     drop(half);
 }
@@ -279,7 +287,10 @@ async fn a_local_plan_starts_even_after_an_upgrade_moved_the_binary() {
         .wait_for_logs("local plan finished", 1, Duration::from_secs(120))
         .await;
     assert_eq!(finished.len(), 1);
-    assert!(bot.log_entries("local plan could not start").is_empty());
+    assert!(
+        bot.log_entries("local plan could not run; it stays queued")
+            .is_empty()
+    );
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -341,11 +352,12 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
         .iter()
         .map(|stack| world.commit_stacks(&[stack], &format!("Add {stack}")))
         .collect();
-    // The first plan is slow, so the others wait in the queue when the server is stopped.
+    // The first plan is slow (well within the grace), so the others wait in the queue when the
+    // server is stopped.
     world.recorder.delay_answer(
         "DescribeStacks",
         &format!("StackName={}", stacks[0]),
-        Duration::from_secs(4),
+        Duration::from_secs(8),
         1,
     );
     let mut bot = Bot::serve(&world.serve_env());
@@ -359,12 +371,7 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
         .await;
 
     // A stop lets the running plan finish within the grace; the queued ones stay queued.
-    bot.terminate();
-    let status = bot
-        .exited_within(GRACE + MARGIN)
-        .await
-        .expect("the server stopped within its grace period");
-    assert!(status.success(), "{status:?}");
+    stop_within_grace(&mut bot).await;
     assert_eq!(bot.log_entries("local plan started").len(), 1);
     let (states, queued) = ledger_deliveries(&world).await;
     assert_eq!(state_of(&states, &commits[0]), "planned", "{states:#?}");
@@ -399,6 +406,37 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (states, queued) = ledger_deliveries(&world).await;
+    assert_eq!(state_of(&states, &commits[1]), "dispatched");
+    assert_eq!(queued.len(), 2, "{queued:?}");
+
+    // A service manager's stop signals the plan too, a moment before the server: not the
+    // plan's failure, so it stays queued.
+    world.recorder.delay_answer(
+        "DescribeStacks",
+        &format!("StackName={}", stacks[1]),
+        Duration::from_secs(10),
+        1,
+    );
+    let mut signalled = Bot::serve(&world.serve_env());
+    let started = signalled
+        .wait_for_log("local plan started", Duration::from_secs(30))
+        .await;
+    let pid = started["pid"].as_u64().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_within_grace(&mut signalled).await;
+    assert!(signalled.log_entries("local plan failed").is_empty());
+    signalled
+        .wait_for_log(
+            "local plan signalled as the server stops: it runs again at the next start",
+            Duration::from_secs(1),
+        )
+        .await;
     let (states, queued) = ledger_deliveries(&world).await;
     assert_eq!(state_of(&states, &commits[1]), "dispatched");
     assert_eq!(queued.len(), 2, "{queued:?}");
@@ -481,4 +519,44 @@ async fn a_failed_local_plan_is_recorded_failed_and_a_redelivery_plans_it_again(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!world.creates_for(&stack).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_queued_after_all_when_the_ledger_answered_too_late_runs_once() {
+    let world = World::start().await;
+    let stack = unique("late");
+    let commit = world.commit_stacks(&[&stack], "Add a stack");
+    // DynamoDB queues the plan, but its answers (the SDK's retry too) come after the
+    // delivery's deadline.
+    world.recorder.delay_answer(
+        "TransactWriteItems",
+        "local-plans",
+        Duration::from_secs(9),
+        3,
+    );
+    let bot = Bot::serve(&world.serve_env());
+    let push = git_push("main", "", &commit, "Add a stack");
+    let (status, answer) = bot.deliver(FORM, push.clone()).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["reason"], "the ledger did not answer in time; retry");
+    // The plan was queued after all: it runs (the worker is woken all the same), and the
+    // sender's retry is a duplicate, not a second plan.
+    bot.wait_for_log("local plan finished", Duration::from_secs(60))
+        .await;
+    let again = bot.deliver_ok(FORM, push).await;
+    assert_eq!(again["status"], "duplicate", "{again}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (states, queued) = ledger_deliveries(&world).await;
+        if state_of(&states, &commit) == "planned" && queued.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{states:#?} {queued:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bot.log_entries("local plan started").len(), 1);
+    assert!(
+        bot.log_entries("claim not released; a retry takes it over after the lease")
+            .is_empty()
+    );
 }

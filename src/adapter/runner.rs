@@ -231,6 +231,9 @@ impl LocalRunner {
             .args(arguments)
             // The plan has no use for the webhook secret, and its output goes to the log.
             .env_remove("CFN_CHATOPS_WEBHOOK_SECRET")
+            // Its own process group: a Ctrl-C at the server's terminal stops the server, which
+            // then drains the plan, rather than killing the plan at once.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -264,14 +267,7 @@ impl LocalRunner {
             }
         };
         match ended {
-            Ok(status) if status.success() => {
-                tracing::info!(delivery, %status, "local plan finished");
-                LocalRun::Exited(status)
-            }
-            Ok(status) => {
-                tracing::warn!(delivery, %status, "local plan failed");
-                LocalRun::Exited(status)
-            }
+            Ok(status) => LocalRun::Exited(status),
             Err(err) => LocalRun::NotStarted(err),
         }
     }
@@ -291,7 +287,7 @@ fn die_with_server(command: &mut Command) {
             }
             // The server died before the call above: no signal will come.
             if u32::try_from(libc::getppid()).ok() != Some(server) {
-                return Err(std::io::Error::other("the server exited"));
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });

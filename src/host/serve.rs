@@ -40,6 +40,9 @@ pub const SHUTDOWN_GRACE: Duration = HEADER_READ_TIMEOUT
     .saturating_add(DISPATCH_WITHIN)
     .saturating_add(RECORD_WITHIN)
     .saturating_add(Duration::from_secs(1));
+/// How long a local plan running at a stop may go on: the grace, less the time its end's
+/// record may take.
+const PLAN_DRAIN: Duration = SHUTDOWN_GRACE.saturating_sub(Duration::from_secs(4));
 /// The pause after a failed accept (out of descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Refusals are logged at most this often, with how many there were.
@@ -64,7 +67,7 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
     // The local runner's queued plans, those left by an earlier run first.
     let plans = intake
         .local_plans()
-        .map(|plans| tokio::spawn(plans.work(stop.clone(), SHUTDOWN_GRACE)));
+        .map(|plans| tokio::spawn(plans.work(stop.clone(), PLAN_DRAIN)));
     let app = router(intake);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut refusals = Refusals::default();
@@ -136,10 +139,16 @@ pub async fn run(addr: SocketAddr, intake: Arc<Intake>) -> Result<(), HostError>
             );
         }
     };
-    // A plan running gets the same grace, then is killed and stays queued for the next start.
+    // A plan running gets the grace (less the time to record its end), then is killed and
+    // stays queued for the next start, as does one whose end is not recorded in time.
     let plans = async {
-        if let Some(plans) = plans {
-            let _ = plans.await;
+        if let Some(plans) = plans
+            && tokio::time::timeout(SHUTDOWN_GRACE, plans).await.is_err()
+        {
+            tracing::warn!(
+                grace_s = SHUTDOWN_GRACE.as_secs(),
+                "the local plan's end was not recorded within the grace period: it runs again at the next start"
+            );
         }
     };
     tokio::join!(connections, plans);

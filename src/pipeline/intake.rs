@@ -194,7 +194,7 @@ impl Intake {
         let (ledger, key, token) = (self.ledger.clone(), key.clone(), token.clone());
         in_background(RECORD_WITHIN, async move {
             if let Err(err) = ledger.release_delivery(&key, &token).await {
-                tracing::error!(delivery = %key, error = %err, "claim not released: kept if its plan was dispatched after all, else a retry takes it over after the lease");
+                tracing::error!(delivery = %key, error = %err, "claim not released; a retry takes it over after the lease");
             }
         })
         .await;
@@ -344,13 +344,12 @@ impl Intake {
             .map_err(|err| runner_failed(self.runner.name(), err))?;
         let arguments = LocalRunner::arguments(trigger);
         let key = trigger.delivery_key();
-        timeout_at(deadline, self.ledger.queue_plan(&key, token, &arguments))
-            .await
-            .map_err(|_| late("the ledger"))?
-            .map_err(|err| {
-                Answer::new(Verdict::Unavailable, "ledger unavailable; retry").with_detail(err)
-            })?;
+        let queued = timeout_at(deadline, self.ledger.queue_plan(&key, token, &arguments)).await;
+        // Woken even when the answer was lost or late: the write may have been applied.
         local.queued();
+        queued.map_err(|_| late("the ledger"))?.map_err(|err| {
+            Answer::new(Verdict::Unavailable, "ledger unavailable; retry").with_detail(err)
+        })?;
         Ok(None)
     }
 

@@ -16,6 +16,9 @@ use crate::adapter::runner::{LocalRun, LocalRunner};
 /// The first pause after the ledger or the runner failed; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// A plan killed by a signal is taken as stopped with the server if the server's stop follows
+/// within this.
+const SIGNALLED_STOP_WITHIN: Duration = Duration::from_secs(2);
 
 pub struct LocalPlans {
     pub ledger: Ledger,
@@ -34,6 +37,8 @@ impl LocalPlans {
                 next = self.ledger.next_queued_plan() => next,
             };
             let plan = match next {
+                // Read just as the server stops: it stays queued.
+                Ok(Some(_)) if stop.has_changed().unwrap_or(true) => return,
                 Ok(Some(plan)) => plan,
                 Ok(None) => {
                     tokio::select! {
@@ -49,7 +54,7 @@ impl LocalPlans {
                     continue;
                 }
             };
-            match self.run(&plan, &stop, drain).await {
+            match self.run(&plan, &mut stop, drain).await {
                 Ran::Recorded => pause = FIRST_PAUSE,
                 Ran::Stopped => return,
                 Ran::Again => {
@@ -61,7 +66,7 @@ impl LocalPlans {
         }
     }
 
-    async fn run(&self, plan: &QueuedPlan, stop: &watch::Receiver<()>, drain: Duration) -> Ran {
+    async fn run(&self, plan: &QueuedPlan, stop: &mut watch::Receiver<()>, drain: Duration) -> Ran {
         let mut stopping = stop.clone();
         let killed = async move {
             let _ = stopping.changed().await;
@@ -79,21 +84,35 @@ impl LocalPlans {
                 return Ran::Again;
             }
         };
-        // Killed by a signal while the server stops (a service manager signals the whole
-        // group): not the plan's failure; it runs again at the next start.
-        if status.code().is_none() && stop.has_changed().unwrap_or(true) {
+        // Killed by a signal as the server stops (a service manager may signal every process
+        // of the service, the server's own signal arriving a moment later): not the plan's
+        // failure; it runs again at the next start.
+        if status.code().is_none()
+            && tokio::time::timeout(SIGNALLED_STOP_WITHIN, stop.changed())
+                .await
+                .is_ok()
+        {
+            tracing::warn!(delivery = plan.delivery, %status, "local plan signalled as the server stops: it runs again at the next start");
             return Ran::Stopped;
         }
         let end = if status.success() {
+            tracing::info!(delivery = plan.delivery, %status, "local plan finished");
             PlanEnd::Planned
         } else {
+            tracing::warn!(delivery = plan.delivery, %status, "local plan failed");
             PlanEnd::Failed(status.to_string())
         };
-        match self.ledger.finish_queued_plan(plan, &end).await {
-            Ok(()) => Ran::Recorded,
-            Err(err) => {
-                tracing::error!(delivery = plan.delivery, error = %err, "the plan's end was not recorded; it stays queued and runs again");
-                Ran::Again
+        // The plan is not run again for a ledger that failed once: its end is retried.
+        let mut pause = FIRST_PAUSE;
+        loop {
+            match self.ledger.finish_queued_plan(plan, &end).await {
+                Ok(()) => return Ran::Recorded,
+                Err(err) => {
+                    tracing::warn!(delivery = plan.delivery, error = %err, "the plan's end was not recorded; retrying (stopped first, it runs again at the next start)");
+                    if paused(stop, &mut pause).await {
+                        return Ran::Stopped;
+                    }
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 pub use items::{Facts, change_set_pk, change_set_sk, stack_pk};
@@ -202,8 +202,8 @@ impl Ledger {
         }
     }
 
-    /// Conditional put: succeeds for a new delivery, or one whose earlier claim went stale
-    /// without a dispatch.
+    /// Conditional put: succeeds for a new delivery, one whose earlier claim went stale
+    /// without a dispatch, or one whose local plan failed (a redelivery plans it again).
     pub async fn claim_delivery(
         &self,
         trigger: &Trigger,
@@ -340,15 +340,21 @@ impl Ledger {
             .map_err(|err| self.error(err))?;
         // `false`: the record has moved on; keep it as it is (the pointer exists from the
         // first run).
-        self.transact(items).await.map(|_| ())
+        self.transact(items, None).await.map(|_| ())
     }
 
-    /// Writes all of `items` or none. `false`: a condition failed, nothing was written.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, LedgerError> {
+    /// Writes all of `items` or none. `false`: a condition failed, nothing was written. With
+    /// `idempotency`, a repeat within 10 minutes is answered without being written again.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        idempotency: Option<&str>,
+    ) -> Result<bool, LedgerError> {
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_client_request_token(idempotency.map(str::to_owned))
             .send()
             .await;
         match result {
@@ -541,7 +547,7 @@ impl Ledger {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| self.error(err))?;
-        self.transact(items).await
+        self.transact(items, None).await
     }
 
     /// Claims an EventBridge event for handling, keeping the steps an earlier attempt finished.
@@ -670,13 +676,15 @@ impl Ledger {
     }
 
     /// Forgets a claim whose dispatch failed, so that Backlog's retry can dispatch it. A claim
-    /// already dispatched (its answer came too late) is kept: its plan runs.
+    /// dispatched after all (its answer came too late) is kept, as its plan runs; one taken
+    /// over is not this one's to release.
     pub async fn release_delivery(
         &self,
         key: &DeliveryKey,
         token: &ClaimToken,
     ) -> Result<(), LedgerError> {
-        self.client
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(delivery_pk(key)))
@@ -686,9 +694,18 @@ impl Ledger {
             .expression_attribute_values(":claim", s(&token.0))
             .expression_attribute_values(":dispatching", DeliveryState::Dispatching.value())
             .send()
-            .await
-            .map_err(|err| self.failed(err))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(self.failed(err)),
+        }
     }
 
     /// Records a claimed delivery as dispatched and queues its plan for the local runner, both
@@ -701,23 +718,26 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let now = SystemTime::now();
         let seconds = epoch_seconds(now);
+        let sk = local_plan_sk(now, key);
+        // The queue item's key is kept on the delivery, so only this queued run records its end.
         let dispatched = Update::builder()
             .table_name(&self.table)
             .key("pk", s(delivery_pk(key)))
             .key("sk", s(DELIVERY_SK))
             .condition_expression("claim = :claim")
-            .update_expression("SET #state = :dispatched, dispatched_at = :now")
+            .update_expression("SET #state = :dispatched, dispatched_at = :now, queued = :queued")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claim", s(&token.0))
             .expression_attribute_values(":dispatched", DeliveryState::Dispatched.value())
             .expression_attribute_values(":now", n(seconds))
+            .expression_attribute_values(":queued", s(&sk))
             .build()
             .map_err(|err| self.error(err))?;
         let queued = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(vec![
                 ("pk", s(LOCAL_PLANS_PK)),
-                ("sk", s(local_plan_sk(now, key))),
+                ("sk", s(&sk)),
                 ("kind", s("queued-plan")),
                 ("delivery", s(key.as_str())),
                 (
@@ -733,7 +753,9 @@ impl Ledger {
             TransactWriteItem::builder().update(dispatched).build(),
             TransactWriteItem::builder().put(queued).build(),
         ];
-        if self.transact(items).await? {
+        // A retry of an attempt DynamoDB applied must not queue the plan again (after it ran):
+        // the claim's token makes the write idempotent for 10 minutes.
+        if self.transact(items, Some(&token.0)).await? {
             Ok(())
         } else {
             Err(LedgerError {
@@ -765,8 +787,8 @@ impl Ledger {
         }))
     }
 
-    /// Records how a queued plan ended on its delivery, then takes it off the queue. A record
-    /// that has moved on (claimed again, or expired) is left as it is.
+    /// Records how a queued plan ended on its delivery and takes it off the queue, together. A
+    /// delivery that has moved on (claimed again and queued anew, or expired) is left as it is.
     pub async fn finish_queued_plan(
         &self,
         plan: &QueuedPlan,
@@ -776,37 +798,36 @@ impl Ledger {
             PlanEnd::Planned => (DeliveryState::Planned, "exit status: 0"),
             PlanEnd::Failed(how) => (DeliveryState::Failed, how.as_str()),
         };
-        let recorded = self
-            .client
-            .update_item()
+        let dequeue = || {
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(LOCAL_PLANS_PK))
+                .key("sk", s(&plan.sk))
+                .build()
+                .map(|delete| TransactWriteItem::builder().delete(delete).build())
+                .map_err(|err| self.error(err))
+        };
+        let recorded = Update::builder()
             .table_name(&self.table)
             .key("pk", s(delivery_pk(&plan.delivery)))
             .key("sk", s(DELIVERY_SK))
-            .condition_expression("#state = :dispatched")
+            .condition_expression("#state = :dispatched AND queued = :queued")
             .update_expression("SET #state = :end, finished_at = :now, plan_exit = :how")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":dispatched", DeliveryState::Dispatched.value())
+            .expression_attribute_values(":queued", s(&plan.sk))
             .expression_attribute_values(":end", state.value())
             .expression_attribute_values(":now", n(epoch_seconds(SystemTime::now())))
             .expression_attribute_values(":how", s(how))
-            .send()
-            .await;
-        match recorded {
-            Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-            Err(err) => return Err(self.failed(err)),
+            .build()
+            .map_err(|err| self.error(err))?;
+        let items = vec![
+            TransactWriteItem::builder().update(recorded).build(),
+            dequeue()?,
+        ];
+        if self.transact(items, None).await? {
+            return Ok(());
         }
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(LOCAL_PLANS_PK))
-            .key("sk", s(&plan.sk))
-            .send()
-            .await
-            .map_err(|err| self.failed(err))?;
-        Ok(())
+        self.transact(vec![dequeue()?], None).await.map(|_| ())
     }
 }
