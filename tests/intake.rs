@@ -1165,6 +1165,16 @@ async fn the_local_runner_starts_the_plan_on_the_clone_and_logs_its_output() {
             .contains("is not a git repository")
     );
     assert!(missing.ledger().await.is_empty());
+    // Once the clone is there, the sender's retry is planned.
+    let fixed = std::path::PathBuf::from(format!("{clone_path}/missing"));
+    std::fs::create_dir(&fixed).unwrap();
+    git(&fixed, &["init", "-q", "-b", "main"]);
+    let (status, body) = missing.post_type12().await;
+    assert_answer(status, &body, 200, "dispatched");
+    missing
+        .bot
+        .wait_for_log("local plan started", Duration::from_secs(20))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
