@@ -333,6 +333,20 @@ fn state_of<'a>(
         .unwrap_or_else(|| panic!("no delivery record of {commit}: {states:#?}"))
 }
 
+/// Waits until the plans have asked CloudFormation about `stack` `count` times in all.
+async fn described(world: &World, stack: &str, count: usize) {
+    support::backlog::eventually(&format!("DescribeStacks of {stack} #{count}"), || {
+        let asked = world
+            .recorder
+            .requests("DescribeStacks")
+            .iter()
+            .filter(|request| request.body["StackName"] == stack)
+            .count();
+        (asked >= count).then_some(())
+    })
+    .await;
+}
+
 /// Whether the process is gone (or a zombie nobody reaped yet).
 fn process_ended(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -367,8 +381,8 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
             .await;
         assert_eq!(answer["status"], "dispatched", "{answer}");
     }
-    bot.wait_for_log("local plan started", Duration::from_secs(30))
-        .await;
+    // Stopped while the first plan waits for its slow answer.
+    described(&world, &stacks[0], 1).await;
 
     // A stop lets the running plan finish within the grace; the queued ones stay queued.
     stop_within_grace(&mut bot).await;
@@ -397,6 +411,7 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
         "{started}"
     );
     let pid = started["pid"].as_u64().unwrap();
+    described(&world, &stacks[1], 1).await;
     drop(crashed);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !process_ended(pid) {
@@ -406,6 +421,31 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (states, queued) = ledger_deliveries(&world).await;
+    assert_eq!(state_of(&states, &commits[1]), "dispatched");
+    assert_eq!(queued.len(), 2, "{queued:?}");
+
+    // A plan that outlasts the stop's drain is killed, and stays queued.
+    world.recorder.delay_answer(
+        "DescribeStacks",
+        &format!("StackName={}", stacks[1]),
+        GRACE + MARGIN,
+        1,
+    );
+    let mut drained = Bot::serve(&world.serve_env());
+    let started = drained
+        .wait_for_log("local plan started", Duration::from_secs(30))
+        .await;
+    let pid = started["pid"].as_u64().unwrap();
+    described(&world, &stacks[1], 2).await;
+    stop_within_grace(&mut drained).await;
+    drained
+        .wait_for_log(
+            "local plan stopped: it runs again at the next start",
+            Duration::from_secs(1),
+        )
+        .await;
+    assert!(process_ended(pid), "the drained plan was killed");
     let (states, queued) = ledger_deliveries(&world).await;
     assert_eq!(state_of(&states, &commits[1]), "dispatched");
     assert_eq!(queued.len(), 2, "{queued:?}");
@@ -423,12 +463,13 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
         .wait_for_log("local plan started", Duration::from_secs(30))
         .await;
     let pid = started["pid"].as_u64().unwrap().to_string();
+    described(&world, &stacks[1], 3).await;
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(killed.success());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     stop_within_grace(&mut signalled).await;
     assert!(signalled.log_entries("local plan failed").is_empty());
     signalled
@@ -526,13 +567,13 @@ async fn a_plan_queued_after_all_when_the_ledger_answered_too_late_runs_once() {
     let world = World::start().await;
     let stack = unique("late");
     let commit = world.commit_stacks(&[&stack], "Add a stack");
-    // DynamoDB queues the plan, but its answers (the SDK's retry too) come after the
+    // DynamoDB queues the plan, but the answers to both of the SDK's attempts come after the
     // delivery's deadline.
     world.recorder.delay_answer(
         "TransactWriteItems",
         "local-plans",
         Duration::from_secs(9),
-        3,
+        2,
     );
     let bot = Bot::serve(&world.serve_env());
     let push = git_push("main", "", &commit, "Add a stack");

@@ -244,7 +244,8 @@ impl LocalRunner {
             Ok(child) => child,
             Err(err) => return LocalRun::NotStarted(err),
         };
-        tracing::info!(delivery, args, pid = child.id(), "local plan started");
+        let pid = child.id();
+        tracing::info!(delivery, args, pid, "local plan started");
         let stdout = child
             .stdout
             .take()
@@ -262,6 +263,11 @@ impl LocalRunner {
         let ended = tokio::select! {
             ended = ran => ended,
             () = stop => {
+                // The plan's own children (git) too: they would work on the clone beside the
+                // re-run.
+                if let Some(pid) = pid {
+                    kill_process_group(pid);
+                }
                 tracing::warn!(delivery, "local plan stopped: it runs again at the next start");
                 return LocalRun::Stopped;
             }
@@ -275,7 +281,7 @@ impl LocalRunner {
 
 /// A plan outliving a killed server would run beside its re-run at the next start: the child
 /// is killed when the thread that started it ends, a runtime worker that lives as long as the
-/// server.
+/// server (so a plan must never be started from `block_in_place` or a blocking thread).
 #[cfg(target_os = "linux")]
 fn die_with_server(command: &mut Command) {
     let server = std::process::id();
@@ -296,6 +302,20 @@ fn die_with_server(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_server(_command: &mut Command) {}
+
+/// Kills the process group a plan leads (it was started as its own group).
+#[cfg(target_os = "linux")]
+fn kill_process_group(leader: u32) {
+    if let Ok(group) = libc::pid_t::try_from(leader) {
+        // SAFETY: kill only sends a signal; a negative pid names the plan's own group.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kill_process_group(_leader: u32) {}
 
 #[cfg(unix)]
 fn is_executable(program: &std::path::Path) -> bool {

@@ -41,8 +41,8 @@ pub const SHUTDOWN_GRACE: Duration = HEADER_READ_TIMEOUT
     .saturating_add(RECORD_WITHIN)
     .saturating_add(Duration::from_secs(1));
 /// How long a local plan running at a stop may go on: the grace, less the time its end's
-/// record may take.
-const PLAN_DRAIN: Duration = SHUTDOWN_GRACE.saturating_sub(Duration::from_secs(4));
+/// record may take (one ledger call at the webhook's budget: two attempts of 4 s and a wait).
+const PLAN_DRAIN: Duration = SHUTDOWN_GRACE.saturating_sub(Duration::from_millis(8_500));
 /// The pause after a failed accept (out of descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Refusals are logged at most this often, with how many there were.
@@ -246,4 +246,16 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::aws::CallBudget;
+
+    #[test]
+    fn a_plan_drained_at_a_stop_leaves_time_to_record_its_end_within_the_grace() {
+        assert!(PLAN_DRAIN + CallBudget::WEBHOOK.total() <= SHUTDOWN_GRACE);
+        assert!(PLAN_DRAIN >= Duration::from_secs(20));
+    }
 }

@@ -16,6 +16,8 @@ use crate::adapter::runner::{LocalRun, LocalRunner};
 /// The first pause after the ledger or the runner failed; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// An idle worker reads the queue again this often, besides being woken.
+const IDLE_REREAD: Duration = Duration::from_secs(60);
 /// A plan killed by a signal is taken as stopped with the server if the server's stop follows
 /// within this.
 const SIGNALLED_STOP_WITHIN: Duration = Duration::from_secs(2);
@@ -44,6 +46,8 @@ impl LocalPlans {
                     tokio::select! {
                         _ = stop.changed() => return,
                         () = self.runner.wait_for_queued() => continue,
+                        // A queue write whose answer came too late may land after this read.
+                        () = tokio::time::sleep(IDLE_REREAD) => continue,
                     }
                 }
                 Err(err) => {

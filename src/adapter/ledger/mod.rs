@@ -340,21 +340,15 @@ impl Ledger {
             .map_err(|err| self.error(err))?;
         // `false`: the record has moved on; keep it as it is (the pointer exists from the
         // first run).
-        self.transact(items, None).await.map(|_| ())
+        self.transact(items).await.map(|_| ())
     }
 
-    /// Writes all of `items` or none. `false`: a condition failed, nothing was written. With
-    /// `idempotency`, a repeat within 10 minutes is answered without being written again.
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        idempotency: Option<&str>,
-    ) -> Result<bool, LedgerError> {
+    /// Writes all of `items` or none. `false`: a condition failed, nothing was written.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, LedgerError> {
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
-            .set_client_request_token(idempotency.map(str::to_owned))
             .send()
             .await;
         match result {
@@ -547,7 +541,7 @@ impl Ledger {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| self.error(err))?;
-        self.transact(items, None).await
+        self.transact(items).await
     }
 
     /// Claims an EventBridge event for handling, keeping the steps an earlier attempt finished.
@@ -753,9 +747,9 @@ impl Ledger {
             TransactWriteItem::builder().update(dispatched).build(),
             TransactWriteItem::builder().put(queued).build(),
         ];
-        // A retry of an attempt DynamoDB applied must not queue the plan again (after it ran):
-        // the claim's token makes the write idempotent for 10 minutes.
-        if self.transact(items, Some(&token.0)).await? {
+        // A retry of an attempt DynamoDB applied does not queue the plan again (after it ran):
+        // the SDK gives the call one ClientRequestToken for all its attempts.
+        if self.transact(items).await? {
             Ok(())
         } else {
             Err(LedgerError {
@@ -825,9 +819,9 @@ impl Ledger {
             TransactWriteItem::builder().update(recorded).build(),
             dequeue()?,
         ];
-        if self.transact(items, None).await? {
+        if self.transact(items).await? {
             return Ok(());
         }
-        self.transact(vec![dequeue()?], None).await.map(|_| ())
+        self.transact(vec![dequeue()?]).await.map(|_| ())
     }
 }
