@@ -333,6 +333,26 @@ fn state_of<'a>(
         .unwrap_or_else(|| panic!("no delivery record of {commit}: {states:#?}"))
 }
 
+/// A server (local runner) whose next queued plan, of `stack`, waits `by` for the answer to its
+/// first CloudFormation call: the server and the plan's start, once the plan is waiting there
+/// (the `nth` call about `stack` in the test).
+async fn serve_with_a_slow_plan(
+    world: &World,
+    stack: &str,
+    by: Duration,
+    nth: usize,
+) -> (Bot, serde_json::Value) {
+    world
+        .recorder
+        .delay_answer("DescribeStacks", &format!("StackName={stack}"), by, 1);
+    let bot = Bot::serve(&world.serve_env());
+    let started = bot
+        .wait_for_log("local plan started", Duration::from_secs(30))
+        .await;
+    described(world, stack, nth).await;
+    (bot, started)
+}
+
 /// Waits until the plans have asked CloudFormation about `stack` `count` times in all.
 async fn described(world: &World, stack: &str, count: usize) {
     support::backlog::eventually(&format!("DescribeStacks of {stack} #{count}"), || {
@@ -396,22 +416,13 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
     assert!(queued[0].ends_with(&commits[1]) && queued[1].ends_with(&commits[2]));
 
     // A crash (SIGKILL) mid-plan: the plan dies with the server and stays queued.
-    world.recorder.delay_answer(
-        "DescribeStacks",
-        &format!("StackName={}", stacks[1]),
-        Duration::from_secs(10),
-        1,
-    );
-    let crashed = Bot::serve(&world.serve_env());
-    let started = crashed
-        .wait_for_log("local plan started", Duration::from_secs(30))
-        .await;
+    let (crashed, started) =
+        serve_with_a_slow_plan(&world, &stacks[1], Duration::from_secs(10), 1).await;
     assert!(
         started["delivery"].as_str().unwrap().ends_with(&commits[1]),
         "{started}"
     );
     let pid = started["pid"].as_u64().unwrap();
-    described(&world, &stacks[1], 1).await;
     drop(crashed);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !process_ended(pid) {
@@ -426,18 +437,9 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
     assert_eq!(queued.len(), 2, "{queued:?}");
 
     // A plan that outlasts the stop's drain is killed, and stays queued.
-    world.recorder.delay_answer(
-        "DescribeStacks",
-        &format!("StackName={}", stacks[1]),
-        GRACE + MARGIN,
-        1,
-    );
-    let mut drained = Bot::serve(&world.serve_env());
-    let started = drained
-        .wait_for_log("local plan started", Duration::from_secs(30))
-        .await;
+    let (mut drained, started) =
+        serve_with_a_slow_plan(&world, &stacks[1], GRACE + MARGIN, 2).await;
     let pid = started["pid"].as_u64().unwrap();
-    described(&world, &stacks[1], 2).await;
     stop_within_grace(&mut drained).await;
     drained
         .wait_for_log(
@@ -452,18 +454,9 @@ async fn queued_local_plans_survive_a_stop_and_a_crash_and_run_at_the_next_start
 
     // A service manager's stop signals the plan too, a moment before the server: not the
     // plan's failure, so it stays queued.
-    world.recorder.delay_answer(
-        "DescribeStacks",
-        &format!("StackName={}", stacks[1]),
-        Duration::from_secs(10),
-        1,
-    );
-    let mut signalled = Bot::serve(&world.serve_env());
-    let started = signalled
-        .wait_for_log("local plan started", Duration::from_secs(30))
-        .await;
+    let (mut signalled, started) =
+        serve_with_a_slow_plan(&world, &stacks[1], Duration::from_secs(10), 3).await;
     let pid = started["pid"].as_u64().unwrap().to_string();
-    described(&world, &stacks[1], 3).await;
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()

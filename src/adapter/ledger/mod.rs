@@ -195,6 +195,25 @@ impl Ledger {
         }
     }
 
+    /// A conditional write that was made, or whose condition failed (nothing left for it to
+    /// do): `Ok`; any other failure is the error.
+    fn written_or_moot<O, E, R>(&self, result: Result<O, SdkError<E, R>>) -> Result<(), LedgerError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err.as_service_error().and_then(ProvideErrorMetadata::code)
+                    == Some("ConditionalCheckFailedException") =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(self.failed(err)),
+        }
+    }
+
     fn error(&self, err: impl std::error::Error) -> LedgerError {
         LedgerError {
             table: self.table.clone(),
@@ -395,17 +414,7 @@ impl Ledger {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(self.failed(err)),
-        }
+        self.written_or_moot(result)
     }
 
     /// One change-set record, by stack and name.
@@ -689,17 +698,7 @@ impl Ledger {
             .expression_attribute_values(":dispatching", DeliveryState::Dispatching.value())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(self.failed(err)),
-        }
+        self.written_or_moot(result)
     }
 
     /// Records a claimed delivery as dispatched and queues its plan for the local runner, both
