@@ -163,7 +163,7 @@ pub enum LocalRun {
     Exited(ExitStatus),
     /// Asked to stop before the child exited: it was killed.
     Stopped,
-    /// The child could not be started.
+    /// The child could not be started, or not waited for: it may run again.
     NotStarted(std::io::Error),
 }
 

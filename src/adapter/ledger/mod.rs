@@ -737,7 +737,6 @@ impl Ledger {
                     "arguments",
                     AttributeValue::L(arguments.iter().map(s).collect()),
                 ),
-                ("queued_at", n(seconds)),
                 ("expires_at", n(seconds + DELIVERY_TTL.as_secs())),
             ])))
             .build()
